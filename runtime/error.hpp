@@ -1,0 +1,27 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "runtime/errc.hpp"
+
+namespace shoal {
+
+/// An error: a code callers branch on, a human-readable message, and for
+/// `not_leader` the node that leads instead.
+struct error {
+  errc code = errc::internal;
+  std::string message;
+  std::optional<std::string> leader;
+
+  error() = default;
+  error(errc c, std::string msg = {}) : code(c), message(std::move(msg)) {}
+
+  friend bool operator==(const error& x, const error& y) = default;
+};
+
+/// "code: message" for logs and test output.
+std::string to_string(const error& e);
+
+} // namespace shoal

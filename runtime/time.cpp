@@ -1,0 +1,149 @@
+#include "runtime/time.hpp"
+
+#include <array>
+#include <cstdio>
+
+namespace shoal {
+
+namespace {
+
+struct unit {
+  std::string_view name;
+  int64_t nanos;
+};
+
+// Longest names first so that "ms" is not read as "m" followed by "s".
+constexpr std::array<unit, 7> units{{
+  {"ns", 1},
+  {"us", 1'000},
+  {"ms", 1'000'000},
+  {"s", 1'000'000'000},
+  {"m", 60'000'000'000},
+  {"h", 3'600'000'000'000},
+  {"d", 86'400'000'000'000},
+}};
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+} // namespace
+
+result<duration> parse_duration(std::string_view text) {
+  if (text.empty()) {
+    return fail(errc::invalid_argument, "empty duration");
+  }
+  if (text.size() > 64) {
+    return fail(errc::invalid_argument, "duration too long");
+  }
+  const auto limit = max_duration.count();
+  int64_t total = 0;
+  size_t pos = 0;
+  bool bare = true;
+  while (pos < text.size()) {
+    if (!is_digit(text[pos])) {
+      return fail(errc::invalid_argument,
+                  "invalid duration '" + std::string{text} + "'");
+    }
+    int64_t number = 0;
+    while (pos < text.size() && is_digit(text[pos])) {
+      number = number * 10 + (text[pos] - '0');
+      if (number > limit) {
+        return fail(errc::invalid_argument, "duration out of range");
+      }
+      ++pos;
+    }
+    if (pos == text.size()) {
+      if (!bare) {
+        return fail(errc::invalid_argument,
+                    "missing unit in duration '" + std::string{text} + "'");
+      }
+      // A bare number means seconds.
+      if (number > limit / units[3].nanos) {
+        return fail(errc::invalid_argument, "duration out of range");
+      }
+      return duration{number * units[3].nanos};
+    }
+    bare = false;
+    const unit* found = nullptr;
+    for (const auto& u : units) {
+      if (text.substr(pos, u.name.size()) == u.name) {
+        // "m" must not swallow the "m" of "ms".
+        if (u.name == "m" && text.substr(pos, 2) == "ms") {
+          continue;
+        }
+        if (found == nullptr || u.name.size() > found->name.size()) {
+          found = &u;
+        }
+      }
+    }
+    if (found == nullptr) {
+      return fail(errc::invalid_argument,
+                  "unknown unit in duration '" + std::string{text} + "'");
+    }
+    pos += found->name.size();
+    if (number > (limit - total) / found->nanos) {
+      return fail(errc::invalid_argument, "duration out of range");
+    }
+    total += number * found->nanos;
+  }
+  return duration{total};
+}
+
+std::string format_duration(duration d) {
+  auto ns = d.count();
+  if (ns == 0) {
+    return "0s";
+  }
+  std::string out;
+  if (ns < 0) {
+    out += '-';
+    ns = -ns;
+  }
+  // Whole days, hours, minutes and seconds, then the sub-second remainder in
+  // the coarsest unit that represents it exactly.
+  for (auto i = units.size(); i-- > 3;) {
+    auto n = ns / units[i].nanos;
+    if (n > 0) {
+      out += std::to_string(n);
+      out += units[i].name;
+      ns -= n * units[i].nanos;
+    }
+  }
+  if (ns > 0) {
+    for (auto i = size_t{3}; i-- > 0;) {
+      if (ns % units[i].nanos == 0) {
+        out += std::to_string(ns / units[i].nanos);
+        out += units[i].name;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::string format_rfc3339(time_point t) {
+  using namespace std::chrono;
+  auto ns = to_unix_nanos(t);
+  auto secs = ns / 1'000'000'000;
+  auto frac = ns % 1'000'000'000;
+  if (frac < 0) {
+    frac += 1'000'000'000;
+    secs -= 1;
+  }
+  auto days = sys_days{floor<std::chrono::days>(seconds{secs})};
+  year_month_day ymd{days};
+  auto rem = secs - duration_cast<seconds>(days.time_since_epoch()).count();
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02lld:%02lld:%02lld.%09lldZ",
+                static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()),
+                static_cast<long long>(rem / 3600),
+                static_cast<long long>((rem / 60) % 60),
+                static_cast<long long>(rem % 60),
+                static_cast<long long>(frac));
+  return buf;
+}
+
+} // namespace shoal
