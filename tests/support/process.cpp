@@ -1,0 +1,153 @@
+#include "tests/support/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace shoal::test {
+
+child_process::child_process(const std::string& program,
+                             const std::vector<std::string>& args,
+                             bool keep_stderr) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  std::vector<std::string> argv_store{program};
+  argv_store.insert(argv_store.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_store) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    if (!keep_stderr) {
+      ::dup2(fds[1], STDERR_FILENO);
+    }
+    ::execv(program.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  out_fd_ = fds[0];
+}
+
+child_process::~child_process() {
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  if (out_fd_ >= 0) {
+    ::close(out_fd_);
+  }
+}
+
+std::optional<std::string>
+child_process::read_line(std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+      auto line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return std::nullopt;
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline
+                                                                    - now)
+                .count();
+    pollfd p{out_fd_, POLLIN, 0};
+    auto n = ::poll(&p, 1, static_cast<int>(ms) + 1);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      continue;
+    }
+    char buf[4096];
+    auto got = ::read(out_fd_, buf, sizeof(buf));
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      return std::nullopt; // end of output
+    }
+    buffer_.append(buf, static_cast<size_t>(got));
+  }
+}
+
+std::optional<std::string> child_process::wait_for_line(
+  const std::function<bool(const std::string&)>& pred,
+  std::chrono::steady_clock::duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (auto line = read_line(deadline)) {
+    if (pred(*line)) {
+      return line;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> child_process::drain_lines() {
+  std::vector<std::string> out;
+  for (;;) {
+    char buf[4096];
+    auto got = ::read(out_fd_, buf, sizeof(buf));
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      break;
+    }
+    buffer_.append(buf, static_cast<size_t>(got));
+  }
+  size_t start = 0;
+  for (auto nl = buffer_.find('\n'); nl != std::string::npos;
+       nl = buffer_.find('\n', start)) {
+    out.push_back(buffer_.substr(start, nl - start));
+    start = nl + 1;
+  }
+  buffer_.erase(0, start);
+  return out;
+}
+
+void child_process::signal(int sig) {
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, sig);
+  }
+}
+
+std::optional<int>
+child_process::wait(std::chrono::steady_clock::duration timeout) {
+  if (reaped_) {
+    return std::nullopt;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    auto r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return std::nullopt;
+    }
+    // Polling a child's exit: waitpid has no timeout of its own.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+} // namespace shoal::test

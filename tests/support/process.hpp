@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace shoal::test {
+
+/// A child process started with fork/exec whose stdout (and, merged into
+/// it, stderr unless `keep_stderr`) is read through a pipe. The destructor
+/// kills it with SIGKILL and reaps it, so a failed test never leaks one.
+class child_process {
+public:
+  child_process(const std::string& program, const std::vector<std::string>& args,
+                bool keep_stderr = false);
+  ~child_process();
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  /// Reads the next line of output, waiting at most until `deadline`.
+  /// Returns nullopt on timeout or end of output.
+  std::optional<std::string>
+  read_line(std::chrono::steady_clock::time_point deadline);
+
+  /// Reads lines until `pred` accepts one or the deadline passes.
+  std::optional<std::string>
+  wait_for_line(const std::function<bool(const std::string&)>& pred,
+                std::chrono::steady_clock::duration timeout);
+
+  /// Everything left in the pipe after the process ended.
+  std::vector<std::string> drain_lines();
+
+  /// Sends `sig`.
+  void signal(int sig);
+
+  /// Waits for the process to exit (at most `timeout`) and returns its wait
+  /// status, or nullopt on timeout.
+  std::optional<int> wait(std::chrono::steady_clock::duration timeout);
+
+private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  bool reaped_ = false;
+  std::string buffer_;
+};
+
+} // namespace shoal::test
