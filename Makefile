@@ -30,7 +30,7 @@ build: configure
 run: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target shoald
 	@mkdir -p $(DATA_DIR)
-	exec $(BUILD_DIR)/cmd/shoald/shoald --data-dir $(DATA_DIR) --http $(HTTP) $(SHOALD_FLAGS)
+	exec $(BUILD_DIR)/bin/shoald --data-dir $(DATA_DIR) --http $(HTTP) $(SHOALD_FLAGS)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 300

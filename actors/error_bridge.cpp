@@ -1,0 +1,40 @@
+#include "actors/error_bridge.hpp"
+
+#include <caf/error.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+#include "actors/type_ids.hpp"
+
+namespace shoal {
+
+caf::error to_caf_error(const error& e) {
+  return caf::make_error(e.code, e.message);
+}
+
+error from_caf_error(const caf::error& e) {
+  if (e.category() == caf::atom("shoal")) {
+    error out{static_cast<errc>(e.code())};
+    const auto& ctx = e.context();
+    if (ctx.match_elements<std::string>()) {
+      out.message = ctx.get_as<std::string>(0);
+    }
+    return out;
+  }
+  if (e.category() == caf::atom("system")) {
+    switch (static_cast<caf::sec>(e.code())) {
+      case caf::sec::request_timeout:
+        return error{errc::timeout, "request timed out"};
+      case caf::sec::request_receiver_down:
+      case caf::sec::cannot_connect_to_node:
+      case caf::sec::remote_linking_failed:
+      case caf::sec::no_route_to_receiving_node:
+        return error{errc::unavailable, caf::to_string(e)};
+      default:
+        break;
+    }
+  }
+  return error{errc::internal, caf::to_string(e)};
+}
+
+} // namespace shoal

@@ -1,0 +1,313 @@
+#include "actors/node.hpp"
+
+#include <atomic>
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/clock.hpp"
+#include "actors/error_bridge.hpp"
+
+namespace shoal {
+
+namespace {
+
+constexpr const char* node_id_key = "node/id";
+
+class system_config : public caf::actor_system_config {
+public:
+  explicit system_config(const node_config& cfg) {
+    load<caf::io::middleman>();
+    add_message_types<caf::id_block::shoal>();
+    add_error_category(caf::atom("shoal"),
+                       [](uint8_t code, caf::atom_value,
+                          const caf::message& ctx) {
+                         std::string out{to_string(static_cast<errc>(code))};
+                         if (ctx.match_elements<std::string>()) {
+                           out += ": " + ctx.get_as<std::string>(0);
+                         }
+                         return out;
+                       });
+    if (cfg.worker_threads > 0) {
+      set("scheduler.max-threads", cfg.worker_threads);
+    }
+    // Detect hung peers: CAF leaves heartbeats off by default.
+    set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
+    set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{5}});
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+struct node_actor_state {
+  static inline const char* name = "shoal.node";
+};
+
+node_actor::behavior_type
+node_actor_impl(node_actor::stateful_pointer<node_actor_state>,
+                std::function<node_info()> info) {
+  return {
+    [info](info_atom) { return info(); },
+  };
+}
+
+std::string random_node_id() {
+  std::random_device rd;
+  std::uniform_int_distribution<uint64_t> dist;
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(dist(rd)));
+  return std::string{"n-"} + buf;
+}
+
+} // namespace
+
+const char* version() {
+  return "0.1.0";
+}
+
+result<std::pair<std::string, uint16_t>>
+parse_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return fail(errc::invalid_argument,
+                "address must be host:port, got '" + text + "'");
+  }
+  auto host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  uint32_t port = 0;
+  for (auto c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') {
+      return fail(errc::invalid_argument, "invalid port in '" + text + "'");
+    }
+    port = port * 10 + static_cast<uint32_t>(c - '0');
+    if (port > 65535) {
+      return fail(errc::invalid_argument, "port out of range in '" + text + "'");
+    }
+  }
+  return std::pair{host, static_cast<uint16_t>(port)};
+}
+
+struct node::impl {
+  node_config cfg;
+  system_clock clock;
+  metrics::registry registry;
+  std::unique_ptr<storage::engine> store;
+  std::unique_ptr<storage::committer> commits;
+  std::unique_ptr<system_config> caf_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  node_actor self_handle;
+  std::string id;
+  uint16_t cluster_port = 0;
+  time_point started;
+  std::vector<std::unique_ptr<node_service>> services;
+  std::atomic<bool> ready{false};
+  bool stopped = false;
+
+  node_info make_info() const {
+    node_info out;
+    out.version = version();
+    out.node_id = id;
+    out.data_dir = cfg.data_dir;
+    out.storage = cfg.data_dir.empty() ? "memory" : "rocksdb";
+    out.sync_mode = std::string{storage::to_string(cfg.sync)};
+    out.shard_count = cfg.shard_count;
+    out.started_unix_nanos = to_unix_nanos(started);
+    out.now_unix_nanos = to_unix_nanos(clock.now());
+    return out;
+  }
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+node::~node() {
+  stop();
+}
+
+result<std::unique_ptr<node>> node::start(node_config cfg) {
+  if (cfg.shard_count == 0 || cfg.shard_count > 4096) {
+    return fail(errc::invalid_argument, "shard count must be 1..4096");
+  }
+  auto p = std::make_unique<impl>();
+  p->cfg = std::move(cfg);
+  p->started = p->clock.now();
+  auto& c = p->cfg;
+
+  // Storage first: a node that cannot open its data dir does nothing else.
+  if (c.data_dir.empty()) {
+    p->store = storage::make_memory_engine();
+  } else {
+    auto opened = storage::open_rocksdb_engine({c.data_dir});
+    if (!opened) {
+      return std::move(opened).err();
+    }
+    p->store = std::move(opened).value();
+  }
+  auto stored_id = p->store->get(storage::column::meta, node_id_key);
+  if (!stored_id) {
+    return std::move(stored_id).err();
+  }
+  if (*stored_id) {
+    p->id = **stored_id;
+  } else {
+    p->id = c.name.empty() ? random_node_id() : c.name;
+    storage::write_batch b;
+    b.put(storage::column::meta, node_id_key, p->id);
+    if (auto ok = p->store->write(b, storage::durability::sync); !ok) {
+      return std::move(ok).err();
+    }
+  }
+  p->commits = std::make_unique<storage::committer>(*p->store, c.sync,
+                                                    &p->registry);
+
+  p->caf_cfg = std::make_unique<system_config>(c);
+  p->sys = std::make_unique<caf::actor_system>(*p->caf_cfg);
+  // Unexpected messages are logged, not printed to stdout.
+  auto* raw = p.get();
+  p->self_handle = p->sys->spawn(node_actor_impl,
+                                 std::function<node_info()>{
+                                   [raw] { return raw->make_info(); }});
+
+  auto result_node = std::unique_ptr<node>{new node{std::move(p)}};
+  auto& im = *result_node->impl_;
+  if (!c.cluster_address.empty()) {
+    auto hp = parse_host_port(c.cluster_address);
+    if (!hp) {
+      return std::move(hp).err();
+    }
+    auto published = im.sys->middleman().publish(im.self_handle, hp->second,
+                                                  hp->first.c_str(), true);
+    if (!published) {
+      return fail(errc::unavailable, "cannot publish on " + c.cluster_address
+                                       + ": " + im.sys->render(published.error()));
+    }
+    im.cluster_port = *published;
+  }
+
+  im.registry.add_gauge_fn("shoal_uptime_seconds", "Seconds since start.",
+                           [raw = &im] {
+                             return std::chrono::duration<double>(
+                                      raw->clock.now() - raw->started)
+                               .count();
+                           });
+  im.registry.add_gauge_fn("shoal_shards", "Shards per primitive.",
+                           [n = c.shard_count] { return double(n); });
+
+  for (auto& factory : c.services) {
+    auto svc = factory(*result_node);
+    if (!svc) {
+      continue;
+    }
+    if (auto ok = svc->start(); !ok) {
+      result_node->stop();
+      return std::move(ok).err();
+    }
+    spdlog::debug("service {} started", svc->name());
+    im.services.push_back(std::move(svc));
+  }
+  im.ready = true;
+  return result_node;
+}
+
+void node::stop() {
+  auto& im = *impl_;
+  if (im.stopped) {
+    return;
+  }
+  im.stopped = true;
+  im.ready = false;
+  // Reverse order of start: services (drain HTTP), actors, storage.
+  for (auto i = im.services.rbegin(); i != im.services.rend(); ++i) {
+    (*i)->stop();
+  }
+  if (im.sys) {
+    if (im.cluster_port != 0) {
+      im.sys->middleman().unpublish(im.self_handle, im.cluster_port);
+    }
+    caf::anon_send_exit(im.self_handle, caf::exit_reason::user_shutdown);
+    im.self_handle = nullptr;
+    im.sys->await_all_actors_done();
+  }
+  im.services.clear();
+  im.commits->stop();
+  if (auto ok = im.store->flush(); !ok) {
+    spdlog::warn("flush at shutdown failed: {}", to_string(ok.err()));
+  }
+  im.store->close();
+  im.sys.reset();
+}
+
+const node_config& node::config() const {
+  return impl_->cfg;
+}
+
+caf::actor_system& node::system() {
+  return *impl_->sys;
+}
+
+node_actor node::handle() const {
+  return impl_->self_handle;
+}
+
+const std::string& node::id() const {
+  return impl_->id;
+}
+
+uint16_t node::cluster_port() const {
+  return impl_->cluster_port;
+}
+
+node_info node::info() const {
+  return impl_->make_info();
+}
+
+metrics::registry& node::metrics() {
+  return impl_->registry;
+}
+
+storage::engine& node::store() {
+  return *impl_->store;
+}
+
+storage::committer& node::committer() {
+  return *impl_->commits;
+}
+
+const clock_source& node::clock() const {
+  return impl_->clock;
+}
+
+bool node::is_ready() const {
+  return impl_->ready;
+}
+
+node_service* node::service(const std::string& name) {
+  for (auto& s : impl_->services) {
+    if (s->name() == name) {
+      return s.get();
+    }
+  }
+  return nullptr;
+}
+
+result<node_actor> node::connect(const std::string& host, uint16_t port) {
+  auto r = impl_->sys->middleman().remote_actor<node_actor>(host, port);
+  if (!r) {
+    return error{errc::unavailable, "cannot connect to " + host + ":"
+                                      + std::to_string(port) + ": "
+                                      + impl_->sys->render(r.error())};
+  }
+  return *r;
+}
+
+} // namespace shoal

@@ -1,0 +1,130 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/node_actor.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/result.hpp"
+#include "runtime/storage/committer.hpp"
+#include "runtime/storage/engine.hpp"
+#include "runtime/time.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace shoal {
+
+class node;
+
+/// Something that runs beside a node and stops before it: the HTTP gateway
+/// (in `shoal::net`) is one. Services start after the actors and stop
+/// first, so requests drain while storage is still open.
+class node_service {
+public:
+  virtual ~node_service() = default;
+  virtual std::string name() const = 0;
+  virtual result<void> start() = 0;
+  /// Stops taking new work and finishes what is in flight.
+  virtual void stop() = 0;
+};
+
+/// Everything a node needs to start. The defaults are `shoald`'s.
+struct node_config {
+  /// RocksDB directory; empty means in-memory mode (nothing persists).
+  std::string data_dir;
+  storage::sync_mode sync = storage::sync_mode::batch;
+  /// Shards per primitive.
+  uint32_t shard_count = 64;
+  /// `host:port` the HTTP gateway listens on (port 0: pick one); empty: no
+  /// HTTP. Read by the gateway service.
+  std::string http_address = "127.0.0.1:7700";
+  /// `host:port` on which the node actor is published through the CAF
+  /// middleman (port 0: pick one); empty: not published.
+  std::string cluster_address;
+  /// Actor scheduler threads; 0 picks the number of cores.
+  size_t worker_threads = 0;
+  /// Node name used as node id at first start; empty: a random id.
+  std::string name;
+  /// Services to start after the actors (see `node_service`).
+  std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
+};
+
+/// The embeddable shoal runtime: one actor system, one storage engine and
+/// the shard actors of every primitive. A C++ program starts one with
+/// `node::start`, spawns its own actors in `system()`, talks to shoal's
+/// actors through their typed handles, and calls `stop()` (or lets the
+/// destructor do it).
+///
+/// Thread-safety: the accessors may be called from any thread; `stop` from
+/// one thread at a time.
+class node {
+public:
+  /// Opens storage, builds the actor system, spawns the actors, publishes
+  /// on the cluster address and starts the services. Fails with
+  /// `storage_error` (data dir locked or unreadable), `invalid_argument`
+  /// (bad config) or `unavailable` (a port cannot be bound).
+  static result<std::unique_ptr<node>> start(node_config cfg);
+
+  ~node();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// Drains the services, stops the actors, flushes and closes storage.
+  /// Idempotent.
+  void stop();
+
+  // -- observers ---------------------------------------------------------------
+
+  const node_config& config() const;
+
+  /// The actor system; programs may spawn their own actors in it.
+  caf::actor_system& system();
+
+  /// The node's own actor (see `node_actor`).
+  node_actor handle() const;
+
+  /// The stable node id.
+  const std::string& id() const;
+
+  /// The port the node actor is published on, 0 if not published.
+  uint16_t cluster_port() const;
+
+  /// What `info` returns, computed now.
+  node_info info() const;
+
+  metrics::registry& metrics();
+  storage::engine& store();
+  storage::committer& committer();
+  const clock_source& clock() const;
+
+  /// True once `start` finished and until `stop` begins.
+  bool is_ready() const;
+
+  /// A service started with this node, by name, or nullptr.
+  node_service* service(const std::string& name);
+
+  /// Connects to a node actor published at `host:port` through this node's
+  /// middleman (a remote node, or this one). Blocks the calling thread
+  /// until connected or failed; not for use inside an actor.
+  result<node_actor> connect(const std::string& host, uint16_t port);
+
+private:
+  struct impl;
+  explicit node(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+/// The version string of this build.
+const char* version();
+
+/// Splits `host:port`; fails with `invalid_argument`.
+result<std::pair<std::string, uint16_t>> parse_host_port(const std::string& text);
+
+} // namespace shoal

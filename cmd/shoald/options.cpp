@@ -1,0 +1,186 @@
+#include "cmd/shoald/options.hpp"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+namespace shoal::cmd {
+
+namespace {
+
+// Values as the user wrote them (strings for sizes and durations) so that
+// TOML and flags share one validation path.
+struct raw_options {
+  std::string config;
+  std::string data_dir = "./var/data";
+  bool memory = false;
+  std::string http = "127.0.0.1:7700";
+  std::string sync = "batch";
+  uint32_t shards = 64;
+  std::string cluster_addr;
+  std::string name;
+  std::string log_level = "info";
+  size_t io_threads = 2;
+  size_t workers = 0;
+  size_t max_body = 1024 * 1024;
+  std::string read_timeout = "10s";
+  std::string idle_timeout = "60s";
+  std::string ws_idle_timeout = "30s";
+  std::string ports_file;
+};
+
+result<void> apply_toml(const std::string& path, raw_options& o,
+                        const CLI::App& app) {
+  toml::table tbl;
+  try {
+    tbl = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return fail(errc::invalid_argument,
+                "config " + path + ": " + std::string{e.description()});
+  }
+  // A flag given on the command line wins over the file.
+  auto set_str = [&](const char* key, const char* flag, std::string& out) {
+    if (auto v = tbl[key].value<std::string>(); v && app.count(flag) == 0) {
+      out = *v;
+    }
+  };
+  auto set_int = [&](const char* key, const char* flag, auto& out) {
+    if (auto v = tbl[key].value<int64_t>(); v && app.count(flag) == 0) {
+      out = static_cast<std::decay_t<decltype(out)>>(*v);
+    }
+  };
+  set_str("data_dir", "--data-dir", o.data_dir);
+  if (auto v = tbl["memory"].value<bool>(); v && app.count("--memory") == 0) {
+    o.memory = *v;
+  }
+  set_str("http", "--http", o.http);
+  set_str("sync", "--sync", o.sync);
+  set_int("shards", "--shards", o.shards);
+  set_str("cluster_addr", "--cluster-addr", o.cluster_addr);
+  set_str("name", "--name", o.name);
+  set_str("log_level", "--log-level", o.log_level);
+  set_int("io_threads", "--io-threads", o.io_threads);
+  set_int("workers", "--workers", o.workers);
+  set_int("max_body", "--max-body", o.max_body);
+  set_str("read_timeout", "--read-timeout", o.read_timeout);
+  set_str("idle_timeout", "--idle-timeout", o.idle_timeout);
+  set_str("ws_idle_timeout", "--ws-idle-timeout", o.ws_idle_timeout);
+  for (auto& [k, v] : tbl) {
+    static const std::vector<std::string> known{
+      "data_dir",   "memory",       "http",         "sync",
+      "shards",     "cluster_addr", "name",         "log_level",
+      "io_threads", "workers",      "max_body",     "read_timeout",
+      "idle_timeout", "ws_idle_timeout"};
+    if (std::find(known.begin(), known.end(), std::string{k.str()})
+        == known.end()) {
+      return fail(errc::invalid_argument, "config " + path + ": unknown key '"
+                                            + std::string{k.str()} + "'");
+    }
+    (void) v;
+  }
+  return {};
+}
+
+result<std::chrono::milliseconds> millis(const std::string& text,
+                                         const char* what) {
+  auto d = parse_duration(text);
+  if (!d) {
+    return fail(errc::invalid_argument,
+                std::string{what} + ": " + d.err().message);
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  if (ms.count() <= 0) {
+    return fail(errc::invalid_argument, std::string{what} + " must be > 0");
+  }
+  return ms;
+}
+
+} // namespace
+
+result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
+  raw_options o;
+  CLI::App app{"shoald — the shoal coordination node"};
+  app.add_option("--config", o.config, "TOML config file (flags override it)");
+  app.add_option("--data-dir", o.data_dir, "RocksDB data directory")
+    ->capture_default_str();
+  app.add_flag("--memory", o.memory,
+               "keep everything in memory (nothing survives a restart)");
+  app.add_option("--http", o.http, "HTTP listen address host:port (port 0: any)")
+    ->capture_default_str();
+  app.add_option("--sync", o.sync,
+                 "durability: always | batch (group commit) | none (unsafe)")
+    ->capture_default_str();
+  app.add_option("--shards", o.shards, "shards per primitive")
+    ->capture_default_str();
+  app.add_option("--cluster-addr", o.cluster_addr,
+                 "host:port to publish the node's actors on (CAF middleman)");
+  app.add_option("--name", o.name, "node name (node id at first start)");
+  app.add_option("--log-level", o.log_level,
+                 "trace | debug | info | warn | error | critical | off")
+    ->capture_default_str();
+  app.add_option("--io-threads", o.io_threads, "HTTP io threads")
+    ->capture_default_str();
+  app.add_option("--workers", o.workers, "actor scheduler threads (0: cores)")
+    ->capture_default_str();
+  app.add_option("--max-body", o.max_body, "largest request body in bytes")
+    ->capture_default_str();
+  app.add_option("--read-timeout", o.read_timeout,
+                 "time a client has to send a whole request")
+    ->capture_default_str();
+  app.add_option("--idle-timeout", o.idle_timeout,
+                 "idle keep-alive connections are closed after this")
+    ->capture_default_str();
+  app.add_option("--ws-idle-timeout", o.ws_idle_timeout,
+                 "WebSocket silence (no pong) before the socket is closed")
+    ->capture_default_str();
+  app.add_option("--ports-file", o.ports_file,
+                 "write the bound ports as JSON to this file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return fail(errc::invalid_argument, "usage");
+  }
+  if (!o.config.empty()) {
+    if (auto ok = apply_toml(o.config, o, app); !ok) {
+      exit_code = 2;
+      return ok.err();
+    }
+  }
+  daemon_options out;
+  auto sync = storage::parse_sync_mode(o.sync);
+  if (!sync) {
+    exit_code = 2;
+    return sync.err();
+  }
+  out.memory = o.memory;
+  out.node.data_dir = o.memory ? std::string{} : o.data_dir;
+  out.node.sync = *sync;
+  out.node.shard_count = o.shards;
+  out.node.http_address = o.http;
+  out.node.cluster_address = o.cluster_addr;
+  out.node.name = o.name;
+  out.node.worker_threads = o.workers;
+  out.log_level = o.log_level;
+  out.ports_file = o.ports_file;
+  out.http.io_threads = o.io_threads;
+  out.http.max_body_bytes = o.max_body;
+  for (auto [text, field, what] :
+       {std::tuple{&o.read_timeout, &out.http.read_timeout, "--read-timeout"},
+        std::tuple{&o.idle_timeout, &out.http.idle_timeout, "--idle-timeout"},
+        std::tuple{&o.ws_idle_timeout, &out.http.ws_idle_timeout,
+                   "--ws-idle-timeout"}}) {
+    auto ms = millis(*text, what);
+    if (!ms) {
+      exit_code = 2;
+      return ms.err();
+    }
+    *field = *ms;
+  }
+  if (o.data_dir.empty() && !o.memory) {
+    exit_code = 2;
+    return fail(errc::invalid_argument, "--data-dir is empty (or use --memory)");
+  }
+  return out;
+}
+
+} // namespace shoal::cmd

@@ -1,0 +1,37 @@
+#pragma once
+
+// Asking an actor from an io thread without blocking it: a short-lived
+// actor sends the request and hands the reply (or error) to a callback,
+// which typically calls a `respond_fn`. Include only in route files.
+
+#include <chrono>
+#include <functional>
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/error_bridge.hpp"
+#include "runtime/result.hpp"
+
+namespace shoal::http {
+
+/// Default time an HTTP request waits for an actor's reply.
+inline constexpr std::chrono::milliseconds default_ask_timeout{10'000};
+
+/// Sends `xs...` to `target` and calls `done` with the reply of type `T` or
+/// the error (timeouts become `errc::timeout`). `done` runs on an actor
+/// thread.
+template <class T, class Handle, class... Ts>
+void ask(caf::actor_system& sys, const Handle& target,
+         std::chrono::milliseconds timeout,
+         std::function<void(result<T>)> done, Ts... xs) {
+  sys.spawn([target, timeout, done = std::move(done),
+             xs...](caf::event_based_actor* self) mutable {
+    self->request(target, caf::duration{timeout}, xs...)
+      .then([done](T value) { done(result<T>{std::move(value)}); },
+            [done](caf::error& e) { done(result<T>{from_caf_error(e)}); });
+  });
+}
+
+} // namespace shoal::http

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "actors/node.hpp"
+#include "net/http/router.hpp"
+#include "net/http/server.hpp"
+
+namespace shoal::http {
+
+/// The HTTP/WebSocket gateway of a node, run as a `node_service`: it owns
+/// the router (every primitive's routes) and the Beast server.
+class gateway final : public node_service {
+public:
+  gateway(node& n, server_config cfg);
+  ~gateway() override;
+
+  std::string name() const override {
+    return "http";
+  }
+
+  result<void> start() override;
+  void stop() override;
+
+  /// The bound port (after start).
+  uint16_t port() const;
+
+  /// The routes; extra routes may be added before `start`.
+  router& routes() {
+    return routes_;
+  }
+
+private:
+  node& node_;
+  router routes_;
+  std::unique_ptr<server> server_;
+  server_config cfg_;
+};
+
+/// A `node_config::services` entry that serves HTTP on the node's
+/// `http_address` with `base` for everything else. Does nothing when the
+/// address is empty.
+std::function<std::unique_ptr<node_service>(node&)>
+gateway_service(server_config base = {});
+
+/// Registers `/healthz`, `/readyz`, `/metrics` and `/v1/node`.
+void add_node_routes(router& routes, node& n);
+
+} // namespace shoal::http

@@ -1,0 +1,835 @@
+#include "net/http/server.hpp"
+
+#include <atomic>
+#include <deque>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/http/http_error.hpp"
+#include "net/http/target.hpp"
+
+namespace shoal::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+using beast_request = bhttp::request<bhttp::string_body>;
+using beast_response = bhttp::response<bhttp::string_body>;
+using clock = std::chrono::steady_clock;
+
+method to_method(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+      return method::get;
+    case bhttp::verb::head:
+      return method::head;
+    case bhttp::verb::post:
+      return method::post;
+    case bhttp::verb::put:
+      return method::put;
+    case bhttp::verb::delete_:
+      return method::del;
+    case bhttp::verb::patch:
+      return method::patch;
+    case bhttp::verb::options:
+      return method::options;
+    default:
+      return method::other;
+  }
+}
+
+std::string lower(std::string_view s) {
+  std::string out{s};
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+// Maps a Beast parse error to what the client gets.
+error parse_error_of(const beast::error_code& ec) {
+  if (ec == bhttp::error::body_limit) {
+    return error{errc::too_large, "request body is too large"};
+  }
+  if (ec == bhttp::error::header_limit) {
+    return error{errc::too_large, "request header is too large"};
+  }
+  return error{errc::invalid_argument, "malformed HTTP request: " + ec.message()};
+}
+
+// Builds the handler-facing request from a Beast request; routes it.
+struct routed {
+  request req;
+  const router::route* route = nullptr;
+  std::optional<response> early; // an error or 404/405 to send instead
+};
+
+routed route_request(const beast_request& breq, const router& routes,
+                     std::string remote) {
+  routed out;
+  auto& req = out.req;
+  req.verb = to_method(breq.method());
+  req.target = std::string{breq.target()};
+  req.remote = std::move(remote);
+  req.route = "unmatched";
+  for (const auto& field : breq) {
+    req.headers.emplace_back(lower(field.name_string()),
+                             std::string{field.value()});
+  }
+  auto target = parse_target(req.target);
+  if (!target) {
+    out.early = error_response(target.err());
+    return out;
+  }
+  req.path = std::move(target->path);
+  req.query = std::move(target->query);
+  auto m = routes.match(req.verb, req.path);
+  switch (m.result) {
+    case router::outcome::not_found:
+      out.early = error_response(
+        error{errc::not_found, "no route for " + std::string{breq.method_string()}
+                                 + " " + req.path});
+      return out;
+    case router::outcome::method_not_allowed: {
+      auto r = error_response(
+        error{errc::invalid_argument,
+              "method " + std::string{breq.method_string()}
+                + " is not allowed on " + req.path});
+      r.status = 405;
+      std::string allow;
+      for (auto v : m.allowed) {
+        if (!allow.empty()) {
+          allow += ", ";
+        }
+        allow += to_string(v);
+      }
+      r.headers.emplace_back("Allow", allow);
+      r.body = error_body(error{errc::invalid_argument,
+                                "method not allowed; allowed: " + allow});
+      out.early = std::move(r);
+      return out;
+    }
+    case router::outcome::found:
+      break;
+  }
+  out.route = m.matched;
+  req.params = std::move(m.params);
+  req.route = m.matched->pattern;
+  req.body = breq.body();
+  return out;
+}
+
+} // namespace
+
+// -- shared server state ------------------------------------------------------
+
+class session_base {
+public:
+  virtual ~session_base() = default;
+  /// Posted by `server::stop`: finish what is in flight, then close.
+  virtual void shutdown() = 0;
+};
+
+struct server::impl {
+  server_config cfg;
+  const router& routes;
+  metrics::registry& registry;
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
+    work;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<bool> draining{false};
+  uint16_t bound_port = 0;
+
+  mutable std::mutex sessions_mtx;
+  std::list<std::weak_ptr<session_base>> sessions;
+  std::atomic<size_t> open{0};
+
+  metrics::counter* ws_opened = nullptr;
+  metrics::gauge* ws_open = nullptr;
+  metrics::counter* rejected = nullptr;
+
+  impl(server_config c, const router& r, metrics::registry& reg)
+    : cfg(std::move(c)), routes(r), registry(reg) {
+    ws_opened = &reg.add_counter("shoal_ws_connections_total",
+                                 "WebSocket connections accepted.");
+    ws_open = &reg.add_gauge("shoal_ws_connections",
+                             "WebSocket connections open now.");
+    rejected = &reg.add_counter(
+      "shoal_http_bad_requests_total",
+      "Requests rejected before routing (malformed, too large, timed out).");
+    reg.add_gauge_fn("shoal_http_connections", "HTTP connections open now.",
+                     [this] { return double(open.load()); });
+  }
+
+  void observe(const request& req, unsigned status, clock::time_point start) {
+    metrics::labels lbls{{"method", std::string{to_string(req.verb)}},
+                         {"route", req.route},
+                         {"status", std::to_string(status)}};
+    auto secs = std::chrono::duration<double>(clock::now() - start).count();
+    registry
+      .add_histogram("shoal_http_request_duration_seconds",
+                     "HTTP request latency by method, route and status.",
+                     metrics::latency_buckets(), lbls)
+      .observe(secs);
+    registry
+      .add_counter("shoal_http_requests_total",
+                   "HTTP requests by method, route and status.", lbls)
+      .inc();
+  }
+
+  void track(const std::shared_ptr<session_base>& s) {
+    std::lock_guard guard{sessions_mtx};
+    for (auto i = sessions.begin(); i != sessions.end();) {
+      i = i->expired() ? sessions.erase(i) : std::next(i);
+    }
+    sessions.push_back(s);
+  }
+
+  void do_accept();
+};
+
+// -- WebSocket sessions -------------------------------------------------------
+
+class ws_session : public session_base,
+                   public ws_connection,
+                   public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(server::impl& srv, beast::tcp_stream&& stream,
+             std::unique_ptr<ws_handler> handler, std::string remote)
+    : srv_(srv),
+      ws_(std::move(stream)),
+      handler_(std::move(handler)),
+      remote_(std::move(remote)) {
+    srv_.open++;
+  }
+
+  ~ws_session() override {
+    srv_.open--;
+  }
+
+  void run(beast_request req) {
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout opt{};
+    opt.handshake_timeout = std::chrono::seconds(10);
+    opt.idle_timeout = srv_.cfg.ws_idle_timeout;
+    opt.keep_alive_pings = true;
+    ws_.set_option(opt);
+    ws_.read_message_max(srv_.cfg.ws_max_message_bytes);
+    ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) {
+        res.set(bhttp::field::server, "shoal");
+      }));
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+      self->on_accept(ec);
+    });
+  }
+
+  // -- ws_connection ---------------------------------------------------------
+
+  bool send_text(std::string message) override {
+    if (closed_.load()) {
+      return false;
+    }
+    auto size = message.size();
+    auto queued = queued_bytes_.load();
+    do {
+      if (queued + size > srv_.cfg.ws_send_buffer_bytes) {
+        return false;
+      }
+    } while (!queued_bytes_.compare_exchange_weak(queued, queued + size));
+    asio::post(ws_.get_executor(),
+               [self = shared_from_this(), m = std::move(message)]() mutable {
+                 self->queue_.push_back(std::move(m));
+                 if (self->queue_.size() == 1) {
+                   self->do_write();
+                 }
+               });
+    return true;
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code,
+                                    r = std::move(reason)]() mutable {
+      self->start_close(code, std::move(r));
+    });
+  }
+
+  size_t buffered_bytes() const override {
+    return queued_bytes_.load();
+  }
+
+  const std::string& remote() const override {
+    return remote_;
+  }
+
+  void shutdown() override {
+    close(close_code::going_away, "server shutting down");
+  }
+
+private:
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      finish(close_code::abnormal);
+      return;
+    }
+    srv_.ws_opened->inc();
+    srv_.ws_open->add(1);
+    counted_ = true;
+    handler_->on_open(shared_from_this());
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec,
+                                                        size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      uint16_t code = close_code::abnormal;
+      if (ec == websocket::error::closed) {
+        code = static_cast<uint16_t>(ws_.reason().code);
+      } else if (ec == websocket::error::message_too_big) {
+        code = close_code::too_big;
+      } else if (ec.category()
+                   == websocket::make_error_code(websocket::error::closed)
+                        .category()
+                 || ec == websocket::condition::protocol_violation) {
+        code = close_code::protocol_error;
+      }
+      finish(code);
+      return;
+    }
+    if (!ws_.got_text()) {
+      buffer_.consume(buffer_.size());
+      start_close(close_code::unsupported_data, "text frames only");
+      return;
+    }
+    auto data = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (handler_) {
+      handler_->on_text(data);
+    }
+    if (!closing_) {
+      do_read();
+    }
+  }
+
+  void do_write() {
+    ws_.text(true);
+    ws_.async_write(asio::buffer(queue_.front()),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->on_write(ec);
+                    });
+  }
+
+  void on_write(beast::error_code ec) {
+    queued_bytes_ -= queue_.front().size();
+    queue_.pop_front();
+    if (ec) {
+      queue_.clear();
+      queued_bytes_ = 0;
+      return; // the read side reports the failure
+    }
+    if (!queue_.empty()) {
+      do_write();
+    } else if (pending_close_) {
+      send_close();
+    }
+  }
+
+  void start_close(uint16_t code, std::string reason) {
+    if (closing_) {
+      return;
+    }
+    closing_ = true;
+    closed_ = true;
+    close_reason_ = websocket::close_reason{
+      static_cast<websocket::close_code>(code), std::move(reason)};
+    // Flush queued messages first, then close.
+    if (queue_.empty()) {
+      send_close();
+    } else {
+      pending_close_ = true;
+    }
+  }
+
+  void send_close() {
+    pending_close_ = false;
+    ws_.async_close(close_reason_,
+                    [self = shared_from_this()](beast::error_code) {
+                      // The read loop (if any) ends with `closed`; if it had
+                      // already ended, finish here.
+                      self->finish(static_cast<uint16_t>(
+                        self->close_reason_.code));
+                    });
+  }
+
+  void finish(uint16_t code) {
+    closed_ = true;
+    if (finished_) {
+      return;
+    }
+    finished_ = true;
+    if (counted_) {
+      srv_.ws_open->add(-1);
+    }
+    if (handler_) {
+      handler_->on_close(code);
+      handler_.reset(); // breaks the handler → connection cycle
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both,
+                                                   ignored);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+  server::impl& srv_;
+  websocket::stream<beast::tcp_stream> ws_;
+  std::unique_ptr<ws_handler> handler_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  std::atomic<size_t> queued_bytes_{0};
+  std::atomic<bool> closed_{false};
+  bool closing_ = false;
+  bool pending_close_ = false;
+  bool finished_ = false;
+  bool counted_ = false;
+  websocket::close_reason close_reason_;
+};
+
+// -- HTTP sessions ------------------------------------------------------------
+
+class http_session : public session_base,
+                     public std::enable_shared_from_this<http_session> {
+public:
+  http_session(server::impl& srv, tcp::socket&& socket)
+    : srv_(srv), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    srv_.open++;
+  }
+
+  ~http_session() override {
+    srv_.open--;
+  }
+
+  void run() {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->do_read(); });
+  }
+
+  void shutdown() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->close_after_write_ = true;
+      if (!self->busy_) {
+        self->do_close();
+      }
+    });
+  }
+
+private:
+  void do_read() {
+    if (srv_.draining || close_after_write_) {
+      do_close();
+      return;
+    }
+    parser_.emplace();
+    parser_->body_limit(srv_.cfg.max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(srv_.cfg.max_header_bytes));
+    // The first request of a connection, and each next one, must arrive
+    // within the read timeout once it starts; an idle keep-alive connection
+    // gets the idle timeout. Beast cannot tell the two apart before the
+    // first byte, so idle connections use the shorter of the two.
+    auto timeout = buffer_.size() > 0 || first_
+                     ? srv_.cfg.read_timeout
+                     : std::min(srv_.cfg.idle_timeout, srv_.cfg.read_timeout);
+    first_ = false;
+    stream_.expires_after(timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec,
+                                                         size_t) {
+                               self->on_header(ec);
+                             });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    busy_ = true;
+    start_ = clock::now();
+    const auto& req = parser_->get();
+    if (req[bhttp::field::expect] == "100-continue") {
+      // Tell the client to send the body now rather than after its own
+      // timeout (curl waits a second otherwise).
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(
+        bhttp::status::continue_, req.version());
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code ec,
+                                                           size_t) {
+                           if (ec) {
+                             self->do_close();
+                             return;
+                           }
+                           self->read_body();
+                         });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(srv_.cfg.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec,
+                                                  size_t) {
+                        self->on_read(ec);
+                      });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    busy_ = false;
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof
+        || ec == asio::error::connection_reset
+        || ec == asio::error::operation_aborted) {
+      do_close();
+      return;
+    }
+    if (ec == beast::error::timeout) {
+      // Slow or idle client: drop it without a response.
+      if (parser_ && parser_->got_some()) {
+        srv_.rejected->inc();
+      }
+      do_close();
+      return;
+    }
+    srv_.rejected->inc();
+    auto err = parse_error_of(ec);
+    auto res = error_response(err);
+    if (ec == bhttp::error::header_limit) {
+      res.status = 431;
+    }
+    res.close = true;
+    request unrouted;
+    unrouted.route = "unmatched";
+    start_ = clock::now();
+    send(std::move(res), unrouted, 11, false);
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    auto breq = parser_->release();
+    if (websocket::is_upgrade(breq)) {
+      upgrade(std::move(breq));
+      return;
+    }
+    auto r = route_request(breq, srv_.routes, remote_);
+    auto version = breq.version();
+    auto keep_alive = breq.keep_alive();
+    auto head = breq.method() == bhttp::verb::head;
+    if (r.early) {
+      send(std::move(*r.early), r.req, version, keep_alive, head);
+      return;
+    }
+    if (!r.route->on_request) {
+      auto res = error_response(
+        error{errc::invalid_argument, "this route needs a WebSocket upgrade"});
+      res.status = 426;
+      res.headers.emplace_back("Upgrade", "websocket");
+      send(std::move(res), r.req, version, keep_alive, head);
+      return;
+    }
+    // The responder posts back onto this session's strand; if a handler
+    // drops it without answering, the client still gets a 500.
+    auto state = std::make_shared<responder_state>(shared_from_this(), r.req,
+                                                   version, keep_alive, head);
+    respond_fn respond = [state](response res) { state->deliver(std::move(res)); };
+    try {
+      r.route->on_request(r.req, std::move(respond));
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} threw: {}", r.req.route, e.what());
+      state->deliver(error_response(error{errc::internal, "internal error"}));
+    }
+  }
+
+  struct responder_state {
+    std::shared_ptr<http_session> session;
+    request req; // for metrics labels
+    unsigned version;
+    bool keep_alive;
+    bool head;
+    std::atomic<bool> done{false};
+
+    responder_state(std::shared_ptr<http_session> s, const request& r,
+                    unsigned v, bool ka, bool h)
+      : session(std::move(s)), version(v), keep_alive(ka), head(h) {
+      req.verb = r.verb;
+      req.route = r.route;
+    }
+
+    ~responder_state() {
+      if (!done.load()) {
+        deliver(error_response(error{errc::internal, "no response produced"}));
+      }
+    }
+
+    void deliver(response res) {
+      if (done.exchange(true)) {
+        return;
+      }
+      auto s = session;
+      asio::post(s->stream_.get_executor(),
+                 [s, res = std::move(res), r = req, v = version,
+                  ka = keep_alive, h = head]() mutable {
+                   s->send(std::move(res), r, v, ka, h);
+                 });
+    }
+  };
+
+  void upgrade(beast_request breq) {
+    auto r = route_request(breq, srv_.routes, remote_);
+    if (r.early) {
+      send(std::move(*r.early), r.req, breq.version(), false);
+      return;
+    }
+    if (!r.route->on_upgrade) {
+      send(error_response(error{errc::invalid_argument,
+                                "this route does not accept WebSocket"}),
+           r.req, breq.version(), false);
+      return;
+    }
+    if (srv_.draining) {
+      send(error_response(error{errc::shutting_down, "server shutting down"}),
+           r.req, breq.version(), false);
+      return;
+    }
+    auto handler = r.route->on_upgrade(r.req);
+    if (!handler) {
+      send(error_response(handler.err()), r.req, breq.version(), false);
+      return;
+    }
+    srv_.observe(r.req, 101, start_);
+    auto ws = std::make_shared<ws_session>(srv_, std::move(stream_),
+                                           std::move(*handler), remote_);
+    srv_.track(ws);
+    ws->run(std::move(breq));
+  }
+
+  void send(response res, const request& req, unsigned version,
+            bool keep_alive, bool head = false) {
+    srv_.observe(req, res.status, start_);
+    auto bres = std::make_shared<beast_response>(
+      static_cast<bhttp::status>(res.status), version);
+    bres->set(bhttp::field::server, "shoal");
+    bres->set(bhttp::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) {
+      bres->set(k, v);
+    }
+    auto close = res.close || !keep_alive || srv_.draining
+                 || close_after_write_;
+    bres->keep_alive(!close);
+    if (head) {
+      bres->content_length(res.body.size());
+    } else {
+      bres->body() = std::move(res.body);
+      bres->prepare_payload();
+    }
+    stream_.expires_after(srv_.cfg.write_timeout);
+    bhttp::async_write(stream_, *bres,
+                       [self = shared_from_this(), bres,
+                        close](beast::error_code ec, size_t) {
+                         self->busy_ = false;
+                         if (ec || close) {
+                           self->do_close();
+                           return;
+                         }
+                         self->do_read();
+                       });
+  }
+
+  void do_close() {
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  server::impl& srv_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string remote_;
+  clock::time_point start_ = clock::now();
+  bool busy_ = false;
+  bool first_ = true;
+  bool close_after_write_ = false;
+  bool closed_ = false;
+};
+
+void server::impl::do_accept() {
+  acceptor.async_accept(
+    asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec != asio::error::operation_aborted) {
+          spdlog::warn("accept failed: {}", ec.message());
+        }
+        if (!acceptor.is_open()) {
+          return;
+        }
+      } else {
+        auto s = std::make_shared<http_session>(*this, std::move(socket));
+        track(s);
+        s->run();
+      }
+      do_accept();
+    });
+}
+
+// -- server -------------------------------------------------------------------
+
+server::server(server_config cfg, const router& routes,
+               metrics::registry& registry)
+  : impl_(std::make_unique<impl>(std::move(cfg), routes, registry)) {
+}
+
+server::~server() {
+  stop();
+}
+
+result<void> server::start() {
+  auto& im = *impl_;
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(im.cfg.host, ec);
+  if (ec) {
+    return fail(errc::invalid_argument, "invalid listen address '"
+                                          + im.cfg.host + "': " + ec.message());
+  }
+  tcp::endpoint ep{addr, im.cfg.port};
+  im.acceptor.open(ep.protocol(), ec);
+  if (!ec) {
+    im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    im.acceptor.bind(ep, ec);
+  }
+  if (!ec) {
+    im.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return fail(errc::unavailable, "cannot listen on " + im.cfg.host + ":"
+                                     + std::to_string(im.cfg.port) + ": "
+                                     + ec.message());
+  }
+  im.bound_port = im.acceptor.local_endpoint().port();
+  im.work.emplace(asio::make_work_guard(im.ioc));
+  im.do_accept();
+  auto n = std::max<size_t>(1, im.cfg.io_threads);
+  for (size_t i = 0; i < n; ++i) {
+    im.threads.emplace_back([&im] { im.ioc.run(); });
+  }
+  return {};
+}
+
+uint16_t server::port() const {
+  return impl_->bound_port;
+}
+
+size_t server::connections() const {
+  return impl_->open.load();
+}
+
+void server::stop() {
+  auto& im = *impl_;
+  if (im.threads.empty()) {
+    return;
+  }
+  im.draining = true;
+  asio::post(im.ioc, [&im] {
+    beast::error_code ec;
+    im.acceptor.close(ec);
+  });
+  {
+    std::lock_guard guard{im.sessions_mtx};
+    for (auto& w : im.sessions) {
+      if (auto s = w.lock()) {
+        s->shutdown();
+      }
+    }
+  }
+  // Wait for in-flight requests to finish and WebSockets to close.
+  auto deadline = clock::now() + im.cfg.shutdown_grace;
+  while (im.open.load() > 0 && clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  im.work.reset();
+  im.ioc.stop();
+  for (auto& t : im.threads) {
+    t.join();
+  }
+  im.threads.clear();
+}
+
+result<request> parse_request_bytes(std::string_view bytes,
+                                    const router& routes,
+                                    const server_config& cfg) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(cfg.max_body_bytes);
+  parser.header_limit(static_cast<uint32_t>(cfg.max_header_bytes));
+  parser.eager(true);
+  beast::error_code ec;
+  auto used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+  (void) used;
+  if (ec == bhttp::error::need_more || (!ec && !parser.is_done())) {
+    parser.put_eof(ec);
+  }
+  if (ec) {
+    return parse_error_of(ec);
+  }
+  if (!parser.is_done()) {
+    return fail(errc::invalid_argument, "incomplete request");
+  }
+  auto r = route_request(parser.get(), routes, "fuzz");
+  if (r.early) {
+    auto code = errc::invalid_argument;
+    if (r.early->status == 404) {
+      code = errc::not_found;
+    }
+    return fail(code, r.early->body);
+  }
+  return std::move(r.req);
+}
+
+} // namespace shoal::http
