@@ -1,0 +1,5 @@
+#include "net/http/target.hpp"
+
+int main() {
+  return shoal::http::parse_target("/healthz") ? 0 : 1;
+}

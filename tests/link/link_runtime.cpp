@@ -1,0 +1,5 @@
+#include "runtime/key.hpp"
+
+int main() {
+  return shoal::validate_key("a.b") ? 0 : 1;
+}
