@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# make bench: in-process micro-benchmarks, then the HTTP gateway measured
+# against a trivial Beast server in the same run (ratio, not absolutes: these
+# machines are shared and vary 15–30% between runs).
+# usage: bench/run.sh BUILD_DIR   (env: DURATION=5s CONNECTIONS=64)
+set -euo pipefail
+build=${1:-build}
+bin="$build/bin"
+duration=${DURATION:-5s}
+conns=${CONNECTIONS:-64}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== micro-benchmarks"
+"$bin/shoal-micro-bench" --benchmark_min_time=0.2
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+echo "== /healthz at $conns connections, $duration each"
+tport=$(free_port)
+"$bin/trivial-http-server" "$tport" 2 & pids+=($!)
+"$bin/shoald" --memory --http 127.0.0.1:0 --ports-file "$work/ports.json" \
+  --log-level warn & pids+=($!)
+for _ in $(seq 100); do [ -s "$work/ports.json" ] && break; sleep 0.1; done
+sport=$(python3 -c "import json;print(json.load(open('$work/ports.json'))['http'])")
+for _ in $(seq 50); do curl -sf "127.0.0.1:$tport/healthz" >/dev/null && break; sleep 0.1; done
+
+base=$("$bin/shoal-load" --url "127.0.0.1:$tport" -c "$conns" -d "$duration" \
+  --path /healthz --name trivial-beast --json)
+shoal=$("$bin/shoal-load" --url "127.0.0.1:$sport" -c "$conns" -d "$duration" \
+  --path /healthz --name shoald --json)
+echo "$base"
+echo "$shoal"
+python3 - "$base" "$shoal" <<'PY'
+import json, sys
+b, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"healthz: shoald {s['rps']:.0f}/s vs trivial Beast {b['rps']:.0f}/s, "
+      f"ratio {s['rps']/b['rps']:.2f}; p99 {s['p99_us']} us vs {b['p99_us']} us")
+PY
