@@ -2,6 +2,7 @@
 // limits and timeouts, pipelining, graceful stop and WebSockets.
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -62,10 +63,11 @@ protected:
       respond(json_response(200, json{{"got", *body}}));
     });
     routes_.add(method::get, "/test/slow", [this](request&, respond_fn respond) {
-      // Answer later from another thread, as actor replies do.
+      // Answer later from another thread, as actor replies do: once the
+      // test opens the gate.
       slow_started_ = true;
-      std::thread{[respond] {
-        std::this_thread::sleep_for(300ms);
+      std::thread{[respond, gate = gate_] {
+        gate.wait();
         respond(json_response(200, json{{"slow", true}}));
       }}.detach();
     });
@@ -96,6 +98,7 @@ protected:
   }
 
   void TearDown() override {
+    open_gate();
     if (server_) {
       server_->stop();
     }
@@ -127,7 +130,17 @@ protected:
   router routes_;
   std::unique_ptr<server> server_;
   uint16_t port_ = 0;
+  void open_gate() {
+    if (!gate_opened_) {
+      gate_opened_ = true;
+      gate_promise_.set_value();
+    }
+  }
+
   std::atomic<bool> slow_started_{false};
+  std::promise<void> gate_promise_;
+  std::shared_future<void> gate_ = gate_promise_.get_future().share();
+  bool gate_opened_ = false;
 };
 
 TEST_F(http_server_test, health_ready_node_and_metrics) {
@@ -246,6 +259,11 @@ TEST_F(http_server_test, pipelined_requests_are_answered_in_order) {
   s.send("GET /test/slow HTTP/1.1\r\nHost: x\r\n\r\n"
          "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
          "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  // Nothing may come back while the first request is unanswered, even
+  // though the later two are ready at once.
+  auto early = s.read_until("HTTP/1.1", 1, 300ms);
+  EXPECT_EQ(early, "");
+  open_gate();
   auto out = s.read_until_closed(5s);
   auto a = out.find("\"slow\":true");
   auto b = out.find("not_found");
@@ -304,7 +322,16 @@ TEST_F(http_server_test, stop_lets_in_flight_requests_finish) {
     std::this_thread::yield();
   }
   ASSERT_TRUE(slow_started_);
-  server_->stop();
+  std::thread stopper{[this] { server_->stop(); }};
+  // Once stop closed the listener, release the in-flight request.
+  while (std::chrono::steady_clock::now() < deadline) {
+    test::raw_socket probe{port_};
+    if (!probe.connected()) {
+      break;
+    }
+  }
+  open_gate();
+  stopper.join();
   t.join();
   ASSERT_TRUE(slow.has_value());
   ASSERT_TRUE(*slow);

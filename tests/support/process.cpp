@@ -145,8 +145,8 @@ child_process::wait(std::chrono::steady_clock::duration timeout) {
     if (std::chrono::steady_clock::now() >= deadline) {
       return std::nullopt;
     }
-    // Polling a child's exit: waitpid has no timeout of its own.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // waitpid has no timeout of its own: poll until the deadline.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5)); // poll, deadline
   }
 }
 
