@@ -226,3 +226,48 @@ TEST(shoald, refuses_bad_flags_and_a_locked_data_dir) {
 
 } // namespace
 } // namespace shoal
+
+namespace shoal {
+namespace {
+
+TEST(shoald, reads_a_toml_config_and_flags_win_over_it) {
+  test::temp_dir dir{"shoald"};
+  {
+    std::ofstream cfg{dir / "shoal.toml"};
+    cfg << "memory = true\nname = \"from-toml\"\nhttp = \"127.0.0.1:1\"\n"
+           "sync = \"always\"\nshards = 8\n";
+  }
+  test::child_process proc{SHOAL_SHOALD,
+                           {"--config", dir / "shoal.toml", "--http",
+                            "127.0.0.1:0", "--ports-file", dir / "ports.json"}};
+  auto p = wait_for_ports(dir / "ports.json", 20s);
+  ASSERT_TRUE(p);
+  http::client c{"127.0.0.1", p->http};
+  auto r = c.get("/v1/node");
+  ASSERT_TRUE(r);
+  auto j = nlohmann::json::parse(r->body);
+  EXPECT_EQ(j["node_id"], "from-toml");
+  EXPECT_EQ(j["storage"], "memory");
+  EXPECT_EQ(j["sync_mode"], "always");
+  EXPECT_EQ(j["shard_count"], 8);
+}
+
+TEST(shoald, unknown_config_key_is_refused) {
+  test::temp_dir dir{"shoald"};
+  {
+    std::ofstream cfg{dir / "shoal.toml"};
+    cfg << "memory = true\nno_such_option = 1\n";
+  }
+  test::child_process proc{SHOAL_SHOALD, {"--config", dir / "shoal.toml"}};
+  auto status = proc.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(WEXITSTATUS(*status), 2);
+  bool explained = false;
+  for (auto& line : proc.drain_lines()) {
+    explained = explained || line.find("no_such_option") != std::string::npos;
+  }
+  EXPECT_TRUE(explained);
+}
+
+} // namespace
+} // namespace shoal
