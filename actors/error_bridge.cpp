@@ -9,6 +9,9 @@
 namespace shoal {
 
 caf::error to_caf_error(const error& e) {
+  if (e.current) {
+    return caf::make_error(e.code, e.message, *e.current);
+  }
   return caf::make_error(e.code, e.message);
 }
 
@@ -18,6 +21,9 @@ error from_caf_error(const caf::error& e) {
     const auto& ctx = e.context();
     if (ctx.match_elements<std::string>()) {
       out.message = ctx.get_as<std::string>(0);
+    } else if (ctx.match_elements<std::string, uint64_t>()) {
+      out.message = ctx.get_as<std::string>(0);
+      out.current = ctx.get_as<uint64_t>(1);
     }
     return out;
   }

@@ -121,4 +121,12 @@ inline error fail(errc code, std::string message = {}) {
   return error{code, std::move(message)};
 }
 
+/// An error that names the current revision or sequence (`conflict`,
+/// `seq_mismatch`).
+inline error fail_at(errc code, uint64_t current, std::string message = {}) {
+  error e{code, std::move(message)};
+  e.current = current;
+  return e;
+}
+
 } // namespace shoal

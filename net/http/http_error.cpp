@@ -55,6 +55,9 @@ std::string error_body(const error& e) {
   if (e.leader) {
     inner["leader"] = *e.leader;
   }
+  if (e.current) {
+    inner["current"] = *e.current;
+  }
   return nlohmann::json{{"error", std::move(inner)}}.dump(
     -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -1,0 +1,488 @@
+#include "runtime/kv/kv_table.hpp"
+
+#include <algorithm>
+
+#include "runtime/codec.hpp"
+
+namespace shoal::kv {
+
+namespace {
+
+constexpr uint8_t format_v1 = 1;
+constexpr char type_entry = 'e';
+constexpr char type_history = 'h';
+constexpr char type_log = 'l';
+constexpr char type_meta = 'm';
+
+int64_t nanos(time_point t) {
+  return to_unix_nanos(t);
+}
+
+bool valid_op(uint8_t v) {
+  return v >= 1 && v <= 3;
+}
+
+} // namespace
+
+std::string_view to_string(operation op) {
+  switch (op) {
+    case operation::put:
+      return "put";
+    case operation::del:
+      return "delete";
+    case operation::expire:
+      return "expire";
+  }
+  return "put";
+}
+
+kv_table::kv_table(uint16_t shard, kv_config cfg)
+  : shard_(shard), cfg_(std::move(cfg)) {
+}
+
+// -- storage keys and codecs --------------------------------------------------
+
+std::string kv_table::prefix(uint16_t shard) {
+  std::string out;
+  codec::writer w{out};
+  w.u16be(shard);
+  return out;
+}
+
+std::string kv_table::entry_key(uint16_t shard, std::string_view key) {
+  auto out = prefix(shard);
+  out += type_entry;
+  out += key;
+  return out;
+}
+
+std::string kv_table::history_prefix(uint16_t shard, std::string_view key) {
+  auto out = prefix(shard);
+  out += type_history;
+  out += key;
+  out += '\0';
+  return out;
+}
+
+std::string kv_table::log_key(uint16_t shard, uint64_t revision) {
+  auto out = prefix(shard);
+  out += type_log;
+  codec::writer{out}.u64be(revision);
+  return out;
+}
+
+std::string kv_table::encode(const entry& e) {
+  std::string out;
+  codec::writer w{out};
+  w.u8(format_v1);
+  w.varint(e.revision);
+  w.varint(e.create_revision);
+  w.varint(e.version);
+  w.i64(nanos(e.created));
+  w.i64(nanos(e.modified));
+  w.i64(nanos(e.expires_at));
+  w.varint(e.lease);
+  w.bytes(e.value);
+  return out;
+}
+
+result<entry> kv_table::decode_entry(std::string_view key, std::string_view v) {
+  codec::reader r{v};
+  entry e;
+  auto fmt = r.u8();
+  e.key = std::string{key};
+  e.revision = r.varint();
+  e.create_revision = r.varint();
+  e.version = r.varint();
+  e.created = from_unix_nanos(r.i64());
+  e.modified = from_unix_nanos(r.i64());
+  e.expires_at = from_unix_nanos(r.i64());
+  e.lease = r.varint();
+  e.value = r.bytes();
+  if (fmt != format_v1 || !r.done()) {
+    return fail(errc::storage_error, "corrupt kv entry");
+  }
+  return e;
+}
+
+std::string kv_table::encode(const version_record& v) {
+  std::string out;
+  codec::writer w{out};
+  w.u8(format_v1);
+  w.u8(static_cast<uint8_t>(v.op));
+  w.varint(v.revision);
+  w.varint(v.version);
+  w.i64(nanos(v.at));
+  w.i64(nanos(v.expires_at));
+  w.bytes(v.value);
+  return out;
+}
+
+result<version_record> kv_table::decode_version(std::string_view v) {
+  codec::reader r{v};
+  version_record out;
+  auto fmt = r.u8();
+  auto op = r.u8();
+  out.op = static_cast<operation>(op);
+  out.revision = r.varint();
+  out.version = r.varint();
+  out.at = from_unix_nanos(r.i64());
+  out.expires_at = from_unix_nanos(r.i64());
+  out.value = r.bytes();
+  if (fmt != format_v1 || !valid_op(op) || !r.done()) {
+    return fail(errc::storage_error, "corrupt kv history record");
+  }
+  return out;
+}
+
+std::string kv_table::encode(const event& e) {
+  std::string out;
+  codec::writer w{out};
+  w.u8(format_v1);
+  w.u8(static_cast<uint8_t>(e.op));
+  w.bytes(e.key);
+  w.varint(e.revision);
+  w.varint(e.prev_revision);
+  w.i64(nanos(e.at));
+  w.bytes(e.value);
+  return out;
+}
+
+result<event> kv_table::decode_event(std::string_view v) {
+  codec::reader r{v};
+  event out;
+  auto fmt = r.u8();
+  auto op = r.u8();
+  out.op = static_cast<operation>(op);
+  out.key = r.bytes();
+  out.revision = r.varint();
+  out.prev_revision = r.varint();
+  out.at = from_unix_nanos(r.i64());
+  out.value = r.bytes();
+  if (fmt != format_v1 || !valid_op(op) || !r.done()) {
+    return fail(errc::storage_error, "corrupt kv change-log record");
+  }
+  return out;
+}
+
+// -- commands -----------------------------------------------------------------
+
+result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
+                                     effects& out) {
+  if (auto ok = validate_key(cmd.key); !ok) {
+    return std::move(ok).err();
+  }
+  if (cmd.value.size() > cfg_.max_value_bytes) {
+    return fail(errc::too_large, "value is " + std::to_string(cmd.value.size())
+                                   + " bytes, the limit is "
+                                   + std::to_string(cfg_.max_value_bytes));
+  }
+  if (cmd.ttl < duration::zero()) {
+    return fail(errc::invalid_ttl, "ttl must not be negative");
+  }
+  if (cmd.ttl > cfg_.max_ttl) {
+    return fail(errc::invalid_ttl,
+                "ttl is longer than " + format_duration(cfg_.max_ttl));
+  }
+  auto it = entries_.find(cmd.key);
+  auto live = it != entries_.end() && is_live(it->second, now);
+  uint64_t current = live ? it->second.revision : 0;
+  if (cmd.if_revision != any_revision && cmd.if_revision != current) {
+    return fail_at(errc::conflict, current,
+                   "key " + cmd.key + " is at revision "
+                     + std::to_string(current) + ", not "
+                     + std::to_string(cmd.if_revision));
+  }
+  if (it != entries_.end() && !live) {
+    // Expired but not yet swept: its expiry happens first, so watchers see
+    // the key go away before it comes back.
+    remove(it, operation::expire, now, out);
+    it = entries_.end();
+  }
+  auto rev = ++revision_;
+  entry e;
+  if (it != entries_.end()) {
+    e = it->second;
+    if (e.has_expiry()) {
+      expiry_.erase({e.expires_at, e.key});
+    }
+    e.version += 1;
+  } else {
+    e.key = cmd.key;
+    e.create_revision = rev;
+    e.version = 1;
+    e.created = now;
+  }
+  e.value = cmd.value;
+  e.revision = rev;
+  e.modified = now;
+  e.expires_at = cmd.ttl > duration::zero() ? now + cmd.ttl : time_point{};
+  e.lease = cmd.lease;
+  if (e.has_expiry()) {
+    expiry_.emplace(e.expires_at, e.key);
+  }
+  out.records.push_back({entry_key(shard_, e.key), encode(e), {}});
+  add_history(e.key,
+              version_record{operation::put, rev, e.version, e.value, now,
+                             e.expires_at},
+              out);
+  add_log(event{e.key, operation::put, rev, current, e.value, now, shard_},
+          out);
+  persist_revision(out);
+  write_result res;
+  res.revision = rev;
+  res.prev_revision = current;
+  res.changed = true;
+  res.current = e;
+  res.current.value.clear();
+  entries_.insert_or_assign(e.key, std::move(e));
+  return res;
+}
+
+result<write_result> kv_table::apply(const delete_cmd& cmd, time_point now,
+                                     effects& out) {
+  if (auto ok = validate_key(cmd.key); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = entries_.find(cmd.key);
+  auto live = it != entries_.end() && is_live(it->second, now);
+  uint64_t current = live ? it->second.revision : 0;
+  if (cmd.if_revision != any_revision && cmd.if_revision != current) {
+    return fail_at(errc::conflict, current,
+                   "key " + cmd.key + " is at revision "
+                     + std::to_string(current) + ", not "
+                     + std::to_string(cmd.if_revision));
+  }
+  write_result res;
+  if (!live) {
+    // Absent (or expired, which the sweep will record): nothing changes.
+    res.revision = revision_;
+    return res;
+  }
+  remove(it, operation::del, now, out);
+  res.revision = revision_;
+  res.prev_revision = current;
+  res.changed = true;
+  return res;
+}
+
+void kv_table::remove(std::map<std::string, entry, std::less<>>::iterator it,
+                      operation op, time_point now, effects& out) {
+  auto rev = ++revision_;
+  auto key = it->first;
+  auto prev = it->second.revision;
+  auto version = it->second.version;
+  if (it->second.has_expiry()) {
+    expiry_.erase({it->second.expires_at, key});
+  }
+  entries_.erase(it);
+  out.records.push_back({entry_key(shard_, key), std::nullopt, {}});
+  add_history(key, version_record{op, rev, version, {}, now, {}}, out);
+  add_log(event{key, op, rev, prev, {}, now, shard_}, out);
+  persist_revision(out);
+}
+
+size_t kv_table::expire(time_point now, effects& out) {
+  size_t n = 0;
+  while (!expiry_.empty() && expiry_.begin()->first <= now
+         && n < cfg_.max_expire_per_sweep) {
+    auto key = expiry_.begin()->second;
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      expiry_.erase(expiry_.begin()); // defensive: index without entry
+      continue;
+    }
+    remove(it, operation::expire, now, out);
+    ++n;
+  }
+  return n;
+}
+
+void kv_table::add_history(const std::string& key, const version_record& v,
+                           effects& out) {
+  auto hkey = history_prefix(shard_, key);
+  codec::writer{hkey}.u64be(v.revision);
+  out.records.push_back({std::move(hkey), encode(v), {}});
+  auto& revs = history_[key];
+  revs.push_back(v.revision);
+  while (revs.size() > cfg_.history_depth) {
+    auto old = history_prefix(shard_, key);
+    codec::writer{old}.u64be(revs.front());
+    out.records.push_back({std::move(old), std::nullopt, {}});
+    revs.pop_front();
+  }
+}
+
+void kv_table::add_log(const event& e, effects& out) {
+  out.records.push_back({log_key(shard_, e.revision), encode(e), {}});
+  out.events.push_back(e);
+  log_.emplace_back(e.revision, e.at);
+  if (log_.size() > cfg_.log_max_count) {
+    auto first = log_.front().first;
+    while (log_.size() > cfg_.log_max_count) {
+      log_.pop_front();
+    }
+    out.records.push_back(
+      {log_key(shard_, first), std::nullopt, log_key(shard_, log_.front().first)});
+  }
+}
+
+void kv_table::trim_log(time_point now, effects& out) {
+  if (log_.empty()) {
+    return;
+  }
+  auto first = log_.front().first;
+  size_t dropped = 0;
+  while (!log_.empty()
+         && (log_.size() > cfg_.log_max_count
+             || now - log_.front().second > cfg_.log_max_age)) {
+    log_.pop_front();
+    ++dropped;
+  }
+  if (dropped == 0) {
+    return;
+  }
+  auto end = log_.empty() ? log_key(shard_, revision_ + 1)
+                          : log_key(shard_, log_.front().first);
+  out.records.push_back({log_key(shard_, first), std::nullopt, std::move(end)});
+  // The oldest resumable revision moved: remember it across restarts.
+  persist_revision(out);
+}
+
+void kv_table::persist_revision(effects& out) {
+  std::string v;
+  codec::writer w{v};
+  w.varint(revision_);
+  auto key = prefix(shard_);
+  key += type_meta;
+  // Several changes in one batch rewrite the same key; the last one wins.
+  out.records.push_back({std::move(key), std::move(v), {}});
+}
+
+// -- reads --------------------------------------------------------------------
+
+result<entry> kv_table::get(std::string_view key, time_point now) const {
+  if (auto ok = validate_key(key); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = entries_.find(key);
+  if (it == entries_.end() || !is_live(it->second, now)) {
+    return fail(errc::not_found, "key " + std::string{key} + " not found");
+  }
+  return it->second;
+}
+
+result<list_page> kv_table::list(const list_query& q, time_point now) const {
+  auto pattern = key_pattern::parse(q.pattern);
+  if (!pattern) {
+    return std::move(pattern).err();
+  }
+  if (q.limit == 0) {
+    return fail(errc::invalid_argument, "limit must be at least 1");
+  }
+  list_page page;
+  page.revision = revision_;
+  auto start = pattern->scan_prefix();
+  auto it = entries_.lower_bound(start);
+  if (!q.after.empty() && q.after >= start) {
+    it = entries_.upper_bound(q.after);
+  }
+  for (; it != entries_.end(); ++it) {
+    if (!it->first.starts_with(start)) {
+      break;
+    }
+    if (!pattern->matches(it->first) || !is_live(it->second, now)) {
+      continue;
+    }
+    if (page.items.size() == q.limit) {
+      page.more = true;
+      break;
+    }
+    page.items.push_back(it->second);
+    if (q.keys_only) {
+      page.items.back().value.clear();
+    }
+  }
+  return page;
+}
+
+std::vector<entry> kv_table::snapshot(const key_pattern& pattern,
+                                      time_point now) const {
+  std::vector<entry> out;
+  auto start = pattern.scan_prefix();
+  for (auto it = entries_.lower_bound(start);
+       it != entries_.end() && it->first.starts_with(start); ++it) {
+    if (pattern.matches(it->first) && is_live(it->second, now)) {
+      out.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+uint64_t kv_table::oldest_log_revision() const {
+  return log_.empty() ? revision_ + 1 : log_.front().first;
+}
+
+std::optional<time_point> kv_table::next_expiry() const {
+  if (expiry_.empty()) {
+    return std::nullopt;
+  }
+  return expiry_.begin()->first;
+}
+
+// -- persistence --------------------------------------------------------------
+
+result<void> kv_table::restore(std::string_view key, std::string_view value) {
+  auto pfx = prefix(shard_);
+  if (!key.starts_with(pfx) || key.size() < pfx.size() + 1) {
+    return fail(errc::storage_error, "record of another shard");
+  }
+  auto type = key[pfx.size()];
+  auto rest = key.substr(pfx.size() + 1);
+  switch (type) {
+    case type_entry: {
+      auto e = decode_entry(rest, value);
+      if (!e) {
+        return std::move(e).err();
+      }
+      if (e->has_expiry()) {
+        expiry_.emplace(e->expires_at, e->key);
+      }
+      revision_ = std::max(revision_, e->revision);
+      entries_.insert_or_assign(e->key, std::move(*e));
+      return {};
+    }
+    case type_history: {
+      // key, 0x00, then 8 bytes of revision (which may hold zeros too).
+      if (rest.size() < 10 || rest[rest.size() - 9] != '\0') {
+        return fail(errc::storage_error, "corrupt kv history key");
+      }
+      auto sep = rest.size() - 9;
+      codec::reader r{rest.substr(sep + 1)};
+      history_[std::string{rest.substr(0, sep)}].push_back(r.u64be());
+      return {};
+    }
+    case type_log: {
+      auto e = decode_event(value);
+      if (!e) {
+        return std::move(e).err();
+      }
+      log_.emplace_back(e->revision, e->at);
+      revision_ = std::max(revision_, e->revision);
+      return {};
+    }
+    case type_meta: {
+      codec::reader r{value};
+      auto rev = r.varint();
+      if (!r.done()) {
+        return fail(errc::storage_error, "corrupt kv shard revision");
+      }
+      revision_ = std::max(revision_, rev);
+      return {};
+    }
+    default:
+      return fail(errc::storage_error, "unknown kv record type");
+  }
+}
+
+} // namespace shoal::kv

@@ -1,0 +1,150 @@
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/key.hpp"
+#include "runtime/kv/kv_types.hpp"
+#include "runtime/result.hpp"
+
+namespace shoal::kv {
+
+/// A record the shell persists: `value` nullopt deletes `key`; with
+/// `range_end` set, every key in [key, range_end) is deleted.
+struct record {
+  std::string key;
+  std::optional<std::string> value;
+  std::string range_end;
+};
+
+/// What one command produced besides its result: records to persist in
+/// one atomic batch, then events to publish once they are durable.
+struct effects {
+  std::vector<record> records;
+  std::vector<event> events;
+
+  bool empty() const {
+    return records.empty() && events.empty();
+  }
+};
+
+/// The pure state machine of one kv shard. It owns the shard's keys (in
+/// memory, sorted), their expiry index, the shard revision, the revisions
+/// of each key's retained history and of the retained change log. Commands
+/// take `now`; they return results and append records and events to an
+/// `effects`. Reads never change state. Owned by one kv shard actor.
+///
+/// Storage layout (column `kv`, every key prefixed by the shard as 2 bytes
+/// big-endian, then a type byte):
+/// - `e` + key                   → entry
+/// - `h` + key + 0x00 + rev(be64) → version_record (history)
+/// - `l` + rev(be64)             → event (change log for watch resume)
+/// - `m`                         → shard revision (varint)
+class kv_table {
+public:
+  kv_table(uint16_t shard, kv_config cfg);
+
+  // -- commands ----------------------------------------------------------------
+
+  /// Writes a key. Errors: `invalid_key`, `too_large` (value), `invalid_ttl`
+  /// (negative or above the maximum), `conflict` (with `current` set to the
+  /// key's revision, 0 if absent). A key that has expired but was not yet
+  /// swept counts as absent; its expiry is recorded first.
+  result<write_result> apply(const put_cmd& cmd, time_point now, effects& out);
+
+  /// Deletes a key. Absent and unconditional: success, nothing changes.
+  result<write_result> apply(const delete_cmd& cmd, time_point now,
+                             effects& out);
+
+  /// Expires up to `max_expire_per_sweep` keys whose deadline is ≤ now,
+  /// each with an `expire` event. Returns how many.
+  size_t expire(time_point now, effects& out);
+
+  /// Drops change-log entries beyond the count or age limit.
+  void trim_log(time_point now, effects& out);
+
+  // -- reads -------------------------------------------------------------------
+
+  /// The live entry of `key`: `not_found` if absent or expired at `now`.
+  result<entry> get(std::string_view key, time_point now) const;
+
+  /// Live entries matching the query, in key order.
+  result<list_page> list(const list_query& q, time_point now) const;
+
+  /// Every live entry matching `pattern` (for a watch's initial values).
+  std::vector<entry> snapshot(const key_pattern& pattern, time_point now) const;
+
+  uint16_t shard() const {
+    return shard_;
+  }
+
+  /// The shard revision: the revision of the last change.
+  uint64_t revision() const {
+    return revision_;
+  }
+
+  /// The oldest revision still in the change log, or revision()+1 if the
+  /// log is empty. A watch can resume after revision r iff
+  /// r + 1 >= oldest_log_revision().
+  uint64_t oldest_log_revision() const;
+
+  /// The earliest expiry deadline, if any key has one.
+  std::optional<time_point> next_expiry() const;
+
+  size_t size() const {
+    return entries_.size();
+  }
+
+  const kv_config& config() const {
+    return cfg_;
+  }
+
+  // -- persistence -------------------------------------------------------------
+
+  /// Rebuilds state from one stored record of this shard (fed in storage
+  /// key order at start-up). Fails with `storage_error` on a corrupt one.
+  result<void> restore(std::string_view key, std::string_view value);
+
+  /// This shard's key prefix; every record key starts with it.
+  static std::string prefix(uint16_t shard);
+  static std::string entry_key(uint16_t shard, std::string_view key);
+  static std::string history_prefix(uint16_t shard, std::string_view key);
+  static std::string log_key(uint16_t shard, uint64_t revision);
+
+  static std::string encode(const entry& e);
+  static result<entry> decode_entry(std::string_view key, std::string_view v);
+  static std::string encode(const version_record& v);
+  static result<version_record> decode_version(std::string_view v);
+  static std::string encode(const event& e);
+  static result<event> decode_event(std::string_view v);
+
+private:
+  bool is_live(const entry& e, time_point now) const {
+    return !e.has_expiry() || e.expires_at > now;
+  }
+
+  // Records the removal of a key by delete or expiry.
+  void remove(std::map<std::string, entry, std::less<>>::iterator it,
+              operation op, time_point now, effects& out);
+
+  void add_history(const std::string& key, const version_record& v,
+                   effects& out);
+  void add_log(const event& e, effects& out);
+  void persist_revision(effects& out);
+
+  uint16_t shard_;
+  kv_config cfg_;
+  uint64_t revision_ = 0;
+  std::map<std::string, entry, std::less<>> entries_;
+  std::set<std::pair<time_point, std::string>> expiry_;
+  std::unordered_map<std::string, std::deque<uint64_t>> history_;
+  std::deque<std::pair<uint64_t, time_point>> log_;
+};
+
+} // namespace shoal::kv
