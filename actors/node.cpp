@@ -106,6 +106,7 @@ struct node::impl {
   std::unique_ptr<system_config> caf_cfg;
   std::unique_ptr<caf::actor_system> sys;
   node_actor self_handle;
+  std::unique_ptr<kv_service> kv;
   std::string id;
   uint16_t cluster_port = 0;
   time_point started;
@@ -180,6 +181,13 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
 
   auto result_node = std::unique_ptr<node>{new node{std::move(p)}};
   auto& im = *result_node->impl_;
+  kv_shard_env env{im.store.get(), im.commits.get(), &im.clock, &im.registry};
+  auto kv = kv_service::start(*im.sys, c.shard_count, c.kv, env);
+  if (!kv) {
+    result_node->stop();
+    return std::move(kv).err();
+  }
+  im.kv = std::move(*kv);
   if (!c.cluster_address.empty()) {
     auto hp = parse_host_port(c.cluster_address);
     if (!hp) {
@@ -234,6 +242,9 @@ void node::stop() {
     if (im.cluster_port != 0) {
       im.sys->middleman().unpublish(im.self_handle, im.cluster_port);
     }
+    if (im.kv) {
+      im.kv->stop();
+    }
     caf::anon_send_exit(im.self_handle, caf::exit_reason::user_shutdown);
     im.self_handle = nullptr;
     im.sys->await_all_actors_done();
@@ -257,6 +268,10 @@ caf::actor_system& node::system() {
 
 node_actor node::handle() const {
   return impl_->self_handle;
+}
+
+const kv_service& node::kv() const {
+  return *impl_->kv;
 }
 
 const std::string& node::id() const {

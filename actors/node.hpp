@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/kv/kv_service.hpp"
 #include "actors/node_actor.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/result.hpp"
@@ -51,6 +52,8 @@ struct node_config {
   size_t worker_threads = 0;
   /// Node name used as node id at first start; empty: a random id.
   std::string name;
+  /// Limits of the kv primitive (value size, history depth, change log).
+  kv::kv_config kv;
   /// Services to start after the actors (see `node_service`).
   std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
 };
@@ -89,6 +92,10 @@ public:
 
   /// The node's own actor (see `node_actor`).
   node_actor handle() const;
+
+  /// The kv shards: `kv().shard_for(key)` is the typed handle to send kv
+  /// commands to (see `kv_shard_actor`).
+  const kv_service& kv() const;
 
   /// The stable node id.
   const std::string& id() const;

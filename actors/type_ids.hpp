@@ -7,16 +7,35 @@
 #include <caf/error.hpp>
 #include <caf/type_id.hpp>
 
+#include <vector>
+
+#include "actors/kv/kv_messages.hpp"
 #include "actors/node_info.hpp"
 #include "runtime/errc.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
 
   CAF_ADD_TYPE_ID(shoal, (shoal::node_info))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::entry))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::event))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::version_record))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::put_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::delete_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::write_result))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::list_query))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::list_page))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::kv::version_record>))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::kv::entry>))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
   CAF_ADD_ATOM(shoal, shoal, ping_atom, "ping")
+  CAF_ADD_ATOM(shoal, shoal, put_atom, "put")
+  CAF_ADD_ATOM(shoal, shoal, delete_atom, "delete")
+  CAF_ADD_ATOM(shoal, shoal, get_atom, "get")
+  CAF_ADD_ATOM(shoal, shoal, list_atom, "list")
+  CAF_ADD_ATOM(shoal, shoal, history_atom, "history")
+  CAF_ADD_ATOM(shoal, shoal, commit_atom, "commit")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

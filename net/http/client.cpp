@@ -119,10 +119,9 @@ struct client::impl {
       done = true;
     });
     run_until(ioc, [&] { return done; });
-    if (ec) {
-      stream.reset();
-      return io_error(ec);
-    }
+    // A server may answer (413, say) and stop reading before the whole
+    // request is written: still try to read its response.
+    auto write_ec = ec;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(256 * 1024 * 1024);
     if (verb == "HEAD") {
@@ -136,7 +135,7 @@ struct client::impl {
     run_until(ioc, [&] { return done; });
     if (ec) {
       stream.reset();
-      return io_error(ec);
+      return io_error(write_ec ? write_ec : ec);
     }
     auto res = parser.release();
     client_response out;
@@ -145,7 +144,7 @@ struct client::impl {
     for (const auto& f : res) {
       out.headers.emplace_back(lower(f.name_string()), std::string{f.value()});
     }
-    if (!res.keep_alive()) {
+    if (!res.keep_alive() || write_ec) {
       stream.reset();
     }
     return out;
@@ -290,9 +289,7 @@ result<std::string> ws_client::read(std::chrono::milliseconds timeout) {
       im.read_done = true;
     });
   }
-  im.ioc.restart();
-  im.ioc.run_for(timeout);
-  // run_for may return early when idle; keep going until the deadline.
+  // run_until may return early when idle; keep going until the deadline.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!im.read_done && std::chrono::steady_clock::now() < deadline) {
     im.ioc.restart();

@@ -47,4 +47,7 @@ gateway_service(server_config base = {});
 /// Registers `/healthz`, `/readyz`, `/metrics` and `/v1/node`.
 void add_node_routes(router& routes, node& n);
 
+/// Registers the kv routes under `/v1/kv`.
+void add_kv_routes(router& routes, node& n);
+
 } // namespace shoal::http

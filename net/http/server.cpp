@@ -537,6 +537,10 @@ private:
       res.status = 431;
     }
     res.close = true;
+    // The client may still be sending a body we refused: read and drop it
+    // after the response so that closing does not reset the connection
+    // before the client has read the answer.
+    linger_ = err.code == errc::too_large;
     request unrouted;
     unrouted.route = "unmatched";
     start_ = clock::now();
@@ -681,10 +685,37 @@ private:
     if (closed_) {
       return;
     }
-    closed_ = true;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger_ && !srv_.draining) {
+      linger_ = false;
+      linger_until_ = clock::now() + std::chrono::seconds{2};
+      drain();
+      return;
+    }
+    closed_ = true;
     stream_.close();
+  }
+
+  // Reads and discards what the client still sends (bounded in bytes and
+  // time), then closes.
+  void drain() {
+    discard_.resize(16 * 1024);
+    // Stop when the client pauses for a moment, or at the overall limit.
+    auto left = linger_until_ - clock::now();
+    stream_.expires_after(std::min<clock::duration>(
+      std::chrono::milliseconds{300}, std::max<clock::duration>(left, {})));
+    stream_.async_read_some(
+      asio::buffer(discard_),
+      [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->drained_ += n;
+        if (ec || self->drained_ > 64 * 1024 * 1024) {
+          self->closed_ = true;
+          self->stream_.close();
+          return;
+        }
+        self->drain();
+      });
   }
 
   server::impl& srv_;
@@ -697,13 +728,17 @@ private:
   bool first_ = true;
   bool close_after_write_ = false;
   bool closed_ = false;
+  bool linger_ = false;
+  clock::time_point linger_until_;
+  std::vector<char> discard_;
+  size_t drained_ = 0;
 };
 
 void server::impl::do_accept() {
   acceptor.async_accept(
     asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (ec != asio::error::operation_aborted) {
+        if (ec != asio::error::operation_aborted && !draining) {
           spdlog::warn("accept failed: {}", ec.message());
         }
         if (!acceptor.is_open()) {

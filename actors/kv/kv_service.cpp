@@ -1,0 +1,77 @@
+#include "actors/kv/kv_service.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+namespace shoal {
+
+uint16_t kv_shard_index(std::string_view key, uint32_t n) {
+  return static_cast<uint16_t>(XXH64(key.data(), key.size(), 0) % n);
+}
+
+result<std::unique_ptr<kv_service>>
+kv_service::start(caf::actor_system& sys, uint32_t shard_count,
+                  kv::kv_config cfg, kv_shard_env env) {
+  auto out = std::make_unique<kv_service>();
+  size_t keys = 0;
+  size_t expired = 0;
+  for (uint32_t i = 0; i < shard_count; ++i) {
+    auto shard = static_cast<uint16_t>(i);
+    kv::kv_table table{shard, cfg};
+    error bad;
+    bool corrupt = false;
+    auto scanned = env.store->scan_prefix(
+      storage::column::kv, kv::kv_table::prefix(shard),
+      [&](std::string_view k, std::string_view v) {
+        auto ok = table.restore(k, v);
+        if (!ok) {
+          bad = ok.err();
+          bad.message += " (shard " + std::to_string(shard) + ")";
+          corrupt = true;
+          return false;
+        }
+        return true;
+      });
+    if (!scanned) {
+      return std::move(scanned).err();
+    }
+    if (corrupt) {
+      return bad;
+    }
+    // Keys that expired while the node was down go before serving, with
+    // their events in the change log.
+    for (;;) {
+      kv::effects fx;
+      auto n = table.expire(env.clock->now(), fx);
+      if (n == 0) {
+        break;
+      }
+      expired += n;
+      if (auto ok = env.store->write(to_batch(fx.records),
+                                     storage::durability::sync);
+          !ok) {
+        return std::move(ok).err();
+      }
+    }
+    keys += table.size();
+    out->shards_.push_back(spawn_kv_shard(sys, std::move(table), env));
+  }
+  spdlog::info("kv: {} shards, {} keys restored, {} expired at start",
+               shard_count, keys, expired);
+  return out;
+}
+
+uint16_t kv_service::shard_of(std::string_view key) const {
+  return kv_shard_index(key, static_cast<uint32_t>(shards_.size()));
+}
+
+void kv_service::stop() {
+  for (auto& s : shards_) {
+    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  }
+  shards_.clear();
+}
+
+} // namespace shoal

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "actors/kv/kv_shard.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace shoal {
+
+/// The kv shards of a node: restores every shard from storage (expiring
+/// keys whose deadline passed while the node was down, with events, before
+/// serving), spawns one actor per shard and routes keys to them by xxHash.
+class kv_service {
+public:
+  /// Restores and spawns `shard_count` shards.
+  static result<std::unique_ptr<kv_service>>
+  start(caf::actor_system& sys, uint32_t shard_count, kv::kv_config cfg,
+        kv_shard_env env);
+
+  /// The shard index of `key`: XXH64(key) mod shard count. Stable across
+  /// restarts and nodes (it decides where a key's records live).
+  uint16_t shard_of(std::string_view key) const;
+
+  /// The actor of `key`'s shard.
+  const kv_shard_actor& shard_for(std::string_view key) const {
+    return shards_[shard_of(key)];
+  }
+
+  const std::vector<kv_shard_actor>& shards() const {
+    return shards_;
+  }
+
+  /// Stops every shard actor.
+  void stop();
+
+private:
+  std::vector<kv_shard_actor> shards_;
+};
+
+/// XXH64 of `key` with seed 0, modulo `n`.
+uint16_t kv_shard_index(std::string_view key, uint32_t n);
+
+} // namespace shoal

@@ -1,0 +1,292 @@
+#include "actors/kv/kv_shard.hpp"
+
+#include <deque>
+#include <functional>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/error_bridge.hpp"
+
+namespace shoal {
+
+storage::write_batch to_batch(const std::vector<kv::record>& records) {
+  storage::write_batch b;
+  for (const auto& r : records) {
+    if (!r.range_end.empty()) {
+      b.erase_range(storage::column::kv, r.key, r.range_end);
+    } else if (r.value) {
+      b.put(storage::column::kv, r.key, *r.value);
+    } else {
+      b.erase(storage::column::kv, r.key);
+    }
+  }
+  return b;
+}
+
+namespace {
+
+using write_promise = caf::typed_response_promise<kv::write_result>;
+
+struct kv_shard_state {
+  static inline const char* name = "shoal.kv.shard";
+
+  // A batch handed to the committer, answered when it is durable.
+  struct pending {
+    uint64_t ticket;
+    uint64_t revision;
+    std::optional<write_promise> promise;
+    kv::write_result result;
+  };
+
+  // A read computed on state that was not durable yet.
+  struct deferred {
+    uint64_t needed;
+    std::function<void(const error*)> deliver;
+  };
+
+  std::optional<kv::kv_table> table;
+  kv_shard_env env;
+  uint64_t next_ticket = 1;
+  uint64_t durable_revision = 0;
+  std::deque<pending> commits;
+  std::deque<deferred> reads;
+  time_point last_trim;
+  bool failed = false;
+  metrics::counter* commit_failures = nullptr;
+};
+
+using shard_pointer = kv_shard_actor::stateful_pointer<kv_shard_state>;
+
+error failed_error() {
+  return error{errc::storage_error,
+               "kv shard stopped after a storage failure; restart the node"};
+}
+
+void submit(shard_pointer self, kv::effects fx,
+            std::optional<write_promise> promise, kv::write_result res) {
+  auto& st = self->state;
+  auto ticket = st.next_ticket++;
+  st.commits.push_back(kv_shard_state::pending{ticket, st.table->revision(),
+                                               std::move(promise), std::move(res)});
+  auto handle = caf::actor_cast<kv_shard_actor>(self);
+  st.env.committer->submit(to_batch(fx.records),
+                           [handle, ticket](result<void> r) {
+                             caf::anon_send(handle, commit_atom_v, ticket,
+                                            r ? uint8_t{0}
+                                              : static_cast<uint8_t>(r.code()),
+                                            r ? std::string{} : r.err().message);
+                           });
+  // Events are published to watchers once durable (see on_commit).
+  (void) fx.events;
+}
+
+// Delivers `value` now if the state it was read from is durable, otherwise
+// once it is.
+template <class T>
+void answer(shard_pointer self, caf::typed_response_promise<T> rp,
+            result<T> value) {
+  auto& st = self->state;
+  auto deliver = [rp, value = std::move(value)](const error* failure) mutable {
+    if (failure != nullptr) {
+      rp.deliver(to_caf_error(*failure));
+    } else if (value) {
+      rp.deliver(std::move(*value));
+    } else {
+      rp.deliver(to_caf_error(value.err()));
+    }
+  };
+  if (st.table->revision() <= st.durable_revision) {
+    deliver(nullptr);
+    return;
+  }
+  st.reads.push_back({st.table->revision(), std::move(deliver)});
+}
+
+void on_commit(shard_pointer self, uint64_t ticket, uint8_t code,
+               const std::string& message) {
+  auto& st = self->state;
+  if (st.commits.empty() || st.commits.front().ticket != ticket) {
+    spdlog::critical("kv shard {}: commit {} out of order", st.table->shard(),
+                     ticket);
+    return;
+  }
+  if (code != 0) {
+    // The in-memory state is ahead of the disk and cannot be trusted: stop
+    // serving this shard rather than answer from it.
+    spdlog::critical("kv shard {}: storage write failed: {}", st.table->shard(),
+                     message);
+    st.failed = true;
+    if (st.commit_failures != nullptr) {
+      st.commit_failures->inc();
+    }
+    auto err = error{static_cast<errc>(code), message};
+    for (auto& p : st.commits) {
+      if (p.promise) {
+        p.promise->deliver(to_caf_error(err));
+      }
+    }
+    st.commits.clear();
+    auto failed = failed_error();
+    for (auto& r : st.reads) {
+      r.deliver(&failed);
+    }
+    st.reads.clear();
+    return;
+  }
+  auto p = std::move(st.commits.front());
+  st.commits.pop_front();
+  st.durable_revision = p.revision;
+  if (p.promise) {
+    p.promise->deliver(std::move(p.result));
+  }
+  while (!st.reads.empty() && st.reads.front().needed <= st.durable_revision) {
+    st.reads.front().deliver(nullptr);
+    st.reads.pop_front();
+  }
+}
+
+void sweep(shard_pointer self) {
+  auto& st = self->state;
+  if (st.failed) {
+    return;
+  }
+  auto now = st.env.clock->now();
+  kv::effects fx;
+  st.table->expire(now, fx);
+  if (now - st.last_trim > std::chrono::seconds{10}) {
+    st.table->trim_log(now, fx);
+    st.last_trim = now;
+  }
+  if (!fx.empty()) {
+    submit(self, std::move(fx), std::nullopt, {});
+  }
+}
+
+kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
+                                            kv::kv_table table,
+                                            kv_shard_env env) {
+  auto& st = self->state;
+  st.durable_revision = table.revision();
+  st.table.emplace(std::move(table));
+  st.env = env;
+  st.last_trim = env.clock->now();
+  if (env.metrics != nullptr) {
+    st.commit_failures = &env.metrics->add_counter(
+      "shoal_kv_commit_failures_total",
+      "kv commits that failed (the shard stops serving).");
+  }
+  self->delayed_send(self, env.sweep_interval, tick_atom_v);
+  return {
+    [self](put_atom, kv::put_cmd& cmd) -> write_promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<kv::write_result>();
+      if (st.failed) {
+        rp.deliver(to_caf_error(failed_error()));
+        return rp;
+      }
+      kv::effects fx;
+      auto r = st.table->apply(cmd, st.env.clock->now(), fx);
+      if (!r) {
+        rp.deliver(to_caf_error(r.err()));
+        return rp;
+      }
+      submit(self, std::move(fx), rp, std::move(*r));
+      return rp;
+    },
+    [self](delete_atom, kv::delete_cmd& cmd) -> write_promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<kv::write_result>();
+      if (st.failed) {
+        rp.deliver(to_caf_error(failed_error()));
+        return rp;
+      }
+      kv::effects fx;
+      auto r = st.table->apply(cmd, st.env.clock->now(), fx);
+      if (!r || fx.empty()) {
+        // An error, or a delete of an absent key: nothing to persist, but
+        // the answer still describes state that must be durable first.
+        answer(self, rp, std::move(r));
+        return rp;
+      }
+      submit(self, std::move(fx), rp, std::move(*r));
+      return rp;
+    },
+    [self](get_atom, std::string& key) -> caf::typed_response_promise<kv::entry> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<kv::entry>();
+      if (st.failed) {
+        rp.deliver(to_caf_error(failed_error()));
+        return rp;
+      }
+      answer(self, rp, st.table->get(key, st.env.clock->now()));
+      return rp;
+    },
+    [self](list_atom,
+           kv::list_query& q) -> caf::typed_response_promise<kv::list_page> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<kv::list_page>();
+      if (st.failed) {
+        rp.deliver(to_caf_error(failed_error()));
+        return rp;
+      }
+      answer(self, rp, st.table->list(q, st.env.clock->now()));
+      return rp;
+    },
+    [self](history_atom, std::string& key, uint32_t limit)
+      -> caf::result<std::vector<kv::version_record>> {
+      auto& st = self->state;
+      if (auto ok = validate_key(key); !ok) {
+        return to_caf_error(ok.err());
+      }
+      // History records are only in storage, and only durable ones are
+      // there: every acknowledged write is visible.
+      std::vector<kv::version_record> out;
+      error bad;
+      bool corrupt = false;
+      auto scanned = st.env.store->scan_prefix(
+        storage::column::kv, kv::kv_table::history_prefix(st.table->shard(), key),
+        [&](std::string_view, std::string_view v) {
+          auto rec = kv::kv_table::decode_version(v);
+          if (!rec) {
+            bad = rec.err();
+            corrupt = true;
+            return false;
+          }
+          out.push_back(std::move(*rec));
+          return true;
+        });
+      if (!scanned) {
+        return to_caf_error(scanned.err());
+      }
+      if (corrupt) {
+        return to_caf_error(bad);
+      }
+      if (limit > 0 && out.size() > limit) {
+        out.erase(out.begin(), out.end() - limit);
+      }
+      return out;
+    },
+    [self](commit_atom, uint64_t ticket, uint8_t code, std::string& message) {
+      on_commit(self, ticket, code, message);
+    },
+    [self](tick_atom) {
+      sweep(self);
+      self->delayed_send(self, self->state.env.sweep_interval, tick_atom_v);
+    },
+  };
+}
+
+} // namespace
+
+kv_shard_actor spawn_kv_shard(caf::actor_system& sys, kv::kv_table table,
+                              kv_shard_env env) {
+  return sys.spawn(kv_shard_impl, std::move(table), env);
+}
+
+} // namespace shoal

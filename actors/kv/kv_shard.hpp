@@ -1,0 +1,44 @@
+#pragma once
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/type_ids.hpp"
+#include "runtime/kv/kv_table.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/storage/committer.hpp"
+#include "runtime/storage/engine.hpp"
+
+namespace shoal {
+
+/// The typed handle of one kv shard actor. Writes are answered once their
+/// records are durable; reads are answered from memory, but never with
+/// state that is not durable yet (they wait for the pending commit).
+using kv_shard_actor = caf::typed_actor<
+  caf::replies_to<put_atom, kv::put_cmd>::with<kv::write_result>,
+  caf::replies_to<delete_atom, kv::delete_cmd>::with<kv::write_result>,
+  caf::replies_to<get_atom, std::string>::with<kv::entry>,
+  caf::replies_to<list_atom, kv::list_query>::with<kv::list_page>,
+  caf::replies_to<history_atom, std::string,
+                  uint32_t>::with<std::vector<kv::version_record>>,
+  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
+  caf::reacts_to<tick_atom>>;
+
+/// What a kv shard actor needs from its node. Outlives every shard actor.
+struct kv_shard_env {
+  storage::engine* store = nullptr;
+  storage::committer* committer = nullptr;
+  const clock_source* clock = nullptr;
+  metrics::registry* metrics = nullptr;
+  /// How often due expiries are swept.
+  duration sweep_interval = std::chrono::milliseconds{100};
+};
+
+/// Converts the table's records to a storage batch (column `kv`).
+storage::write_batch to_batch(const std::vector<kv::record>& records);
+
+/// Spawns the actor of one shard around an already restored table.
+kv_shard_actor spawn_kv_shard(caf::actor_system& sys, kv::kv_table table,
+                              kv_shard_env env);
+
+} // namespace shoal

@@ -1,0 +1,315 @@
+// kv routes: PUT/GET/DELETE /v1/kv/{key}, GET /v1/kv (list by pattern),
+// GET /v1/kv/{key}/history.
+
+#include <algorithm>
+#include <charconv>
+
+#include <caf/actor_system.hpp>
+
+#include "actors/node.hpp"
+#include "net/http/actor_bridge.hpp"
+#include "net/http/gateway.hpp"
+#include "net/http/http_error.hpp"
+#include "net/http/json.hpp"
+#include "runtime/base64.hpp"
+
+namespace shoal::http {
+
+namespace {
+
+constexpr uint32_t default_list_limit = 100;
+constexpr uint32_t max_list_limit = 1000;
+constexpr std::string_view history_suffix = "/history";
+
+result<uint64_t> parse_u64(const std::string& text, const char* what) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) {
+    return fail(errc::invalid_argument,
+                std::string{what} + " must be a non-negative integer");
+  }
+  return v;
+}
+
+json time_json(time_point t) {
+  return format_rfc3339(t);
+}
+
+json entry_json(const kv::entry& e, bool with_value) {
+  json j{{"key", e.key},
+         {"revision", e.revision},
+         {"create_revision", e.create_revision},
+         {"version", e.version},
+         {"created", time_json(e.created)},
+         {"modified", time_json(e.modified)},
+         {"expires_at", e.has_expiry() ? time_json(e.expires_at) : json{}}};
+  if (with_value) {
+    j["value"] = base64_encode(e.value);
+  }
+  if (e.lease != 0) {
+    j["lease"] = e.lease;
+  }
+  return j;
+}
+
+std::string_view op_name(kv::operation op) {
+  return kv::to_string(op);
+}
+
+// Query parameters shared by the write routes.
+result<uint64_t> if_revision_of(const request& req) {
+  if (auto* v = req.query_param("if_revision")) {
+    return parse_u64(*v, "if_revision");
+  }
+  return kv::any_revision;
+}
+
+void put_route(node& n, request& req, respond_fn respond) {
+  kv::put_cmd cmd;
+  cmd.key = req.param("key");
+  cmd.value = std::move(req.body);
+  if (auto* ttl = req.query_param("ttl")) {
+    auto d = parse_duration(*ttl);
+    if (!d) {
+      respond(error_response(error{errc::invalid_ttl, "ttl: " + d.err().message}));
+      return;
+    }
+    cmd.ttl = *d;
+  }
+  auto rev = if_revision_of(req);
+  if (!rev) {
+    respond(error_response(rev.err()));
+    return;
+  }
+  cmd.if_revision = *rev;
+  if (auto* lease = req.query_param("lease")) {
+    auto id = parse_u64(*lease, "lease");
+    if (!id) {
+      respond(error_response(id.err()));
+      return;
+    }
+    cmd.lease = *id;
+  }
+  if (auto ok = validate_key(cmd.key); !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
+  auto shard = n.kv().shard_for(cmd.key);
+  ask<kv::write_result>(n.system(), shard, default_ask_timeout,
+                        [respond](result<kv::write_result> r) {
+                          if (!r) {
+                            respond(error_response(r.err()));
+                            return;
+                          }
+                          auto j = entry_json(r->current, false);
+                          j["prev_revision"] = r->prev_revision;
+                          respond(json_response(200, j));
+                        },
+                        put_atom_v, std::move(cmd));
+}
+
+void history_route(node& n, const std::string& key, request& req,
+                   respond_fn respond) {
+  uint32_t limit = 0;
+  if (auto* v = req.query_param("limit")) {
+    auto l = parse_u64(*v, "limit");
+    if (!l || *l > 1'000'000) {
+      respond(error_response(error{errc::invalid_argument,
+                                   "limit must be an integer up to 1000000"}));
+      return;
+    }
+    limit = static_cast<uint32_t>(*l);
+  }
+  if (auto ok = validate_key(key); !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
+  ask<std::vector<kv::version_record>>(
+    n.system(), n.kv().shard_for(key), default_ask_timeout,
+    [respond, key](result<std::vector<kv::version_record>> r) {
+      if (!r) {
+        respond(error_response(r.err()));
+        return;
+      }
+      auto versions = json::array();
+      // Newest first.
+      for (auto it = r->rbegin(); it != r->rend(); ++it) {
+        json v{{"operation", op_name(it->op)},
+               {"revision", it->revision},
+               {"version", it->version},
+               {"at", time_json(it->at)}};
+        if (it->op == kv::operation::put) {
+          v["value"] = base64_encode(it->value);
+          v["expires_at"] = it->expires_at != time_point{}
+                              ? time_json(it->expires_at)
+                              : json{};
+        }
+        versions.push_back(std::move(v));
+      }
+      respond(json_response(200, json{{"key", key}, {"versions", versions}}));
+    },
+    history_atom_v, key, limit);
+}
+
+void get_route(node& n, request& req, respond_fn respond) {
+  auto key = req.param("key");
+  // `/v1/kv/a.b/history`: the raw path ends in "/history". A key that
+  // really ends in "/history" is reached by encoding its slash (%2F).
+  if (req.path.ends_with(history_suffix)) {
+    key.resize(key.size() - history_suffix.size());
+    history_route(n, key, req, std::move(respond));
+    return;
+  }
+  if (auto ok = validate_key(key); !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
+  auto raw = req.query_param("raw") != nullptr;
+  ask<kv::entry>(n.system(), n.kv().shard_for(key), default_ask_timeout,
+                 [respond, raw](result<kv::entry> e) {
+                   if (!e) {
+                     respond(error_response(e.err()));
+                     return;
+                   }
+                   if (!raw) {
+                     respond(json_response(200, entry_json(*e, true)));
+                     return;
+                   }
+                   response r;
+                   r.content_type = "application/octet-stream";
+                   r.headers = {
+                     {"X-Shoal-Revision", std::to_string(e->revision)},
+                     {"X-Shoal-Create-Revision",
+                      std::to_string(e->create_revision)},
+                     {"X-Shoal-Version", std::to_string(e->version)},
+                     {"X-Shoal-Modified", format_rfc3339(e->modified)}};
+                   if (e->has_expiry()) {
+                     r.headers.emplace_back("X-Shoal-Expires-At",
+                                            format_rfc3339(e->expires_at));
+                   }
+                   r.body = std::move(e->value);
+                   respond(std::move(r));
+                 },
+                 get_atom_v, key);
+}
+
+void delete_route(node& n, request& req, respond_fn respond) {
+  kv::delete_cmd cmd;
+  cmd.key = req.param("key");
+  auto rev = if_revision_of(req);
+  if (!rev) {
+    respond(error_response(rev.err()));
+    return;
+  }
+  cmd.if_revision = *rev;
+  if (auto ok = validate_key(cmd.key); !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
+  // Pick the shard before `cmd` is moved into the message.
+  auto shard = n.kv().shard_for(cmd.key);
+  ask<kv::write_result>(n.system(), shard, default_ask_timeout,
+                        [respond](result<kv::write_result> r) {
+                          if (!r) {
+                            respond(error_response(r.err()));
+                            return;
+                          }
+                          respond(json_response(
+                            200, json{{"revision", r->revision},
+                                      {"prev_revision", r->prev_revision},
+                                      {"deleted", r->changed}}));
+                        },
+                        delete_atom_v, std::move(cmd));
+}
+
+void list_route(node& n, request& req, respond_fn respond) {
+  kv::list_query q;
+  q.pattern = req.query_param("pattern") ? *req.query_param("pattern") : ">";
+  auto pattern = key_pattern::parse(q.pattern);
+  if (!pattern) {
+    respond(error_response(pattern.err()));
+    return;
+  }
+  q.limit = default_list_limit;
+  if (auto* v = req.query_param("limit")) {
+    auto l = parse_u64(*v, "limit");
+    if (!l || *l == 0 || *l > max_list_limit) {
+      respond(error_response(error{
+        errc::invalid_argument,
+        "limit must be 1.." + std::to_string(max_list_limit)}));
+      return;
+    }
+    q.limit = static_cast<uint32_t>(*l);
+  }
+  if (auto* token = req.query_param("continue")) {
+    auto after = base64_decode(*token);
+    if (!after) {
+      respond(error_response(error{errc::invalid_argument,
+                                   "invalid continue token"}));
+      return;
+    }
+    q.after = std::move(*after);
+  }
+  q.keys_only = req.query_param("keys_only") != nullptr;
+  // An exact key lives on one shard; every other pattern asks them all.
+  std::vector<kv_shard_actor> targets;
+  if (pattern->type() == key_pattern::kind::exact) {
+    targets.push_back(n.kv().shard_for(pattern->stem()));
+  } else {
+    targets = n.kv().shards();
+  }
+  auto limit = q.limit;
+  auto keys_only = q.keys_only;
+  gather<kv::list_page>(
+    n.system(), std::move(targets), default_ask_timeout,
+    [respond, limit, keys_only](result<std::vector<kv::list_page>> pages) {
+      if (!pages) {
+        respond(error_response(pages.err()));
+        return;
+      }
+      std::vector<kv::entry> all;
+      bool more = false;
+      for (auto& p : *pages) {
+        more = more || p.more;
+        std::move(p.items.begin(), p.items.end(), std::back_inserter(all));
+      }
+      std::sort(all.begin(), all.end(),
+                [](const auto& a, const auto& b) { return a.key < b.key; });
+      if (all.size() > limit) {
+        all.resize(limit);
+        more = true;
+      }
+      auto items = json::array();
+      for (const auto& e : all) {
+        items.push_back(entry_json(e, !keys_only));
+      }
+      json body{{"items", std::move(items)}, {"more", more}};
+      if (more && !all.empty()) {
+        body["continue"] = base64_encode(all.back().key, true);
+      }
+      respond(json_response(200, body));
+    },
+    list_atom_v, q);
+}
+
+} // namespace
+
+void add_kv_routes(router& routes, node& n) {
+  routes.add(method::put, "/v1/kv/{key...}",
+             [&n](request& req, respond_fn respond) {
+               put_route(n, req, std::move(respond));
+             });
+  routes.add(method::get, "/v1/kv/{key...}",
+             [&n](request& req, respond_fn respond) {
+               get_route(n, req, std::move(respond));
+             });
+  routes.add(method::del, "/v1/kv/{key...}",
+             [&n](request& req, respond_fn respond) {
+               delete_route(n, req, std::move(respond));
+             });
+  routes.add(method::get, "/v1/kv", [&n](request& req, respond_fn respond) {
+    list_route(n, req, std::move(respond));
+  });
+}
+
+} // namespace shoal::http
