@@ -26,6 +26,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (shoal::kv::list_page))
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::kv::version_record>))
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::kv::entry>))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::kv::event>))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::watch_request))
+  CAF_ADD_TYPE_ID(shoal, (shoal::kv::watch_ack))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -36,6 +39,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, list_atom, "list")
   CAF_ADD_ATOM(shoal, shoal, history_atom, "history")
   CAF_ADD_ATOM(shoal, shoal, commit_atom, "commit")
+  CAF_ADD_ATOM(shoal, shoal, watch_atom, "watch")
+  CAF_ADD_ATOM(shoal, shoal, progress_atom, "progress")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -1,10 +1,42 @@
 #pragma once
 
-// CAF inspection of the kv types of runtime/kv (which stays CAF-free).
+// CAF inspection of the kv types of runtime/kv (which stays CAF-free), and
+// the watch messages between shards and watch actors.
+
+#include <caf/actor.hpp>
 
 #include "runtime/kv/kv_types.hpp"
 
 namespace shoal::kv {
+
+/// A watch actor asks a shard for catch-up events and live delivery.
+struct watch_request {
+  /// Receives `kv::event` messages once registered.
+  caf::actor watcher;
+  std::string pattern;
+  /// Deliver changes after this revision (catch-up from the change log);
+  /// `any_revision`: only changes after now.
+  uint64_t after = any_revision;
+  /// Also return the current matching entries.
+  bool initial = false;
+  bool no_put = false;
+  bool no_delete = false;
+};
+
+/// The shard's answer: its durable revision at registration (the watcher
+/// reads catch-up events up to it from the change log), and the initial
+/// entries if asked for. Live events follow as messages, after `revision`.
+struct watch_ack {
+  uint16_t shard = 0;
+  uint64_t revision = 0;
+  std::vector<event> events;
+  std::vector<entry> initial;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_request& x) {
+  return f(x.watcher, x.pattern, x.after, x.initial, x.no_put, x.no_delete);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, entry& x) {
@@ -45,6 +77,11 @@ typename Inspector::result_type inspect(Inspector& f, list_query& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, list_page& x) {
   return f(x.items, x.more, x.revision);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_ack& x) {
+  return f(x.shard, x.revision, x.events, x.initial);
 }
 
 } // namespace shoal::kv

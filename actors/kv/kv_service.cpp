@@ -15,6 +15,7 @@ result<std::unique_ptr<kv_service>>
 kv_service::start(caf::actor_system& sys, uint32_t shard_count,
                   kv::kv_config cfg, kv_shard_env env) {
   auto out = std::make_unique<kv_service>();
+  out->env_ = env;
   size_t keys = 0;
   size_t expired = 0;
   for (uint32_t i = 0; i < shard_count; ++i) {

@@ -38,8 +38,14 @@ public:
   /// Stops every shard actor.
   void stop();
 
+  /// The storage the shards write to (watchers read the change log).
+  storage::engine& store() const {
+    return *env_.store;
+  }
+
 private:
   std::vector<kv_shard_actor> shards_;
+  kv_shard_env env_;
 };
 
 /// XXH64 of `key` with seed 0, modulo `n`.

@@ -1,6 +1,8 @@
 #include "actors/kv/kv_shard.hpp"
 
+#include <algorithm>
 #include <deque>
+#include <unordered_map>
 #include <functional>
 
 #include <caf/actor_cast.hpp>
@@ -42,6 +44,16 @@ struct kv_shard_state {
     uint64_t revision;
     std::optional<write_promise> promise;
     kv::write_result result;
+    std::vector<kv::event> events;
+  };
+
+  // A registered watcher. Exact-key watchers are indexed by key, so a
+  // change costs O(watchers of that key + pattern watchers of the shard).
+  struct watcher {
+    caf::actor handle;
+    key_pattern pattern;
+    bool no_put;
+    bool no_delete;
   };
 
   // A read computed on state that was not durable yet.
@@ -58,6 +70,10 @@ struct kv_shard_state {
   std::deque<deferred> reads;
   time_point last_trim;
   bool failed = false;
+  uint64_t next_watcher = 1;
+  std::unordered_map<uint64_t, watcher> watchers;
+  std::unordered_map<std::string, std::vector<uint64_t>> exact_watchers;
+  std::vector<uint64_t> pattern_watchers;
   metrics::counter* commit_failures = nullptr;
 };
 
@@ -73,7 +89,8 @@ void submit(shard_pointer self, kv::effects fx,
   auto& st = self->state;
   auto ticket = st.next_ticket++;
   st.commits.push_back(kv_shard_state::pending{ticket, st.table->revision(),
-                                               std::move(promise), std::move(res)});
+                                               std::move(promise), std::move(res),
+                                               std::move(fx.events)});
   auto handle = caf::actor_cast<kv_shard_actor>(self);
   st.env.committer->submit(to_batch(fx.records),
                            [handle, ticket](result<void> r) {
@@ -83,7 +100,105 @@ void submit(shard_pointer self, kv::effects fx,
                                             r ? std::string{} : r.err().message);
                            });
   // Events are published to watchers once durable (see on_commit).
-  (void) fx.events;
+}
+
+void publish(shard_pointer self, const std::vector<kv::event>& events) {
+  auto& st = self->state;
+  if (st.watchers.empty()) {
+    return;
+  }
+  auto send = [&](uint64_t id, const kv::event& ev) {
+    auto it = st.watchers.find(id);
+    if (it == st.watchers.end()) {
+      return;
+    }
+    const auto& w = it->second;
+    auto is_put = ev.op == kv::operation::put;
+    if ((is_put && w.no_put) || (!is_put && w.no_delete)) {
+      return;
+    }
+    if (w.pattern.matches(ev.key)) {
+      caf::anon_send(w.handle, ev);
+    }
+  };
+  for (const auto& ev : events) {
+    if (auto it = st.exact_watchers.find(ev.key); it != st.exact_watchers.end()) {
+      for (auto id : it->second) {
+        send(id, ev);
+      }
+    }
+    for (auto id : st.pattern_watchers) {
+      send(id, ev);
+    }
+  }
+}
+
+void unregister_watcher(shard_pointer self, const caf::actor_addr& who) {
+  auto& st = self->state;
+  for (auto it = st.watchers.begin(); it != st.watchers.end();) {
+    if (it->second.handle.address() != who) {
+      ++it;
+      continue;
+    }
+    auto id = it->first;
+    if (it->second.pattern.type() == key_pattern::kind::exact) {
+      auto& ids = st.exact_watchers[it->second.pattern.stem()];
+      ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+      if (ids.empty()) {
+        st.exact_watchers.erase(it->second.pattern.stem());
+      }
+    } else {
+      auto& ids = st.pattern_watchers;
+      ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    }
+    it = st.watchers.erase(it);
+  }
+}
+
+// Registers a watcher at the shard's durable revision D: the watcher reads
+// catch-up events up to D from the change log itself (every change up to D
+// is in storage, and the log still holds them: checked here), initial
+// values are those whose last change is durable, and every change after D
+// (including commits still pending now) is published live once durable.
+// So the watcher sees neither a gap nor an overlap.
+result<kv::watch_ack> register_watcher(shard_pointer self,
+                                       const kv::watch_request& req,
+                                       const key_pattern& pattern) {
+  auto& st = self->state;
+  auto& table = *st.table;
+  auto durable = st.durable_revision;
+  kv::watch_ack ack;
+  ack.shard = table.shard();
+  ack.revision = durable;
+  if (req.after != kv::any_revision && req.after > durable) {
+    return fail(errc::invalid_argument,
+                "cursor is ahead of shard " + std::to_string(table.shard())
+                  + " (revision " + std::to_string(durable)
+                  + "): it belongs to other data");
+  }
+  if (req.after != kv::any_revision && req.after < durable
+      && req.after + 1 < table.oldest_log_revision()) {
+    return fail_at(errc::compacted, table.oldest_log_revision() - 1,
+                   "changes after revision " + std::to_string(req.after)
+                     + " of shard " + std::to_string(table.shard())
+                     + " were compacted");
+  }
+  if (req.initial) {
+    ack.initial = table.snapshot(pattern, st.env.clock->now());
+    // A value changed by a pending commit arrives as a live event instead.
+    std::erase_if(ack.initial,
+                  [durable](const kv::entry& e) { return e.revision > durable; });
+  }
+  auto id = st.next_watcher++;
+  st.watchers.emplace(id, kv_shard_state::watcher{req.watcher, pattern,
+                                                  req.no_put, req.no_delete});
+  if (pattern.type() == key_pattern::kind::exact) {
+    st.exact_watchers[pattern.stem()].push_back(id);
+  } else {
+    st.pattern_watchers.push_back(id);
+  }
+  self->monitor(req.watcher);
+  return ack;
 }
 
 // Delivers `value` now if the state it was read from is durable, otherwise
@@ -145,6 +260,7 @@ void on_commit(shard_pointer self, uint64_t ticket, uint8_t code,
   if (p.promise) {
     p.promise->deliver(std::move(p.result));
   }
+  publish(self, p.events);
   while (!st.reads.empty() && st.reads.front().needed <= st.durable_revision) {
     st.reads.front().deliver(nullptr);
     st.reads.pop_front();
@@ -182,6 +298,9 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       "kv commits that failed (the shard stops serving).");
   }
   self->delayed_send(self, env.sweep_interval, tick_atom_v);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    unregister_watcher(self, dm.source);
+  });
   return {
     [self](put_atom, kv::put_cmd& cmd) -> write_promise {
       auto& st = self->state;
@@ -271,6 +390,27 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
         out.erase(out.begin(), out.end() - limit);
       }
       return out;
+    },
+    [self](watch_atom,
+           kv::watch_request& req) -> caf::typed_response_promise<kv::watch_ack> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<kv::watch_ack>();
+      auto pattern = key_pattern::parse(req.pattern);
+      if (!pattern) {
+        rp.deliver(to_caf_error(pattern.err()));
+        return rp;
+      }
+      if (st.failed) {
+        rp.deliver(to_caf_error(failed_error()));
+        return rp;
+      }
+      auto ack = register_watcher(self, req, *pattern);
+      if (ack) {
+        rp.deliver(std::move(*ack));
+      } else {
+        rp.deliver(to_caf_error(ack.err()));
+      }
+      return rp;
     },
     [self](commit_atom, uint64_t ticket, uint8_t code, std::string& message) {
       on_commit(self, ticket, code, message);

@@ -21,6 +21,7 @@ using kv_shard_actor = caf::typed_actor<
   caf::replies_to<list_atom, kv::list_query>::with<kv::list_page>,
   caf::replies_to<history_atom, std::string,
                   uint32_t>::with<std::vector<kv::version_record>>,
+  caf::replies_to<watch_atom, kv::watch_request>::with<kv::watch_ack>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 

@@ -252,7 +252,8 @@ public:
     auto size = message.size();
     auto queued = queued_bytes_.load();
     do {
-      if (queued + size > srv_.cfg.ws_send_buffer_bytes) {
+      // One message always fits into an empty queue, however large.
+      if (queued > 0 && queued + size > srv_.cfg.ws_send_buffer_bytes) {
         return false;
       }
     } while (!queued_bytes_.compare_exchange_weak(queued, queued + size));
@@ -264,6 +265,23 @@ public:
                  }
                });
     return true;
+  }
+
+  void send_final(std::string message, uint16_t code,
+                  std::string reason) override {
+    if (closed_.exchange(true)) {
+      return;
+    }
+    queued_bytes_ += message.size();
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code,
+                                    m = std::move(message),
+                                    r = std::move(reason)]() mutable {
+      self->queue_.push_back(std::move(m));
+      if (self->queue_.size() == 1) {
+        self->do_write();
+      }
+      self->start_close(code, std::move(r));
+    });
   }
 
   void close(uint16_t code, std::string reason) override {

@@ -84,6 +84,11 @@ public:
   /// Starts the close handshake with `code` (RFC 6455 §7.4).
   virtual void close(uint16_t code, std::string reason = {}) = 0;
 
+  /// Queues `message` even past the buffer bound, then closes with `code`:
+  /// the last word to a consumer being disconnected (for example `lagged`).
+  virtual void send_final(std::string message, uint16_t code,
+                          std::string reason = {}) = 0;
+
   /// Bytes queued for sending and not yet written.
   virtual size_t buffered_bytes() const = 0;
 

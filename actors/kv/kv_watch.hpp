@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+
+#include "actors/kv/kv_service.hpp"
+#include "runtime/kv/cursor.hpp"
+
+namespace shoal {
+
+/// Where a watch delivers. Implemented by the WebSocket gateway (JSON
+/// frames) and by embedding programs. Called from the watch actor's thread,
+/// one call at a time. Returning false from a delivery means "buffer full,
+/// offer it again later": the watch retries, holding live events meanwhile
+/// up to its backlog bound, beyond which it reports `on_lagged` and ends.
+class kv_watch_sink {
+public:
+  virtual ~kv_watch_sink() = default;
+  /// A current value (only with `initial`), before `on_synced`.
+  virtual bool on_value(const kv::entry& e) = 0;
+  /// All initial values were delivered; `c` is the position after them.
+  virtual bool on_synced(const std::string& c) = 0;
+  /// A change; `c` resumes right after it.
+  virtual bool on_event(const kv::event& ev, const std::string& c) = 0;
+  /// Periodic heartbeat with the current position.
+  virtual bool on_progress(const std::string& c) = 0;
+  /// The consumer fell behind; resume from `c`. The watch has ended.
+  virtual void on_lagged(const std::string& c) = 0;
+  /// The watch could not start or failed (`compacted`: `c` is the oldest
+  /// position still resumable). The watch has ended.
+  virtual void on_error(const error& e, const std::string& c) = 0;
+};
+
+/// What to watch.
+struct kv_watch_options {
+  std::string pattern = ">";
+  /// Resume after this position (empty: from now).
+  std::string cursor;
+  bool initial = false;
+  bool no_put = false;
+  bool no_delete = false;
+  /// Heartbeat period.
+  duration progress_interval = std::chrono::seconds{5};
+  /// Live events held while the consumer is busy (catching up, or its
+  /// socket buffer full); beyond this the watch reports `on_lagged`.
+  size_t max_backlog_bytes = 8 * 1024 * 1024;
+};
+
+/// Validates the options (pattern and cursor) without starting anything.
+result<void> validate_watch(const kv_watch_options& opts, uint32_t shard_count);
+
+/// Starts a watch actor that subscribes to the shards the pattern can touch
+/// (one for an exact key, all otherwise) and feeds `sink`. Stop it with
+/// `caf::anon_send_exit(handle, caf::exit_reason::user_shutdown)`; shards
+/// drop it when it is gone. Guarantees: per-key order, no duplicates, and
+/// no gaps across a resume from any cursor it delivered.
+caf::actor spawn_kv_watch(caf::actor_system& sys, const kv_service& kv,
+                          kv_watch_options opts,
+                          std::shared_ptr<kv_watch_sink> sink);
+
+} // namespace shoal

@@ -1,0 +1,168 @@
+// GET /v1/watch: a WebSocket stream of kv changes for a pattern, resumable
+// from a cursor, with optional initial values and server-side filters.
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include "actors/kv/kv_watch.hpp"
+#include "actors/node.hpp"
+#include "net/http/gateway.hpp"
+#include "net/http/http_error.hpp"
+#include "net/http/json.hpp"
+#include "runtime/base64.hpp"
+
+namespace shoal::http {
+
+namespace {
+
+bool flag(const request& req, std::string_view name) {
+  auto* v = req.query_param(name);
+  return v != nullptr && (v->empty() || *v == "true" || *v == "1");
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Turns watch deliveries into JSON text frames on one WebSocket. Holds the
+// connection weakly: the connection owns the handler that owns the watch,
+// so a strong reference here would keep all three alive forever.
+class ws_watch_sink final : public kv_watch_sink {
+public:
+  explicit ws_watch_sink(std::shared_ptr<ws_connection> conn)
+    : conn_(std::move(conn)) {
+  }
+
+  bool send(std::string text) {
+    auto conn = conn_.lock();
+    // A vanished connection takes the watch down with it: drop quietly.
+    return conn == nullptr || conn->send_text(std::move(text));
+  }
+
+  void send_final(std::string text, uint16_t code, std::string reason) {
+    if (auto conn = conn_.lock()) {
+      conn->send_final(std::move(text), code, std::move(reason));
+    }
+  }
+
+  bool on_value(const kv::entry& e) override {
+    json j{{"type", "value"},
+           {"key", e.key},
+           {"value", base64_encode(e.value)},
+           {"revision", e.revision},
+           {"version", e.version},
+           {"modified", format_rfc3339(e.modified)}};
+    return send(dump(j));
+  }
+
+  bool on_synced(const std::string& c) override {
+    return send(dump(json{{"type", "synced"}, {"cursor", c}}));
+  }
+
+  bool on_event(const kv::event& ev, const std::string& c) override {
+    json j{{"type", "event"},
+           {"key", ev.key},
+           {"operation", kv::to_string(ev.op)},
+           {"revision", ev.revision},
+           {"prev_revision", ev.prev_revision},
+           {"shard", ev.shard},
+           {"at", format_rfc3339(ev.at)},
+           {"cursor", c}};
+    if (ev.op == kv::operation::put) {
+      j["value"] = base64_encode(ev.value);
+    }
+    return send(dump(j));
+  }
+
+  bool on_progress(const std::string& c) override {
+    return send(dump(json{{"type", "progress"}, {"cursor", c}}));
+  }
+
+  void on_lagged(const std::string& c) override {
+    send_final(
+      dump(json{{"type", "lagged"},
+                {"cursor", c},
+                {"message", "consumer too slow; resume from cursor"}}),
+      close_code::try_again_later, "lagged");
+  }
+
+  void on_error(const error& e, const std::string& c) override {
+    auto body = json::parse(error_body(e));
+    body["type"] = "error";
+    body["cursor"] = c;
+    send_final(dump(body), close_code::policy_violation,
+                      std::string{to_string(e.code)});
+  }
+
+private:
+  std::weak_ptr<ws_connection> conn_;
+};
+
+class watch_handler final : public ws_handler {
+public:
+  watch_handler(node& n, kv_watch_options opts) : node_(n), opts_(std::move(opts)) {
+  }
+
+  ~watch_handler() override {
+    stop();
+  }
+
+  void on_open(std::shared_ptr<ws_connection> conn) override {
+    auto sink = std::make_shared<ws_watch_sink>(std::move(conn));
+    watch_ = spawn_kv_watch(node_.system(), node_.kv(), opts_, std::move(sink));
+  }
+
+  void on_text(std::string_view) override {
+    // Clients have nothing to say on a watch socket; pings keep it alive.
+  }
+
+  void on_close(uint16_t) override {
+    stop();
+  }
+
+private:
+  void stop() {
+    if (watch_) {
+      caf::anon_send_exit(watch_, caf::exit_reason::user_shutdown);
+      watch_ = nullptr;
+    }
+  }
+
+  node& node_;
+  kv_watch_options opts_;
+  caf::actor watch_;
+};
+
+} // namespace
+
+void add_watch_routes(router& routes, node& n) {
+  routes.add_ws("/v1/watch", [&n](const request& req)
+                               -> result<std::unique_ptr<ws_handler>> {
+    kv_watch_options opts;
+    if (auto* p = req.query_param("pattern")) {
+      opts.pattern = *p;
+    }
+    if (auto* c = req.query_param("cursor")) {
+      opts.cursor = *c;
+    }
+    opts.initial = flag(req, "initial");
+    opts.no_put = flag(req, "no_puts");
+    opts.no_delete = flag(req, "no_deletes");
+    if (auto* p = req.query_param("progress")) {
+      auto d = parse_duration(*p);
+      if (!d || *d < std::chrono::milliseconds{100}) {
+        return fail(errc::invalid_argument,
+                    "progress must be a duration of at least 100ms");
+      }
+      opts.progress_interval = *d;
+    }
+    auto shards = static_cast<uint32_t>(n.kv().shards().size());
+    if (auto ok = validate_watch(opts, shards); !ok) {
+      return std::move(ok).err();
+    }
+    return std::unique_ptr<ws_handler>{
+      std::make_unique<watch_handler>(n, std::move(opts))};
+  });
+}
+
+} // namespace shoal::http
