@@ -267,25 +267,14 @@ void list_route(node& n, request& req, respond_fn respond) {
         respond(error_response(pages.err()));
         return;
       }
-      std::vector<kv::entry> all;
-      bool more = false;
-      for (auto& p : *pages) {
-        more = more || p.more;
-        std::move(p.items.begin(), p.items.end(), std::back_inserter(all));
-      }
-      std::sort(all.begin(), all.end(),
-                [](const auto& a, const auto& b) { return a.key < b.key; });
-      if (all.size() > limit) {
-        all.resize(limit);
-        more = true;
-      }
+      auto merged = kv::merge_pages(std::move(*pages), limit);
       auto items = json::array();
-      for (const auto& e : all) {
+      for (const auto& e : merged.items) {
         items.push_back(entry_json(e, !keys_only));
       }
-      json body{{"items", std::move(items)}, {"more", more}};
-      if (more && !all.empty()) {
-        body["continue"] = base64_encode(all.back().key, true);
+      json body{{"items", std::move(items)}, {"more", merged.more}};
+      if (merged.more && !merged.items.empty()) {
+        body["continue"] = base64_encode(merged.items.back().key, true);
       }
       respond(json_response(200, body));
     },

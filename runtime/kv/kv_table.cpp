@@ -1,6 +1,7 @@
 #include "runtime/kv/kv_table.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "runtime/codec.hpp"
 
@@ -483,6 +484,22 @@ result<void> kv_table::restore(std::string_view key, std::string_view value) {
     default:
       return fail(errc::storage_error, "unknown kv record type");
   }
+}
+
+list_page merge_pages(std::vector<list_page> pages, uint32_t limit) {
+  list_page out;
+  for (auto& p : pages) {
+    out.more = out.more || p.more;
+    out.revision = std::max(out.revision, p.revision);
+    std::move(p.items.begin(), p.items.end(), std::back_inserter(out.items));
+  }
+  std::sort(out.items.begin(), out.items.end(),
+            [](const entry& a, const entry& b) { return a.key < b.key; });
+  if (out.items.size() > limit) {
+    out.items.resize(limit);
+    out.more = true;
+  }
+  return out;
 }
 
 } // namespace shoal::kv

@@ -147,4 +147,8 @@ private:
   std::deque<std::pair<uint64_t, time_point>> log_;
 };
 
+/// Merges the pages of several shards into one: key order, at most `limit`
+/// entries, `more` if any shard had more or entries were cut.
+list_page merge_pages(std::vector<list_page> pages, uint32_t limit);
+
 } // namespace shoal::kv

@@ -316,7 +316,7 @@ TEST_F(kv_watch_test, resume_works_across_a_node_restart) {
     while (auto m = next(ws, 1s)) {
       values.push_back(value_of(*m));
     }
-    ws.close();
+    EXPECT_TRUE(ws.close());
   }
   std::sort(values.begin(), values.end());
   EXPECT_EQ(values, (std::vector<std::string>{"2", "3"}));

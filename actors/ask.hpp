@@ -1,0 +1,85 @@
+#pragma once
+
+// Asking actors from any thread without blocking it: a short-lived actor
+// sends the request(s) and hands the reply (or error) to a callback. Used by
+// the HTTP routes and the asynchronous embedding API.
+
+#include <chrono>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/error_bridge.hpp"
+#include "runtime/result.hpp"
+
+namespace shoal {
+
+/// Default time a request waits for an actor's reply.
+inline constexpr std::chrono::milliseconds default_ask_timeout{10'000};
+
+/// Sends `xs...` to `target` and calls `done` with the reply of type `T` or
+/// the error (timeouts become `errc::timeout`). `done` runs on an actor
+/// thread.
+template <class T, class Handle, class... Ts>
+void ask(caf::actor_system& sys, const Handle& target,
+         std::chrono::milliseconds timeout,
+         std::function<void(result<T>)> done, Ts... xs) {
+  sys.spawn([target, timeout, done = std::move(done),
+             xs...](caf::event_based_actor* self) mutable {
+    self->request(target, caf::duration{timeout}, xs...)
+      .then([done](T value) { done(result<T>{std::move(value)}); },
+            [done](caf::error& e) { done(result<T>{from_caf_error(e)}); });
+  });
+}
+
+} // namespace shoal
+
+namespace shoal {
+
+/// Sends `xs...` to every handle in `targets` and calls `done` once with all
+/// replies in the order of `targets`, or with the first error.
+template <class T, class Handle, class... Ts>
+void gather(caf::actor_system& sys, std::vector<Handle> targets,
+            std::chrono::milliseconds timeout,
+            std::function<void(result<std::vector<T>>)> done, Ts... xs) {
+  sys.spawn([targets = std::move(targets), timeout, done = std::move(done),
+             xs...](caf::event_based_actor* self) mutable {
+    struct state {
+      std::vector<T> replies;
+      size_t missing;
+      bool finished = false;
+    };
+    auto st = std::make_shared<state>();
+    st->replies.resize(targets.size());
+    st->missing = targets.size();
+    if (targets.empty()) {
+      done(std::vector<T>{});
+      return;
+    }
+    for (size_t i = 0; i < targets.size(); ++i) {
+      self->request(targets[i], caf::duration{timeout}, xs...)
+        .then(
+          [st, i, done](T value) {
+            if (st->finished) {
+              return;
+            }
+            st->replies[i] = std::move(value);
+            if (--st->missing == 0) {
+              st->finished = true;
+              done(std::move(st->replies));
+            }
+          },
+          [st, done](caf::error& e) {
+            if (!st->finished) {
+              st->finished = true;
+              done(from_caf_error(e));
+            }
+          });
+    }
+  });
+}
+
+} // namespace shoal

@@ -1,0 +1,159 @@
+#include "actors/kv_client.hpp"
+
+#include <future>
+
+#include <caf/send.hpp>
+
+#include "actors/ask.hpp"
+
+namespace shoal {
+
+namespace {
+
+// Runs an asynchronous call and waits for its result.
+template <class T, class Start>
+result<T> wait_for(Start start) {
+  auto p = std::make_shared<std::promise<result<T>>>();
+  auto f = p->get_future();
+  start([p](result<T> r) { p->set_value(std::move(r)); });
+  return f.get();
+}
+
+// Forwards watch deliveries to a callback.
+class callback_sink final : public kv_watch_sink {
+public:
+  using fn = std::function<void(const kv::event&, const std::string&)>;
+
+  explicit callback_sink(fn f) : f_(std::move(f)) {
+  }
+
+  bool on_value(const kv::entry& e) override {
+    kv::event ev;
+    ev.key = e.key;
+    ev.op = kv::operation::put;
+    ev.revision = e.revision;
+    ev.value = e.value;
+    ev.at = e.modified;
+    f_(ev, {});
+    return true;
+  }
+  bool on_synced(const std::string&) override {
+    return true;
+  }
+  bool on_event(const kv::event& ev, const std::string& c) override {
+    f_(ev, c);
+    return true;
+  }
+  bool on_progress(const std::string&) override {
+    return true;
+  }
+  void on_lagged(const std::string&) override {
+  }
+  void on_error(const error&, const std::string&) override {
+  }
+
+private:
+  fn f_;
+};
+
+} // namespace
+
+kv_client::kv_client(node& n, std::chrono::milliseconds timeout)
+  : node_(n), timeout_(timeout) {
+}
+
+void kv_client::put_async(kv::put_cmd cmd,
+                          std::function<void(result<kv::write_result>)> done) {
+  auto shard = node_.kv().shard_for(cmd.key);
+  ask<kv::write_result>(node_.system(), shard, timeout_, std::move(done),
+                        put_atom_v, std::move(cmd));
+}
+
+void kv_client::erase_async(kv::delete_cmd cmd,
+                            std::function<void(result<kv::write_result>)> done) {
+  auto shard = node_.kv().shard_for(cmd.key);
+  ask<kv::write_result>(node_.system(), shard, timeout_, std::move(done),
+                        delete_atom_v, std::move(cmd));
+}
+
+void kv_client::get_async(std::string key,
+                          std::function<void(result<kv::entry>)> done) {
+  auto shard = node_.kv().shard_for(key);
+  ask<kv::entry>(node_.system(), shard, timeout_, std::move(done), get_atom_v,
+                 std::move(key));
+}
+
+void kv_client::list_async(kv::list_query q,
+                           std::function<void(result<kv::list_page>)> done) {
+  auto pattern = key_pattern::parse(q.pattern);
+  if (!pattern) {
+    done(std::move(pattern).err());
+    return;
+  }
+  std::vector<kv_shard_actor> targets;
+  if (pattern->type() == key_pattern::kind::exact) {
+    targets.push_back(node_.kv().shard_for(pattern->stem()));
+  } else {
+    targets = node_.kv().shards();
+  }
+  auto limit = q.limit;
+  gather<kv::list_page>(
+    node_.system(), std::move(targets), timeout_,
+    [done = std::move(done), limit](result<std::vector<kv::list_page>> pages) {
+      if (!pages) {
+        done(std::move(pages).err());
+        return;
+      }
+      done(kv::merge_pages(std::move(*pages), limit));
+    },
+    list_atom_v, std::move(q));
+}
+
+result<kv::write_result> kv_client::put(kv::put_cmd cmd) {
+  return wait_for<kv::write_result>(
+    [&](auto done) { put_async(std::move(cmd), std::move(done)); });
+}
+
+result<kv::write_result> kv_client::put(std::string key, std::string value,
+                                        duration ttl) {
+  kv::put_cmd cmd;
+  cmd.key = std::move(key);
+  cmd.value = std::move(value);
+  cmd.ttl = ttl;
+  return put(std::move(cmd));
+}
+
+result<kv::write_result> kv_client::erase(std::string key,
+                                          uint64_t if_revision) {
+  return wait_for<kv::write_result>([&](auto done) {
+    erase_async(kv::delete_cmd{std::move(key), if_revision}, std::move(done));
+  });
+}
+
+result<kv::entry> kv_client::get(std::string key) {
+  return wait_for<kv::entry>(
+    [&](auto done) { get_async(std::move(key), std::move(done)); });
+}
+
+result<kv::list_page> kv_client::list(std::string pattern, uint32_t limit) {
+  kv::list_query q;
+  q.pattern = std::move(pattern);
+  q.limit = limit;
+  return wait_for<kv::list_page>(
+    [&](auto done) { list_async(std::move(q), std::move(done)); });
+}
+
+caf::actor kv_client::watch(
+  kv_watch_options opts,
+  std::function<void(const kv::event&, const std::string&)> on_event) {
+  return spawn_kv_watch(node_.system(), node_.kv(), std::move(opts),
+                        std::make_shared<callback_sink>(std::move(on_event)));
+}
+
+watch_guard::~watch_guard() {
+  if (watch_) {
+    caf::anon_send_exit(watch_, caf::exit_reason::user_shutdown);
+  }
+}
+
+} // namespace shoal
