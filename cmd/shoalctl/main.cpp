@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <functional>
+#include <iterator>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +19,8 @@
 
 #include "actors/node.hpp"
 #include "net/http/client.hpp"
+#include "net/http/target.hpp"
+#include "runtime/base64.hpp"
 
 using namespace shoal;
 using json = nlohmann::json;
@@ -53,9 +57,12 @@ void print_human(const json& j, const std::string& indent = "") {
   }
 }
 
-// Sends one request and prints the answer; returns the exit code.
+using printer = std::function<void(const json&)>;
+
+// Sends one request and prints the answer (through `human` unless -o json);
+// returns the exit code.
 int call(const context& ctx, const std::string& verb, const std::string& target,
-         const std::string& body = {}) {
+         const std::string& body = {}, const printer& human = {}) {
   auto hp = parse_host_port(ctx.endpoint);
   if (!hp) {
     std::cerr << "shoalctl: " << hp.err().message << "\n";
@@ -86,10 +93,69 @@ int call(const context& ctx, const std::string& verb, const std::string& target,
     if (res->body.empty() || res->body.back() != '\n') {
       std::cout << "\n";
     }
+  } else if (human) {
+    human(parsed);
   } else {
     print_human(parsed);
   }
   return ok;
+}
+
+std::string decoded(const json& j) {
+  if (!j.contains("value") || !j["value"].is_string()) {
+    return {};
+  }
+  auto v = base64_decode(j["value"].get<std::string>());
+  return v ? *v : std::string{};
+}
+
+std::string key_path(const std::string& key) {
+  return "/v1/kv/" + http::percent_encode(key, true);
+}
+
+// Follows a watch until the socket closes; one line per message.
+int watch(const context& ctx, const std::string& query) {
+  auto hp = parse_host_port(ctx.endpoint);
+  if (!hp) {
+    std::cerr << "shoalctl: " << hp.err().message << "\n";
+    return usage;
+  }
+  auto ws = http::ws_client::connect(hp->first, hp->second, "/v1/watch?" + query);
+  if (!ws) {
+    std::cerr << "shoalctl: " << to_string(ws.code()) << ": "
+              << ws.err().message << "\n";
+    return ws.code() == errc::unavailable ? unreachable : server_error;
+  }
+  for (;;) {
+    auto m = ws->read(std::chrono::hours{24});
+    if (!m) {
+      if (m.code() == errc::timeout) {
+        continue;
+      }
+      return ws->close_code() == http::close_code::normal ? ok : server_error;
+    }
+    if (ctx.output == "json") {
+      std::cout << *m << std::endl;
+      continue;
+    }
+    auto j = json::parse(*m, nullptr, false);
+    auto type = j.value("type", "");
+    if (type == "event") {
+      std::cout << j.value("operation", "") << " " << j.value("key", "") << " "
+                << decoded(j) << std::endl;
+    } else if (type == "value") {
+      std::cout << "value " << j.value("key", "") << " " << decoded(j)
+                << std::endl;
+    } else if (type == "synced" || type == "lagged") {
+      std::cout << "# " << type << " cursor=" << j.value("cursor", "")
+                << std::endl;
+    } else if (type == "error") {
+      std::cerr << "shoalctl: " << j["error"].value("code", "") << ": "
+                << j["error"].value("message", "") << " (cursor "
+                << j.value("cursor", "") << ")" << std::endl;
+      return server_error;
+    }
+  }
 }
 
 } // namespace
@@ -125,6 +191,134 @@ int main(int argc, char** argv) {
     ctx.output = "json"; // raw passthrough
     code = call(ctx, "GET", "/metrics");
     ctx.output = saved;
+  });
+
+  // -- kv ---------------------------------------------------------------------
+  auto* kv = app.add_subcommand("kv", "key-value store");
+  kv->require_subcommand(1);
+  std::string key;
+  std::string value;
+  std::string ttl;
+  std::string pattern = ">";
+  std::string cursor;
+  int64_t if_revision = -1;
+  uint32_t limit = 0;
+  bool raw = false;
+  bool keys_only = false;
+  bool initial = false;
+
+  auto* kv_put = kv->add_subcommand("put", "set KEY to VALUE ('-': stdin)");
+  kv_put->add_option("key", key)->required();
+  kv_put->add_option("value", value)->required();
+  kv_put->add_option("--ttl", ttl, "expire after this long (30s, 5m)");
+  kv_put->add_option("--if-revision", if_revision,
+                     "only if the key is at this revision (0: absent)");
+  kv_put->callback([&] {
+    if (value == "-") {
+      value.assign(std::istreambuf_iterator<char>{std::cin}, {});
+    }
+    auto target = key_path(key);
+    std::string sep = "?";
+    if (!ttl.empty()) {
+      target += sep + "ttl=" + http::percent_encode(ttl);
+      sep = "&";
+    }
+    if (if_revision >= 0) {
+      target += sep + "if_revision=" + std::to_string(if_revision);
+    }
+    code = call(ctx, "PUT", target, value);
+  });
+
+  auto* kv_get = kv->add_subcommand("get", "read KEY");
+  kv_get->add_option("key", key)->required();
+  kv_get->add_flag("--raw", raw, "print only the value bytes");
+  kv_get->callback([&] {
+    code = call(ctx, "GET", key_path(key), {}, [&](const json& j) {
+      if (raw) {
+        std::cout << decoded(j);
+        return;
+      }
+      auto shown = j;
+      shown["value"] = decoded(j);
+      print_human(shown);
+    });
+  });
+
+  auto* kv_del = kv->add_subcommand("del", "delete KEY");
+  kv_del->add_option("key", key)->required();
+  kv_del->add_option("--if-revision", if_revision,
+                     "only if the key is at this revision");
+  kv_del->callback([&] {
+    auto target = key_path(key);
+    if (if_revision >= 0) {
+      target += "?if_revision=" + std::to_string(if_revision);
+    }
+    code = call(ctx, "DELETE", target);
+  });
+
+  auto* kv_ls = kv->add_subcommand("ls", "list keys matching PATTERN");
+  kv_ls->add_option("pattern", pattern, "a.b, a.*, a.> (default: all)");
+  kv_ls->add_option("--limit", limit, "at most this many (default: all)");
+  kv_ls->add_flag("--keys-only", keys_only, "omit values");
+  kv_ls->callback([&] {
+    // Follows continue tokens until done or `limit` entries were printed.
+    std::string token;
+    uint32_t printed = 0;
+    for (;;) {
+      auto page = std::min<uint32_t>(limit == 0 ? 1000 : limit - printed, 1000);
+      auto target = "/v1/kv?pattern=" + http::percent_encode(pattern)
+                    + "&limit=" + std::to_string(page)
+                    + (keys_only ? "&keys_only" : "")
+                    + (token.empty() ? "" : "&continue=" + token);
+      bool more = false;
+      code = call(ctx, "GET", target, {}, [&](const json& j) {
+        for (auto& item : j["items"]) {
+          std::cout << item.value("key", "");
+          if (!keys_only) {
+            std::cout << "\t" << decoded(item);
+          }
+          std::cout << "\n";
+          ++printed;
+        }
+        more = j.value("more", false);
+        token = j.value("continue", "");
+      });
+      if (code != ok || ctx.output == "json" || !more || token.empty()
+          || (limit != 0 && printed >= limit)) {
+        break;
+      }
+    }
+  });
+
+  auto* kv_history = kv->add_subcommand("history", "recent versions of KEY");
+  kv_history->add_option("key", key)->required();
+  kv_history->add_option("--limit", limit, "at most this many versions");
+  kv_history->callback([&] {
+    auto target = key_path(key) + "/history";
+    if (limit > 0) {
+      target += "?limit=" + std::to_string(limit);
+    }
+    code = call(ctx, "GET", target, {}, [&](const json& j) {
+      for (auto& v : j["versions"]) {
+        std::cout << v.value("revision", 0) << "\t" << v.value("operation", "")
+                  << "\t" << v.value("at", "") << "\t" << decoded(v) << "\n";
+      }
+    });
+  });
+
+  auto* kv_watch = kv->add_subcommand("watch", "stream changes of PATTERN");
+  kv_watch->add_option("pattern", pattern, "a.b, a.*, a.> (default: all)");
+  kv_watch->add_option("--cursor", cursor, "resume after this cursor");
+  kv_watch->add_flag("--initial", initial, "first print the current values");
+  kv_watch->callback([&] {
+    auto query = "pattern=" + http::percent_encode(pattern);
+    if (!cursor.empty()) {
+      query += "&cursor=" + http::percent_encode(cursor);
+    }
+    if (initial) {
+      query += "&initial=true";
+    }
+    code = watch(ctx, query);
   });
 
   try {
