@@ -43,3 +43,19 @@ b, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(f"healthz: shoald {s['rps']:.0f}/s vs trivial Beast {b['rps']:.0f}/s, "
       f"ratio {s['rps']/b['rps']:.2f}; p99 {s['p99_us']} us vs {b['p99_us']} us")
 PY
+
+echo "== kv at $conns connections, 256-byte values, durable node (--sync=batch)"
+"$bin/shoald" --data-dir "$work/data" --http 127.0.0.1:0 \
+  --ports-file "$work/kv.json" --log-level warn & pids+=($!)
+kvpid=$!
+for _ in $(seq 100); do [ -s "$work/kv.json" ] && break; sleep 0.1; done
+kport=$(python3 -c "import json;print(json.load(open('$work/kv.json'))['http'])")
+value=$(python3 -c "print('v'*256)")
+"$bin/shoal-load" --url "127.0.0.1:$kport" -c "$conns" -d "$duration" \
+  --method PUT --path '/v1/kv/{key}' --body "$value" --name kv-put --json
+"$bin/shoal-load" --url "127.0.0.1:$kport" -c "$conns" -d "$duration" \
+  --path '/v1/kv/{key}?raw' --name kv-get --json
+
+echo "== watch fan-out: ${WATCHERS:-1000} WebSocket watchers on one pattern"
+"$bin/shoal-watch-fanout" --url "127.0.0.1:$kport" -w "${WATCHERS:-1000}" \
+  -n 100 --pid "$kvpid" --json
