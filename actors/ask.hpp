@@ -10,12 +10,28 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "actors/error_bridge.hpp"
 #include "runtime/result.hpp"
 
 namespace shoal {
+
+/// Work for a bridge actor: it runs the job, which sends requests from the
+/// bridge and handles their replies there. Local only (never serialized).
+using bridge_job = std::function<void(caf::event_based_actor*)>;
+
+} // namespace shoal
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(shoal::bridge_job)
+
+namespace shoal {
+
+/// Spawns a long-lived bridge actor. Asking through one avoids spawning an
+/// actor per request; a node keeps a few (`node::bridge()`).
+caf::actor spawn_bridge(caf::actor_system& sys);
 
 /// Default time a request waits for an actor's reply.
 inline constexpr std::chrono::milliseconds default_ask_timeout{10'000};
@@ -24,15 +40,15 @@ inline constexpr std::chrono::milliseconds default_ask_timeout{10'000};
 /// the error (timeouts become `errc::timeout`). `done` runs on an actor
 /// thread.
 template <class T, class Handle, class... Ts>
-void ask(caf::actor_system& sys, const Handle& target,
+void ask(const caf::actor& bridge, const Handle& target,
          std::chrono::milliseconds timeout,
          std::function<void(result<T>)> done, Ts... xs) {
-  sys.spawn([target, timeout, done = std::move(done),
-             xs...](caf::event_based_actor* self) mutable {
-    self->request(target, caf::duration{timeout}, xs...)
+  caf::anon_send(bridge, bridge_job{[target, timeout, done = std::move(done),
+                                     xs...](caf::event_based_actor* self) mutable {
+    self->request(target, caf::duration{timeout}, std::move(xs)...)
       .then([done](T value) { done(result<T>{std::move(value)}); },
             [done](caf::error& e) { done(result<T>{from_caf_error(e)}); });
-  });
+  }});
 }
 
 } // namespace shoal
@@ -42,11 +58,12 @@ namespace shoal {
 /// Sends `xs...` to every handle in `targets` and calls `done` once with all
 /// replies in the order of `targets`, or with the first error.
 template <class T, class Handle, class... Ts>
-void gather(caf::actor_system& sys, std::vector<Handle> targets,
+void gather(const caf::actor& bridge, std::vector<Handle> targets,
             std::chrono::milliseconds timeout,
             std::function<void(result<std::vector<T>>)> done, Ts... xs) {
-  sys.spawn([targets = std::move(targets), timeout, done = std::move(done),
-             xs...](caf::event_based_actor* self) mutable {
+  caf::anon_send(bridge, bridge_job{[targets = std::move(targets), timeout,
+                                     done = std::move(done),
+                                     xs...](caf::event_based_actor* self) mutable {
     struct state {
       std::vector<T> replies;
       size_t missing;
@@ -79,7 +96,7 @@ void gather(caf::actor_system& sys, std::vector<Handle> targets,
             }
           });
     }
-  });
+  }});
 }
 
 } // namespace shoal

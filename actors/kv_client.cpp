@@ -65,21 +65,21 @@ kv_client::kv_client(node& n, std::chrono::milliseconds timeout)
 void kv_client::put_async(kv::put_cmd cmd,
                           std::function<void(result<kv::write_result>)> done) {
   auto shard = node_.kv().shard_for(cmd.key);
-  ask<kv::write_result>(node_.system(), shard, timeout_, std::move(done),
+  ask<kv::write_result>(node_.bridge(), shard, timeout_, std::move(done),
                         put_atom_v, std::move(cmd));
 }
 
 void kv_client::erase_async(kv::delete_cmd cmd,
                             std::function<void(result<kv::write_result>)> done) {
   auto shard = node_.kv().shard_for(cmd.key);
-  ask<kv::write_result>(node_.system(), shard, timeout_, std::move(done),
+  ask<kv::write_result>(node_.bridge(), shard, timeout_, std::move(done),
                         delete_atom_v, std::move(cmd));
 }
 
 void kv_client::get_async(std::string key,
                           std::function<void(result<kv::entry>)> done) {
   auto shard = node_.kv().shard_for(key);
-  ask<kv::entry>(node_.system(), shard, timeout_, std::move(done), get_atom_v,
+  ask<kv::entry>(node_.bridge(), shard, timeout_, std::move(done), get_atom_v,
                  std::move(key));
 }
 
@@ -98,7 +98,7 @@ void kv_client::list_async(kv::list_query q,
   }
   auto limit = q.limit;
   gather<kv::list_page>(
-    node_.system(), std::move(targets), timeout_,
+    node_.bridge(), std::move(targets), timeout_,
     [done = std::move(done), limit](result<std::vector<kv::list_page>> pages) {
       if (!pages) {
         done(std::move(pages).err());

@@ -13,6 +13,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/ask.hpp"
 #include "actors/clock.hpp"
 #include "actors/error_bridge.hpp"
 
@@ -107,6 +108,8 @@ struct node::impl {
   std::unique_ptr<caf::actor_system> sys;
   node_actor self_handle;
   std::unique_ptr<kv_service> kv;
+  std::vector<caf::actor> bridges;
+  mutable std::atomic<size_t> next_bridge{0};
   std::string id;
   uint16_t cluster_port = 0;
   time_point started;
@@ -188,6 +191,9 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     return std::move(kv).err();
   }
   im.kv = std::move(*kv);
+  for (size_t i = 0; i < 4; ++i) {
+    im.bridges.push_back(spawn_bridge(*im.sys));
+  }
   if (!c.cluster_address.empty()) {
     auto hp = parse_host_port(c.cluster_address);
     if (!hp) {
@@ -245,6 +251,10 @@ void node::stop() {
     if (im.kv) {
       im.kv->stop();
     }
+    for (auto& b : im.bridges) {
+      caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+    }
+    im.bridges.clear();
     caf::anon_send_exit(im.self_handle, caf::exit_reason::user_shutdown);
     im.self_handle = nullptr;
     im.sys->await_all_actors_done();
@@ -268,6 +278,11 @@ caf::actor_system& node::system() {
 
 node_actor node::handle() const {
   return impl_->self_handle;
+}
+
+caf::actor node::bridge() const {
+  auto& b = impl_->bridges;
+  return b[impl_->next_bridge.fetch_add(1, std::memory_order_relaxed) % b.size()];
 }
 
 const kv_service& node::kv() const {

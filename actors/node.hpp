@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
+
 #include "actors/kv/kv_service.hpp"
 #include "actors/node_actor.hpp"
 #include "runtime/metrics.hpp"
@@ -92,6 +94,10 @@ public:
 
   /// The node's own actor (see `node_actor`).
   node_actor handle() const;
+
+  /// One of the node's bridge actors (round robin), for `shoal::ask` and
+  /// `shoal::gather` from threads that are not actors.
+  caf::actor bridge() const;
 
   /// The kv shards: `kv().shard_for(key)` is the typed handle to send kv
   /// commands to (see `kv_shard_actor`).

@@ -95,7 +95,7 @@ void put_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto shard = n.kv().shard_for(cmd.key);
-  ask<kv::write_result>(n.system(), shard, default_ask_timeout,
+  ask<kv::write_result>(n.bridge(), shard, default_ask_timeout,
                         [respond](result<kv::write_result> r) {
                           if (!r) {
                             respond(error_response(r.err()));
@@ -125,7 +125,7 @@ void history_route(node& n, const std::string& key, request& req,
     return;
   }
   ask<std::vector<kv::version_record>>(
-    n.system(), n.kv().shard_for(key), default_ask_timeout,
+    n.bridge(), n.kv().shard_for(key), default_ask_timeout,
     [respond, key](result<std::vector<kv::version_record>> r) {
       if (!r) {
         respond(error_response(r.err()));
@@ -165,7 +165,7 @@ void get_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto raw = req.query_param("raw") != nullptr;
-  ask<kv::entry>(n.system(), n.kv().shard_for(key), default_ask_timeout,
+  ask<kv::entry>(n.bridge(), n.kv().shard_for(key), default_ask_timeout,
                  [respond, raw](result<kv::entry> e) {
                    if (!e) {
                      respond(error_response(e.err()));
@@ -208,7 +208,7 @@ void delete_route(node& n, request& req, respond_fn respond) {
   }
   // Pick the shard before `cmd` is moved into the message.
   auto shard = n.kv().shard_for(cmd.key);
-  ask<kv::write_result>(n.system(), shard, default_ask_timeout,
+  ask<kv::write_result>(n.bridge(), shard, default_ask_timeout,
                         [respond](result<kv::write_result> r) {
                           if (!r) {
                             respond(error_response(r.err()));
@@ -261,7 +261,7 @@ void list_route(node& n, request& req, respond_fn respond) {
   auto limit = q.limit;
   auto keys_only = q.keys_only;
   gather<kv::list_page>(
-    n.system(), std::move(targets), default_ask_timeout,
+    n.bridge(), std::move(targets), default_ask_timeout,
     [respond, limit, keys_only](result<std::vector<kv::list_page>> pages) {
       if (!pages) {
         respond(error_response(pages.err()));

@@ -53,7 +53,7 @@ void add_node_routes(router& routes, node& n) {
   // Answered by the node actor, through the same asynchronous path every
   // primitive's routes use.
   routes.add(method::get, "/v1/node", [&n](request&, respond_fn respond) {
-    ask<node_info>(n.system(), n.handle(), default_ask_timeout,
+    ask<node_info>(n.bridge(), n.handle(), default_ask_timeout,
                    [respond](result<node_info> info) {
                      if (!info) {
                        respond(error_response(info.err()));

@@ -4,6 +4,8 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
 #include <optional>
 #include <thread>
 
@@ -180,21 +182,49 @@ struct server::impl {
                      [this] { return double(open.load()); });
   }
 
-  void observe(const request& req, unsigned status, clock::time_point start) {
+  struct route_series {
+    metrics::histogram* latency;
+    metrics::counter* count;
+  };
+
+  // Series per method, route and status, found once in the registry and
+  // then read under a shared lock (the hot path takes no exclusive lock).
+  route_series& series(const request& req, unsigned status) {
+    auto key = std::string{to_string(req.verb)};
+    key += ' ';
+    key += std::to_string(status);
+    key += ' ';
+    key += req.route;
+    {
+      std::shared_lock guard{series_mtx};
+      if (auto it = series_cache.find(key); it != series_cache.end()) {
+        return it->second;
+      }
+    }
     metrics::labels lbls{{"method", std::string{to_string(req.verb)}},
                          {"route", req.route},
                          {"status", std::to_string(status)}};
-    auto secs = std::chrono::duration<double>(clock::now() - start).count();
-    registry
-      .add_histogram("shoal_http_request_duration_seconds",
-                     "HTTP request latency by method, route and status.",
-                     metrics::latency_buckets(), lbls)
-      .observe(secs);
-    registry
-      .add_counter("shoal_http_requests_total",
-                   "HTTP requests by method, route and status.", lbls)
-      .inc();
+    route_series fresh{
+      &registry.add_histogram("shoal_http_request_duration_seconds",
+                              "HTTP request latency by method, route and "
+                              "status.",
+                              metrics::latency_buckets(), lbls),
+      &registry.add_counter("shoal_http_requests_total",
+                            "HTTP requests by method, route and status.",
+                            lbls)};
+    std::unique_lock guard{series_mtx};
+    return series_cache.try_emplace(std::move(key), fresh).first->second;
   }
+
+  void observe(const request& req, unsigned status, clock::time_point start) {
+    auto secs = std::chrono::duration<double>(clock::now() - start).count();
+    auto& s = series(req, status);
+    s.latency->observe(secs);
+    s.count->inc();
+  }
+
+  std::shared_mutex series_mtx;
+  std::unordered_map<std::string, route_series> series_cache;
 
   void track(const std::shared_ptr<session_base>& s) {
     std::lock_guard guard{sessions_mtx};
