@@ -461,3 +461,48 @@ TEST(codec, varints_and_fixed_width_round_trip_and_detect_truncation) {
 
 } // namespace
 } // namespace shoal::kv
+
+#include "runtime/kv/cursor.hpp"
+
+namespace shoal::kv {
+namespace {
+
+TEST(cursor, round_trips_and_rejects_foreign_or_broken_tokens) {
+  cursor c{0, 5, 1'000'000, UINT64_MAX};
+  auto token = encode_cursor(c);
+  EXPECT_TRUE(token.starts_with("c1."));
+  auto back = decode_cursor(token, 4);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, c);
+  EXPECT_EQ(decode_cursor(token, 8).code(), errc::invalid_argument);
+  EXPECT_FALSE(decode_cursor("c1.", 4));
+  EXPECT_FALSE(decode_cursor("x1.AAAA", 4));
+  EXPECT_FALSE(decode_cursor(token + "A", 4));
+  EXPECT_FALSE(decode_cursor("c1.!!!!", 4));
+}
+
+TEST(merge_pages, sorts_limits_and_reports_more) {
+  auto page = [](std::vector<std::string> keys, bool more, uint64_t rev) {
+    list_page p;
+    for (auto& k : keys) {
+      entry e;
+      e.key = k;
+      p.items.push_back(e);
+    }
+    p.more = more;
+    p.revision = rev;
+    return p;
+  };
+  auto m = merge_pages({page({"b", "d"}, false, 3), page({"a", "c"}, false, 9)}, 3);
+  ASSERT_EQ(m.items.size(), 3u);
+  EXPECT_EQ(m.items[0].key, "a");
+  EXPECT_EQ(m.items[2].key, "c");
+  EXPECT_TRUE(m.more);
+  EXPECT_EQ(m.revision, 9u);
+  auto all = merge_pages({page({"x"}, true, 1), page({}, false, 1)}, 10);
+  EXPECT_EQ(all.items.size(), 1u);
+  EXPECT_TRUE(all.more);
+}
+
+} // namespace
+} // namespace shoal::kv

@@ -43,3 +43,30 @@ TEST(error, renders_code_and_message) {
 
 } // namespace
 } // namespace shoal
+
+#include "runtime/base64.hpp"
+
+namespace shoal {
+namespace {
+
+TEST(base64, rfc4648_vectors_and_url_alphabet) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_encode("\xfb\xff", true), "-_8");
+  EXPECT_EQ(*base64_decode("Zm9vYg=="), "foob");
+  EXPECT_EQ(*base64_decode("-_8"), "\xfb\xff");
+  EXPECT_FALSE(base64_decode("Zm9v!"));
+  EXPECT_FALSE(base64_decode("Z"));
+  std::string all;
+  for (int c = 0; c < 256; ++c) {
+    all += static_cast<char>(c);
+  }
+  EXPECT_EQ(*base64_decode(base64_encode(all)), all);
+  EXPECT_EQ(*base64_decode(base64_encode(all, true)), all);
+}
+
+} // namespace
+} // namespace shoal
