@@ -223,6 +223,28 @@ void answer(shard_pointer self, caf::typed_response_promise<T> rp,
   st.reads.push_back({st.table->revision(), std::move(deliver)});
 }
 
+// Applies a put or delete; answers once its records are durable. An error
+// or a no-op (delete of an absent key) persists nothing, but its answer may
+// still describe state that must be durable first (a conflict naming a
+// pending revision), so it waits like a read.
+template <class Command>
+write_promise write(shard_pointer self, const Command& cmd) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<kv::write_result>();
+  if (st.failed) {
+    rp.deliver(to_caf_error(failed_error()));
+    return rp;
+  }
+  kv::effects fx;
+  auto r = st.table->apply(cmd, st.env.clock->now(), fx);
+  if (!r || fx.empty()) {
+    answer(self, rp, std::move(r));
+    return rp;
+  }
+  submit(self, std::move(fx), rp, std::move(*r));
+  return rp;
+}
+
 void on_commit(shard_pointer self, uint64_t ticket, uint8_t code,
                const std::string& message) {
   auto& st = self->state;
@@ -302,40 +324,8 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
     unregister_watcher(self, dm.source);
   });
   return {
-    [self](put_atom, kv::put_cmd& cmd) -> write_promise {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<kv::write_result>();
-      if (st.failed) {
-        rp.deliver(to_caf_error(failed_error()));
-        return rp;
-      }
-      kv::effects fx;
-      auto r = st.table->apply(cmd, st.env.clock->now(), fx);
-      if (!r) {
-        rp.deliver(to_caf_error(r.err()));
-        return rp;
-      }
-      submit(self, std::move(fx), rp, std::move(*r));
-      return rp;
-    },
-    [self](delete_atom, kv::delete_cmd& cmd) -> write_promise {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<kv::write_result>();
-      if (st.failed) {
-        rp.deliver(to_caf_error(failed_error()));
-        return rp;
-      }
-      kv::effects fx;
-      auto r = st.table->apply(cmd, st.env.clock->now(), fx);
-      if (!r || fx.empty()) {
-        // An error, or a delete of an absent key: nothing to persist, but
-        // the answer still describes state that must be durable first.
-        answer(self, rp, std::move(r));
-        return rp;
-      }
-      submit(self, std::move(fx), rp, std::move(*r));
-      return rp;
-    },
+    [self](put_atom, kv::put_cmd& cmd) { return write(self, cmd); },
+    [self](delete_atom, kv::delete_cmd& cmd) { return write(self, cmd); },
     [self](get_atom, std::string& key) -> caf::typed_response_promise<kv::entry> {
       auto& st = self->state;
       auto rp = self->make_response_promise<kv::entry>();

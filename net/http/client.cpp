@@ -17,16 +17,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 error io_error(const beast::error_code& ec) {
   if (ec == beast::error::timeout) {
     return error{errc::timeout, "timed out"};
@@ -49,7 +39,7 @@ bool run_until(asio::io_context& ioc, Done&& done) {
 } // namespace
 
 const std::string* client_response::header(std::string_view name) const {
-  auto n = lower(name);
+  auto n = to_lower(name);
   for (const auto& [k, v] : headers) {
     if (k == n) {
       return &v;
@@ -142,7 +132,7 @@ struct client::impl {
     out.status = res.result_int();
     out.body = std::move(res.body());
     for (const auto& f : res) {
-      out.headers.emplace_back(lower(f.name_string()), std::string{f.value()});
+      out.headers.emplace_back(to_lower(f.name_string()), std::string{f.value()});
     }
     if (!res.keep_alive() || write_ec) {
       stream.reset();

@@ -55,16 +55,6 @@ method to_method(bhttp::verb v) {
   }
 }
 
-std::string lower(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 // Maps a Beast parse error to what the client gets.
 error parse_error_of(const beast::error_code& ec) {
   if (ec == bhttp::error::body_limit) {
@@ -92,7 +82,7 @@ routed route_request(const beast_request& breq, const router& routes,
   req.remote = std::move(remote);
   req.route = "unmatched";
   for (const auto& field : breq) {
-    req.headers.emplace_back(lower(field.name_string()),
+    req.headers.emplace_back(to_lower(field.name_string()),
                              std::string{field.value()});
   }
   auto target = parse_target(req.target);

@@ -34,6 +34,16 @@ method method_from_string(std::string_view text) {
   return method::other;
 }
 
+std::string to_lower(std::string_view text) {
+  std::string out{text};
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 const std::string* request::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (k == name) {

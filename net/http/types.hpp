@@ -19,6 +19,9 @@ enum class method : uint8_t { get, head, post, put, del, patch, options, other }
 std::string_view to_string(method m);
 method method_from_string(std::string_view text);
 
+/// ASCII lower case (header names).
+std::string to_lower(std::string_view text);
+
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 /// A parsed HTTP request as handlers see it: no Beast types, so route files
