@@ -26,6 +26,10 @@ struct raw_options {
   std::string idle_timeout = "60s";
   std::string ws_idle_timeout = "30s";
   std::string ports_file;
+  size_t kv_max_value = 1024 * 1024;
+  size_t kv_history = 16;
+  size_t kv_log_max_count = 10'000;
+  std::string kv_log_max_age = "24h";
 };
 
 result<void> apply_toml(const std::string& path, raw_options& o,
@@ -64,12 +68,17 @@ result<void> apply_toml(const std::string& path, raw_options& o,
   set_str("read_timeout", "--read-timeout", o.read_timeout);
   set_str("idle_timeout", "--idle-timeout", o.idle_timeout);
   set_str("ws_idle_timeout", "--ws-idle-timeout", o.ws_idle_timeout);
+  set_int("kv_max_value", "--kv-max-value", o.kv_max_value);
+  set_int("kv_history", "--kv-history", o.kv_history);
+  set_int("kv_log_max_count", "--kv-log-max-count", o.kv_log_max_count);
+  set_str("kv_log_max_age", "--kv-log-max-age", o.kv_log_max_age);
   for (auto& [k, v] : tbl) {
     static const std::vector<std::string> known{
       "data_dir",   "memory",       "http",         "sync",
       "shards",     "cluster_addr", "name",         "log_level",
       "io_threads", "workers",      "max_body",     "read_timeout",
-      "idle_timeout", "ws_idle_timeout"};
+      "idle_timeout", "ws_idle_timeout", "kv_max_value", "kv_history",
+      "kv_log_max_count", "kv_log_max_age"};
     if (std::find(known.begin(), known.end(), std::string{k.str()})
         == known.end()) {
       return fail(errc::invalid_argument, "config " + path + ": unknown key '"
@@ -132,6 +141,16 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
   app.add_option("--ws-idle-timeout", o.ws_idle_timeout,
                  "WebSocket silence (no pong) before the socket is closed")
     ->capture_default_str();
+  app.add_option("--kv-max-value", o.kv_max_value, "largest kv value in bytes")
+    ->capture_default_str();
+  app.add_option("--kv-history", o.kv_history, "versions kept per kv key")
+    ->capture_default_str();
+  app.add_option("--kv-log-max-count", o.kv_log_max_count,
+                 "kv changes kept per shard for watch resume")
+    ->capture_default_str();
+  app.add_option("--kv-log-max-age", o.kv_log_max_age,
+                 "kv changes older than this are dropped from the change log")
+    ->capture_default_str();
   app.add_option("--ports-file", o.ports_file,
                  "write the bound ports as JSON to this file");
   try {
@@ -176,6 +195,20 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
     }
     *field = *ms;
   }
+  auto log_age = parse_duration(o.kv_log_max_age);
+  if (!log_age || *log_age <= duration::zero()) {
+    exit_code = 2;
+    return fail(errc::invalid_argument, "--kv-log-max-age must be a positive duration");
+  }
+  if (o.kv_history == 0 || o.kv_log_max_count == 0 || o.kv_max_value == 0) {
+    exit_code = 2;
+    return fail(errc::invalid_argument,
+                "--kv-history, --kv-log-max-count and --kv-max-value must be > 0");
+  }
+  out.node.kv.max_value_bytes = o.kv_max_value;
+  out.node.kv.history_depth = o.kv_history;
+  out.node.kv.log_max_count = o.kv_log_max_count;
+  out.node.kv.log_max_age = *log_age;
   if (o.data_dir.empty() && !o.memory) {
     exit_code = 2;
     return fail(errc::invalid_argument, "--data-dir is empty (or use --memory)");
