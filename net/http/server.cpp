@@ -143,11 +143,6 @@ struct server::impl {
   server_config cfg;
   const router& routes;
   metrics::registry& registry;
-  asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
-    work;
-  tcp::acceptor acceptor{ioc};
-  std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
   uint16_t bound_port = 0;
 
@@ -157,6 +152,7 @@ struct server::impl {
 
   metrics::counter* ws_opened = nullptr;
   metrics::gauge* ws_open = nullptr;
+  metrics::gauge* http_open = nullptr;
   metrics::counter* rejected = nullptr;
 
   impl(server_config c, const router& r, metrics::registry& reg)
@@ -168,8 +164,20 @@ struct server::impl {
     rejected = &reg.add_counter(
       "shoal_http_bad_requests_total",
       "Requests rejected before routing (malformed, too large, timed out).");
-    reg.add_gauge_fn("shoal_http_connections", "HTTP connections open now.",
-                     [this] { return double(open.load()); });
+    // A plain gauge, not a function of this object: the registry outlives
+    // the server.
+    http_open = &reg.add_gauge("shoal_http_connections",
+                               "HTTP and WebSocket connections open now.");
+  }
+
+  void opened() {
+    open++;
+    http_open->add(1);
+  }
+
+  void closed() {
+    http_open->add(-1);
+    open--;
   }
 
   struct route_series {
@@ -216,6 +224,14 @@ struct server::impl {
   std::shared_mutex series_mtx;
   std::unordered_map<std::string, route_series> series_cache;
 
+  // Last, so that they are destroyed first: destroying the io_context
+  // destroys the sessions it still holds, and those use the members above.
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
+    work;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+
   void track(const std::shared_ptr<session_base>& s) {
     std::lock_guard guard{sessions_mtx};
     for (auto i = sessions.begin(); i != sessions.end();) {
@@ -239,11 +255,11 @@ public:
       ws_(std::move(stream)),
       handler_(std::move(handler)),
       remote_(std::move(remote)) {
-    srv_.open++;
+    srv_.opened();
   }
 
   ~ws_session() override {
-    srv_.open--;
+    srv_.closed();
   }
 
   void run(beast_request req) {
@@ -470,11 +486,11 @@ public:
     if (!ec) {
       remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
-    srv_.open++;
+    srv_.opened();
   }
 
   ~http_session() override {
-    srv_.open--;
+    srv_.closed();
   }
 
   void run() {
