@@ -229,7 +229,9 @@ struct server::impl {
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
     work;
-  tcp::acceptor acceptor{ioc};
+  // The acceptor lives on its own strand: accept completions (which re-arm
+  // the accept) and the close posted by `stop` never run concurrently.
+  tcp::acceptor acceptor{asio::make_strand(ioc)};
   std::vector<std::thread> threads;
 
   void track(const std::shared_ptr<session_base>& s) {
@@ -791,12 +793,12 @@ private:
 void server::impl::do_accept() {
   acceptor.async_accept(
     asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (draining || !acceptor.is_open()) {
+        return;
+      }
       if (ec) {
-        if (ec != asio::error::operation_aborted && !draining) {
+        if (ec != asio::error::operation_aborted) {
           spdlog::warn("accept failed: {}", ec.message());
-        }
-        if (!acceptor.is_open()) {
-          return;
         }
       } else {
         auto s = std::make_shared<http_session>(*this, std::move(socket));
@@ -866,7 +868,7 @@ void server::stop() {
     return;
   }
   im.draining = true;
-  asio::post(im.ioc, [&im] {
+  asio::post(im.acceptor.get_executor(), [&im] {
     beast::error_code ec;
     im.acceptor.close(ec);
   });
