@@ -226,8 +226,8 @@ caf::behavior kv_watch_impl(caf::stateful_actor<kv_watch_state>* self,
             pos = std::max(pos, ack.revision);
           }
           if (--st.missing_acks == 0) {
-            if (st.opts.initial
-                && !st.sink->on_synced(kv::encode_cursor(st.position))) {
+            // Registered everywhere: every change from here on is covered.
+            if (!st.sink->on_synced(kv::encode_cursor(st.position))) {
               st.sink->on_lagged(kv::encode_cursor(st.position));
               end(self);
               return;

@@ -20,7 +20,9 @@ public:
   virtual ~kv_watch_sink() = default;
   /// A current value (only with `initial`), before `on_synced`.
   virtual bool on_value(const kv::entry& e) = 0;
-  /// All initial values were delivered; `c` is the position after them.
+  /// The watch is registered with every shard it needs (and, with
+  /// `initial`, all current values were delivered): every change after `c`
+  /// will be delivered. Always sent once, before any catch-up or live event.
   virtual bool on_synced(const std::string& c) = 0;
   /// A change; `c` resumes right after it.
   virtual bool on_event(const kv::event& ev, const std::string& c) = 0;

@@ -175,7 +175,6 @@ struct ws_client::impl {
   beast::flat_buffer buffer;
   uint16_t close_code = 0;
   bool closed = false;
-  bool auto_pong = true;
   bool reading = false;
   beast::error_code read_ec;
   bool read_done = false;
@@ -238,11 +237,6 @@ result<ws_client> ws_client::connect(const std::string& host, uint16_t port,
     return io_error(ec);
   }
   lowest.expires_never();
-  p->ws.control_callback([raw = p.get()](websocket::frame_type kind,
-                                         beast::string_view) {
-    (void) raw;
-    (void) kind;
-  });
   return ws_client{std::move(p)};
 }
 
@@ -314,12 +308,6 @@ result<void> ws_client::close(uint16_t code) {
 
 uint16_t ws_client::close_code() const {
   return impl_->close_code;
-}
-
-void ws_client::set_auto_pong(bool enabled) {
-  impl_->auto_pong = enabled;
-  // Beast answers pings inside read(); without reading, no pong is sent.
-  // Tests that want silence simply stop calling read().
 }
 
 } // namespace shoal::http

@@ -78,9 +78,6 @@ public:
   /// The code of the server's close frame, 0 if none arrived.
   uint16_t close_code() const;
 
-  /// Disables answering pings (to test the server's idle timeout).
-  void set_auto_pong(bool enabled);
-
 private:
   struct impl;
   explicit ws_client(std::unique_ptr<impl> p);

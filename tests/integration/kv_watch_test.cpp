@@ -56,9 +56,15 @@ protected:
     return json::parse(r->body, nullptr, false);
   }
 
-  http::ws_client watch(const std::string& query) {
+  // Opens a watch; unless told otherwise, returns once the server says it
+  // is registered (`synced`), so that every later change is covered.
+  http::ws_client watch(const std::string& query, bool wait_synced = true) {
     auto ws = http::ws_client::connect("127.0.0.1", port_, "/v1/watch?" + query);
     EXPECT_TRUE(ws) << (ws ? "" : to_string(ws.err()));
+    if (ws && wait_synced) {
+      auto m = next(*ws);
+      EXPECT_TRUE(m && (*m)["type"] == "synced") << (m ? m->dump() : "nothing");
+    }
     return std::move(ws).value();
   }
 
@@ -123,7 +129,7 @@ TEST_F(kv_watch_test, initial_values_come_first_then_synced) {
   call("PUT", "/v1/kv/cfg.a", "1");
   call("PUT", "/v1/kv/cfg.b", "2");
   call("PUT", "/v1/kv/zzz", "3");
-  auto ws = watch("pattern=cfg.*&initial=true");
+  auto ws = watch("pattern=cfg.*&initial=true", false);
   std::map<std::string, std::string> values;
   std::optional<json> m;
   while ((m = next(ws)) && (*m)["type"] == "value") {
@@ -238,7 +244,7 @@ TEST_F(kv_watch_test, cursor_older_than_the_retained_log_is_compacted) {
   for (int i = 1; i <= 10; ++i) {
     call("PUT", "/v1/kv/hot", std::to_string(i));
   }
-  auto ws = watch("pattern=hot&cursor=" + cursor);
+  auto ws = watch("pattern=hot&cursor=" + cursor, false);
   auto m = ws.read(5s);
   ASSERT_TRUE(m);
   auto j = json::parse(*m);
