@@ -70,3 +70,40 @@ TEST(base64, rfc4648_vectors_and_url_alphabet) {
 
 } // namespace
 } // namespace shoal
+
+#include "runtime/sha256.hpp"
+
+namespace shoal {
+namespace {
+
+TEST(sha256, fips_180_test_vectors) {
+  EXPECT_EQ(sha256::hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256::hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256::hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256::hex(std::string(1'000'000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(sha256, incremental_updates_match_one_shot) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) {
+    data += static_cast<char>(i * 7);
+  }
+  for (size_t step : {1u, 3u, 63u, 64u, 65u, 200u}) {
+    sha256 s;
+    for (size_t pos = 0; pos < data.size(); pos += step) {
+      s.update(std::string_view{data}.substr(pos, step));
+    }
+    auto d = s.finish();
+    EXPECT_EQ(to_hex(std::string_view{reinterpret_cast<const char*>(d.data()),
+                                      d.size()}),
+              sha256::hex(data))
+      << step;
+  }
+}
+
+} // namespace
+} // namespace shoal
