@@ -1,0 +1,333 @@
+#include "runtime/idempotency/idempotency_table.hpp"
+
+#include "runtime/codec.hpp"
+#include "runtime/sha256.hpp"
+
+namespace shoal::idem {
+
+namespace {
+
+constexpr uint8_t format_v1 = 1;
+constexpr char type_record = 'r';
+
+bool valid_state(uint8_t v) {
+  return v >= 1 && v <= 3;
+}
+
+} // namespace
+
+std::string_view to_string(state s) {
+  switch (s) {
+    case state::in_progress:
+      return "in_progress";
+    case state::completed:
+      return "completed";
+    case state::failed:
+      return "failed";
+  }
+  return "in_progress";
+}
+
+idempotency_table::idempotency_table(uint16_t shard, idem_config cfg)
+  : shard_(shard), cfg_(std::move(cfg)) {
+}
+
+std::string idempotency_table::prefix(uint16_t shard) {
+  std::string out;
+  codec::writer{out}.u16be(shard);
+  return out;
+}
+
+std::string idempotency_table::record_key(uint16_t shard, std::string_view key) {
+  auto out = prefix(shard);
+  out += type_record;
+  out += key;
+  return out;
+}
+
+std::string idempotency_table::encode(const record& r) {
+  std::string out;
+  codec::writer w{out};
+  w.u8(format_v1);
+  w.bytes(r.key);
+  w.u8(static_cast<uint8_t>(r.st));
+  w.bytes(r.owner_token);
+  w.bytes(r.fingerprint);
+  w.i64(to_unix_nanos(r.created));
+  w.i64(to_unix_nanos(r.updated));
+  w.i64(to_unix_nanos(r.expires_at));
+  w.bytes(r.result);
+  w.bytes(r.result_hash);
+  w.bytes(r.error_code);
+  w.bytes(r.error_message);
+  return out;
+}
+
+result<record> idempotency_table::decode(std::string_view v) {
+  codec::reader r{v};
+  record out;
+  auto fmt = r.u8();
+  out.key = r.bytes();
+  auto st = r.u8();
+  out.st = static_cast<state>(st);
+  out.owner_token = r.bytes();
+  out.fingerprint = r.bytes();
+  out.created = from_unix_nanos(r.i64());
+  out.updated = from_unix_nanos(r.i64());
+  out.expires_at = from_unix_nanos(r.i64());
+  out.result = r.bytes();
+  out.result_hash = r.bytes();
+  out.error_code = r.bytes();
+  out.error_message = r.bytes();
+  if (fmt != format_v1 || !valid_state(st) || !r.done()) {
+    return fail(errc::storage_error, "corrupt idempotency record");
+  }
+  return out;
+}
+
+result<void> idempotency_table::validate_key(std::string_view key) const {
+  if (key.empty() || key.size() > cfg_.max_key_bytes) {
+    return fail(errc::invalid_key, "idempotency key must be 1.."
+                                     + std::to_string(cfg_.max_key_bytes)
+                                     + " bytes");
+  }
+  for (auto ch : key) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) {
+      return fail(errc::invalid_key,
+                  "idempotency key must be printable ASCII without spaces");
+    }
+  }
+  return {};
+}
+
+result<duration> idempotency_table::retention(duration asked) const {
+  if (asked < duration::zero() || asked > cfg_.max_retention) {
+    return fail(errc::invalid_ttl, "retention must be 0.."
+                                     + format_duration(cfg_.max_retention));
+  }
+  return asked == duration::zero() ? cfg_.default_retention : asked;
+}
+
+void idempotency_table::store(record rec, effects& out) {
+  if (auto it = records_.find(rec.key); it != records_.end()) {
+    deadlines_.erase({it->second.expires_at, it->first});
+  }
+  deadlines_.emplace(rec.expires_at, rec.key);
+  out.writes.push_back({record_key(shard_, rec.key), encode(rec)});
+  auto key = rec.key;
+  records_.insert_or_assign(std::move(key), std::move(rec));
+}
+
+void idempotency_table::remove(
+  std::map<std::string, record, std::less<>>::iterator it, effects& out) {
+  deadlines_.erase({it->second.expires_at, it->first});
+  out.writes.push_back({record_key(shard_, it->first), std::nullopt});
+  records_.erase(it);
+}
+
+result<begin_result> idempotency_table::apply(const begin_cmd& cmd,
+                                              time_point now, effects& out) {
+  if (auto ok = validate_key(cmd.key); !ok) {
+    return std::move(ok).err();
+  }
+  if (cmd.lease_ttl <= duration::zero() || cmd.lease_ttl > cfg_.max_lease) {
+    return fail(errc::invalid_ttl,
+                "lease ttl must be > 0 and at most " + format_duration(cfg_.max_lease));
+  }
+  if (cmd.fingerprint.size() > cfg_.max_fingerprint_bytes) {
+    return fail(errc::too_large, "fingerprint is too long");
+  }
+  if (cmd.new_token.empty()) {
+    return fail(errc::internal, "begin without an owner token");
+  }
+  auto it = records_.find(cmd.key);
+  if (it != records_.end() && it->second.expires_at > now) {
+    const auto& live = it->second;
+    if (!cmd.fingerprint.empty() && !live.fingerprint.empty()
+        && cmd.fingerprint != live.fingerprint) {
+      return fail(errc::fingerprint_mismatch,
+                  "key " + cmd.key + " was used for a different request");
+    }
+    if (live.st == state::in_progress) {
+      return fail(errc::conflict, "key " + cmd.key
+                                    + " is in progress under another owner "
+                                      "until "
+                                    + format_rfc3339(live.expires_at));
+    }
+    return begin_result{false, live};
+  }
+  // Absent, or dead (an expired lease: takeover; the old token is void).
+  record rec;
+  rec.key = cmd.key;
+  rec.st = state::in_progress;
+  rec.owner_token = cmd.new_token;
+  rec.fingerprint = cmd.fingerprint;
+  rec.created = now;
+  rec.updated = now;
+  rec.expires_at = now + cmd.lease_ttl;
+  store(rec, out);
+  return begin_result{true, std::move(rec)};
+}
+
+result<record*> idempotency_table::owned(const std::string& key,
+                                         const std::string& token,
+                                         time_point now) {
+  if (auto ok = validate_key(key); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = records_.find(key);
+  if (it == records_.end()) {
+    return fail(errc::not_found, "no idempotency record for " + key);
+  }
+  auto& rec = it->second;
+  auto live = rec.expires_at > now;
+  if (rec.st != state::in_progress) {
+    if (!live) {
+      return fail(errc::not_found, "no idempotency record for " + key);
+    }
+    return fail(errc::conflict,
+                "key " + key + " is already " + std::string{to_string(rec.st)});
+  }
+  if (rec.owner_token != token) {
+    return fail(errc::not_owner, "the token does not own key " + key);
+  }
+  if (!live) {
+    return fail(errc::lease_expired, "the lease on key " + key + " expired at "
+                                       + format_rfc3339(rec.expires_at));
+  }
+  return &rec;
+}
+
+result<record> idempotency_table::apply(const touch_cmd& cmd, time_point now,
+                                        effects& out) {
+  if (cmd.lease_ttl <= duration::zero() || cmd.lease_ttl > cfg_.max_lease) {
+    return fail(errc::invalid_ttl,
+                "lease ttl must be > 0 and at most " + format_duration(cfg_.max_lease));
+  }
+  auto rec = owned(cmd.key, cmd.token, now);
+  if (!rec) {
+    return std::move(rec).err();
+  }
+  auto next = **rec;
+  next.updated = now;
+  next.expires_at = now + cmd.lease_ttl;
+  store(next, out);
+  return next;
+}
+
+result<record> idempotency_table::apply(const complete_cmd& cmd,
+                                        time_point now, effects& out) {
+  if (cmd.result.size() > cfg_.max_result_bytes) {
+    return fail(errc::too_large, "result is larger than "
+                                   + std::to_string(cfg_.max_result_bytes)
+                                   + " bytes");
+  }
+  auto keep = retention(cmd.retention);
+  if (!keep) {
+    return std::move(keep).err();
+  }
+  auto rec = owned(cmd.key, cmd.token, now);
+  if (!rec) {
+    return std::move(rec).err();
+  }
+  auto next = **rec;
+  next.st = state::completed;
+  next.result = cmd.result;
+  next.result_hash = sha256::hex(cmd.result);
+  next.updated = now;
+  next.expires_at = now + *keep;
+  store(next, out);
+  return next;
+}
+
+result<record> idempotency_table::apply(const fail_cmd& cmd, time_point now,
+                                        effects& out) {
+  if (cmd.code.empty() || cmd.code.size() > cfg_.max_code_bytes) {
+    return fail(errc::invalid_argument,
+                "error code must be 1.." + std::to_string(cfg_.max_code_bytes)
+                  + " bytes");
+  }
+  if (cmd.message.size() > cfg_.max_message_bytes) {
+    return fail(errc::too_large, "error message is longer than "
+                                   + std::to_string(cfg_.max_message_bytes)
+                                   + " bytes");
+  }
+  auto keep = retention(cmd.retention);
+  if (!keep) {
+    return std::move(keep).err();
+  }
+  auto rec = owned(cmd.key, cmd.token, now);
+  if (!rec) {
+    return std::move(rec).err();
+  }
+  auto next = **rec;
+  next.st = state::failed;
+  next.error_code = cmd.code;
+  next.error_message = cmd.message;
+  next.updated = now;
+  next.expires_at = now + *keep;
+  store(next, out);
+  return next;
+}
+
+result<bool> idempotency_table::erase(std::string_view key, effects& out) {
+  if (auto ok = validate_key(key); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = records_.find(key);
+  if (it == records_.end()) {
+    return false;
+  }
+  remove(it, out);
+  return true;
+}
+
+size_t idempotency_table::sweep(time_point now, effects& out) {
+  size_t n = 0;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now
+         && n < cfg_.max_sweep) {
+    auto it = records_.find(deadlines_.begin()->second);
+    if (it == records_.end()) {
+      deadlines_.erase(deadlines_.begin());
+      continue;
+    }
+    remove(it, out);
+    ++n;
+  }
+  return n;
+}
+
+result<record> idempotency_table::get(std::string_view key,
+                                      time_point now) const {
+  if (auto ok = validate_key(key); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = records_.find(key);
+  if (it == records_.end() || it->second.expires_at <= now) {
+    return fail(errc::not_found, "no idempotency record for " + std::string{key});
+  }
+  return it->second;
+}
+
+result<void> idempotency_table::restore(std::string_view key,
+                                        std::string_view value) {
+  auto pfx = prefix(shard_);
+  if (!key.starts_with(pfx) || key.size() < pfx.size() + 2
+      || key[pfx.size()] != type_record) {
+    return fail(errc::storage_error, "not an idempotency record of this shard");
+  }
+  auto rec = decode(value);
+  if (!rec) {
+    return std::move(rec).err();
+  }
+  if (rec->key != key.substr(pfx.size() + 1)) {
+    return fail(errc::storage_error, "idempotency record under a wrong key");
+  }
+  deadlines_.emplace(rec->expires_at, rec->key);
+  auto k = rec->key;
+  records_.insert_or_assign(std::move(k), std::move(*rec));
+  return {};
+}
+
+} // namespace shoal::idem

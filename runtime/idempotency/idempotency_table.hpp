@@ -1,0 +1,167 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/result.hpp"
+#include "runtime/time.hpp"
+
+namespace shoal::idem {
+
+/// Where an idempotency record stands.
+enum class state : uint8_t { in_progress = 1, completed = 2, failed = 3 };
+
+std::string_view to_string(state s);
+
+/// One idempotency key's record.
+struct record {
+  std::string key;
+  state st = state::in_progress;
+  /// The current owner's token (128-bit random, hex). Only the holder of an
+  /// in-progress record's token may touch, complete or fail it.
+  std::string owner_token;
+  /// Optional request fingerprint; a later begin with another one is
+  /// refused with `fingerprint_mismatch`.
+  std::string fingerprint;
+  time_point created;
+  time_point updated;
+  /// In progress: the end of the owner's lease. Completed or failed: the end
+  /// of the record's retention. The record is gone after this.
+  time_point expires_at;
+  std::string result;
+  /// SHA-256 of `result`, lowercase hex.
+  std::string result_hash;
+  std::string error_code;
+  std::string error_message;
+};
+
+/// Take the lease of `key` (or learn its outcome).
+struct begin_cmd {
+  std::string key;
+  duration lease_ttl{0};
+  std::string fingerprint;
+  /// The token a fresh owner gets; drawn by the shell (randomness is not
+  /// the machine's business).
+  std::string new_token;
+};
+
+struct begin_result {
+  /// True: the caller owns the key now and should do the work.
+  bool fresh = false;
+  record rec;
+};
+
+struct touch_cmd {
+  std::string key;
+  std::string token;
+  duration lease_ttl{0};
+};
+
+struct complete_cmd {
+  std::string key;
+  std::string token;
+  std::string result;
+  /// How long the outcome is kept; 0: the table's default.
+  duration retention{0};
+};
+
+struct fail_cmd {
+  std::string key;
+  std::string token;
+  std::string code;
+  std::string message;
+  duration retention{0};
+};
+
+/// A record the shell persists (`value` nullopt: delete).
+struct write {
+  std::string key;
+  std::optional<std::string> value;
+};
+
+struct effects {
+  std::vector<write> writes;
+};
+
+/// Limits of the table.
+struct idem_config {
+  size_t max_key_bytes = 256;
+  duration max_lease = std::chrono::hours{24};
+  duration default_retention = std::chrono::hours{24};
+  duration max_retention = std::chrono::hours{24 * 365};
+  size_t max_result_bytes = 1024 * 1024;
+  size_t max_code_bytes = 64;
+  size_t max_message_bytes = 512;
+  size_t max_fingerprint_bytes = 256;
+  size_t max_sweep = 1000;
+};
+
+/// The pure state machine of one idempotency shard: records by key and a
+/// deadline index. Commands take `now` (and a fresh token for begin) and
+/// append the records to persist; reads never change state. A record whose
+/// deadline passed is invisible at once and removed by `sweep`.
+///
+/// Transitions (every other combination is an error, nothing changes):
+/// - begin on an absent or dead key → in_progress with `new_token` (fresh);
+///   on a live in_progress key → `conflict`; on a completed/failed key → the
+///   record (not fresh); a fingerprint differing from a live record's →
+///   `fingerprint_mismatch`.
+/// - touch / complete / fail need a live in_progress record and its token:
+///   absent → `not_found`; already completed/failed → `conflict`; another
+///   token → `not_owner`; the lease ran out → `lease_expired` (if nobody
+///   took over; after a takeover the old token gets `not_owner`).
+class idempotency_table {
+public:
+  idempotency_table(uint16_t shard, idem_config cfg);
+
+  result<begin_result> apply(const begin_cmd& cmd, time_point now,
+                             effects& out);
+  result<record> apply(const touch_cmd& cmd, time_point now, effects& out);
+  result<record> apply(const complete_cmd& cmd, time_point now, effects& out);
+  result<record> apply(const fail_cmd& cmd, time_point now, effects& out);
+
+  /// Removes a record, live or not. Returns whether one existed.
+  result<bool> erase(std::string_view key, effects& out);
+
+  /// Removes up to `max_sweep` records whose deadline is ≤ now, oldest
+  /// deadline first. Returns how many.
+  size_t sweep(time_point now, effects& out);
+
+  /// The live record of `key`, or `not_found`.
+  result<record> get(std::string_view key, time_point now) const;
+
+  size_t size() const {
+    return records_.size();
+  }
+
+  /// Rebuilds state from one stored record (start-up).
+  result<void> restore(std::string_view key, std::string_view value);
+
+  static std::string prefix(uint16_t shard);
+  static std::string record_key(uint16_t shard, std::string_view key);
+  static std::string encode(const record& r);
+  static result<record> decode(std::string_view v);
+
+  /// Checks an idempotency key: 1..max_key_bytes printable ASCII, no spaces.
+  result<void> validate_key(std::string_view key) const;
+
+private:
+  // The live in-progress record of `key` owned by `token`, or the error.
+  result<record*> owned(const std::string& key, const std::string& token,
+                        time_point now);
+  result<duration> retention(duration asked) const;
+  void store(record rec, effects& out);
+  void remove(std::map<std::string, record, std::less<>>::iterator it,
+              effects& out);
+
+  uint16_t shard_;
+  idem_config cfg_;
+  std::map<std::string, record, std::less<>> records_;
+  std::set<std::pair<time_point, std::string>> deadlines_;
+};
+
+} // namespace shoal::idem
