@@ -28,14 +28,12 @@ public:
   explicit system_config(const node_config& cfg) {
     load<caf::io::middleman>();
     add_message_types<caf::id_block::shoal>();
+    // Renders shoal errors through the one decoder, error_bridge.
     add_error_category(caf::atom("shoal"),
-                       [](uint8_t code, caf::atom_value,
+                       [](uint8_t code, caf::atom_value category,
                           const caf::message& ctx) {
-                         std::string out{to_string(static_cast<errc>(code))};
-                         if (ctx.match_elements<std::string>()) {
-                           out += ": " + ctx.get_as<std::string>(0);
-                         }
-                         return out;
+                         return to_string(from_caf_error(
+                           caf::error{code, category, ctx}));
                        });
     if (cfg.worker_threads > 0) {
       set("scheduler.max-threads", cfg.worker_threads);

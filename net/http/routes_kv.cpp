@@ -56,6 +56,24 @@ std::string_view op_name(kv::operation op) {
   return kv::to_string(op);
 }
 
+// Sends a put or delete to its key's shard and answers with `to_json` of
+// the result, or the error.
+template <class Atom, class Command>
+void send_write(node& n, Atom atom, Command cmd, respond_fn respond,
+                json (*to_json)(const kv::write_result&)) {
+  // Pick the shard before `cmd` is moved into the message.
+  auto shard = n.kv().shard_for(cmd.key);
+  ask<kv::write_result>(n.bridge(), shard, default_ask_timeout,
+                        [respond, to_json](result<kv::write_result> r) {
+                          if (!r) {
+                            respond(error_response(r.err()));
+                            return;
+                          }
+                          respond(json_response(200, to_json(*r)));
+                        },
+                        atom, std::move(cmd));
+}
+
 // Query parameters shared by the write routes.
 result<uint64_t> if_revision_of(const request& req) {
   if (auto* v = req.query_param("if_revision")) {
@@ -94,18 +112,12 @@ void put_route(node& n, request& req, respond_fn respond) {
     respond(error_response(ok.err()));
     return;
   }
-  auto shard = n.kv().shard_for(cmd.key);
-  ask<kv::write_result>(n.bridge(), shard, default_ask_timeout,
-                        [respond](result<kv::write_result> r) {
-                          if (!r) {
-                            respond(error_response(r.err()));
-                            return;
-                          }
-                          auto j = entry_json(r->current, false);
-                          j["prev_revision"] = r->prev_revision;
-                          respond(json_response(200, j));
-                        },
-                        put_atom_v, std::move(cmd));
+  send_write(n, put_atom_v, std::move(cmd), std::move(respond),
+             [](const kv::write_result& r) {
+               auto j = entry_json(r.current, false);
+               j["prev_revision"] = r.prev_revision;
+               return j;
+             });
 }
 
 void history_route(node& n, const std::string& key, request& req,
@@ -206,20 +218,12 @@ void delete_route(node& n, request& req, respond_fn respond) {
     respond(error_response(ok.err()));
     return;
   }
-  // Pick the shard before `cmd` is moved into the message.
-  auto shard = n.kv().shard_for(cmd.key);
-  ask<kv::write_result>(n.bridge(), shard, default_ask_timeout,
-                        [respond](result<kv::write_result> r) {
-                          if (!r) {
-                            respond(error_response(r.err()));
-                            return;
-                          }
-                          respond(json_response(
-                            200, json{{"revision", r->revision},
-                                      {"prev_revision", r->prev_revision},
-                                      {"deleted", r->changed}}));
-                        },
-                        delete_atom_v, std::move(cmd));
+  send_write(n, delete_atom_v, std::move(cmd), std::move(respond),
+             [](const kv::write_result& r) {
+               return json{{"revision", r.revision},
+                           {"prev_revision", r.prev_revision},
+                           {"deleted", r.changed}};
+             });
 }
 
 void list_route(node& n, request& req, respond_fn respond) {

@@ -199,6 +199,28 @@ result<record*> idempotency_table::owned(const std::string& key,
   return &rec;
 }
 
+template <class SetOutcome>
+result<record> idempotency_table::conclude(const std::string& key,
+                                           const std::string& token,
+                                           duration keep, time_point now,
+                                           effects& out,
+                                           SetOutcome&& set_outcome) {
+  auto kept = retention(keep);
+  if (!kept) {
+    return std::move(kept).err();
+  }
+  auto rec = owned(key, token, now);
+  if (!rec) {
+    return std::move(rec).err();
+  }
+  auto next = **rec;
+  set_outcome(next);
+  next.updated = now;
+  next.expires_at = now + *kept;
+  store(next, out);
+  return next;
+}
+
 result<record> idempotency_table::apply(const touch_cmd& cmd, time_point now,
                                         effects& out) {
   if (cmd.lease_ttl <= duration::zero() || cmd.lease_ttl > cfg_.max_lease) {
@@ -223,22 +245,12 @@ result<record> idempotency_table::apply(const complete_cmd& cmd,
                                    + std::to_string(cfg_.max_result_bytes)
                                    + " bytes");
   }
-  auto keep = retention(cmd.retention);
-  if (!keep) {
-    return std::move(keep).err();
-  }
-  auto rec = owned(cmd.key, cmd.token, now);
-  if (!rec) {
-    return std::move(rec).err();
-  }
-  auto next = **rec;
-  next.st = state::completed;
-  next.result = cmd.result;
-  next.result_hash = sha256::hex(cmd.result);
-  next.updated = now;
-  next.expires_at = now + *keep;
-  store(next, out);
-  return next;
+  return conclude(cmd.key, cmd.token, cmd.retention, now, out,
+                  [&](record& r) {
+                    r.st = state::completed;
+                    r.result = cmd.result;
+                    r.result_hash = sha256::hex(cmd.result);
+                  });
 }
 
 result<record> idempotency_table::apply(const fail_cmd& cmd, time_point now,
@@ -253,22 +265,12 @@ result<record> idempotency_table::apply(const fail_cmd& cmd, time_point now,
                                    + std::to_string(cfg_.max_message_bytes)
                                    + " bytes");
   }
-  auto keep = retention(cmd.retention);
-  if (!keep) {
-    return std::move(keep).err();
-  }
-  auto rec = owned(cmd.key, cmd.token, now);
-  if (!rec) {
-    return std::move(rec).err();
-  }
-  auto next = **rec;
-  next.st = state::failed;
-  next.error_code = cmd.code;
-  next.error_message = cmd.message;
-  next.updated = now;
-  next.expires_at = now + *keep;
-  store(next, out);
-  return next;
+  return conclude(cmd.key, cmd.token, cmd.retention, now, out,
+                  [&](record& r) {
+                    r.st = state::failed;
+                    r.error_code = cmd.code;
+                    r.error_message = cmd.message;
+                  });
 }
 
 result<bool> idempotency_table::erase(std::string_view key, effects& out) {

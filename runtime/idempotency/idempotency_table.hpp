@@ -154,6 +154,12 @@ private:
   result<record*> owned(const std::string& key, const std::string& token,
                         time_point now);
   result<duration> retention(duration asked) const;
+  // Ends the owner's lease with an outcome (complete or fail): checks the
+  // retention and ownership, applies `set_outcome`, keeps the record.
+  template <class SetOutcome>
+  result<record> conclude(const std::string& key, const std::string& token,
+                          duration keep, time_point now, effects& out,
+                          SetOutcome&& set_outcome);
   void store(record rec, effects& out);
   void remove(std::map<std::string, record, std::less<>>::iterator it,
               effects& out);
