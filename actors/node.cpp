@@ -106,6 +106,7 @@ struct node::impl {
   std::unique_ptr<caf::actor_system> sys;
   node_actor self_handle;
   std::unique_ptr<kv_service> kv;
+  std::unique_ptr<idem_service> idempotency;
   std::vector<caf::actor> bridges;
   mutable std::atomic<size_t> next_bridge{0};
   std::string id;
@@ -189,6 +190,14 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     return std::move(kv).err();
   }
   im.kv = std::move(*kv);
+  auto idem = idem_service::start(
+    *im.sys, c.shard_count, c.idempotency,
+    idem_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+  if (!idem) {
+    result_node->stop();
+    return std::move(idem).err();
+  }
+  im.idempotency = std::move(*idem);
   for (size_t i = 0; i < 4; ++i) {
     im.bridges.push_back(spawn_bridge(*im.sys));
   }
@@ -249,6 +258,9 @@ void node::stop() {
     if (im.kv) {
       im.kv->stop();
     }
+    if (im.idempotency) {
+      im.idempotency->stop();
+    }
     for (auto& b : im.bridges) {
       caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
     }
@@ -285,6 +297,10 @@ caf::actor node::bridge() const {
 
 const kv_service& node::kv() const {
   return *impl_->kv;
+}
+
+const idem_service& node::idempotency() const {
+  return *impl_->idempotency;
 }
 
 const std::string& node::id() const {

@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/idempotency/idem_service.hpp"
 #include "actors/kv/kv_service.hpp"
 #include "actors/node_actor.hpp"
 #include "runtime/metrics.hpp"
@@ -56,6 +57,8 @@ struct node_config {
   std::string name;
   /// Limits of the kv primitive (value size, history depth, change log).
   kv::kv_config kv;
+  /// Limits and default retention of idempotency records.
+  idem::idem_config idempotency;
   /// Services to start after the actors (see `node_service`).
   std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
 };
@@ -102,6 +105,9 @@ public:
   /// The kv shards: `kv().shard_for(key)` is the typed handle to send kv
   /// commands to (see `kv_shard_actor`).
   const kv_service& kv() const;
+
+  /// The idempotency shards (see `idem_shard_actor`).
+  const idem_service& idempotency() const;
 
   /// The stable node id.
   const std::string& id() const;

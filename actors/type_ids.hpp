@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "actors/idempotency/idem_messages.hpp"
 #include "actors/kv/kv_messages.hpp"
 #include "actors/node_info.hpp"
 #include "runtime/errc.hpp"
@@ -29,6 +30,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::kv::event>))
   CAF_ADD_TYPE_ID(shoal, (shoal::kv::watch_request))
   CAF_ADD_TYPE_ID(shoal, (shoal::kv::watch_ack))
+  CAF_ADD_TYPE_ID(shoal, (shoal::idem::record))
+  CAF_ADD_TYPE_ID(shoal, (shoal::idem::begin_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::idem::begin_result))
+  CAF_ADD_TYPE_ID(shoal, (shoal::idem::touch_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::idem::complete_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::idem::fail_cmd))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -41,6 +48,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, commit_atom, "commit")
   CAF_ADD_ATOM(shoal, shoal, watch_atom, "watch")
   CAF_ADD_ATOM(shoal, shoal, progress_atom, "progress")
+  CAF_ADD_ATOM(shoal, shoal, begin_atom, "begin")
+  CAF_ADD_ATOM(shoal, shoal, touch_atom, "touch")
+  CAF_ADD_ATOM(shoal, shoal, complete_atom, "complete")
+  CAF_ADD_ATOM(shoal, shoal, fail_atom, "fail")
+  CAF_ADD_ATOM(shoal, shoal, sweep_atom, "sweep")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -3,13 +3,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
-#include <xxhash.h>
 
 namespace shoal {
-
-uint16_t kv_shard_index(std::string_view key, uint32_t n) {
-  return static_cast<uint16_t>(XXH64(key.data(), key.size(), 0) % n);
-}
 
 result<std::unique_ptr<kv_service>>
 kv_service::start(caf::actor_system& sys, uint32_t shard_count,
@@ -21,25 +16,19 @@ kv_service::start(caf::actor_system& sys, uint32_t shard_count,
   for (uint32_t i = 0; i < shard_count; ++i) {
     auto shard = static_cast<uint16_t>(i);
     kv::kv_table table{shard, cfg};
-    error bad;
-    bool corrupt = false;
-    auto scanned = env.store->scan_prefix(
+    auto loaded = env.store->load_prefix(
       storage::column::kv, kv::kv_table::prefix(shard),
-      [&](std::string_view k, std::string_view v) {
+      [&](std::string_view k, std::string_view v) -> result<void> {
         auto ok = table.restore(k, v);
         if (!ok) {
-          bad = ok.err();
+          auto bad = std::move(ok).err();
           bad.message += " (shard " + std::to_string(shard) + ")";
-          corrupt = true;
-          return false;
+          return bad;
         }
-        return true;
+        return {};
       });
-    if (!scanned) {
-      return std::move(scanned).err();
-    }
-    if (corrupt) {
-      return bad;
+    if (!loaded) {
+      return std::move(loaded).err();
     }
     // Keys that expired while the node was down go before serving, with
     // their events in the change log.
@@ -65,7 +54,7 @@ kv_service::start(caf::actor_system& sys, uint32_t shard_count,
 }
 
 uint16_t kv_service::shard_of(std::string_view key) const {
-  return kv_shard_index(key, static_cast<uint32_t>(shards_.size()));
+  return shard_index(key, static_cast<uint32_t>(shards_.size()));
 }
 
 void kv_service::stop() {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "actors/kv/kv_shard.hpp"
+#include "actors/sharding.hpp"
 
 namespace caf {
 class actor_system;
@@ -22,8 +23,7 @@ public:
   start(caf::actor_system& sys, uint32_t shard_count, kv::kv_config cfg,
         kv_shard_env env);
 
-  /// The shard index of `key`: XXH64(key) mod shard count. Stable across
-  /// restarts and nodes (it decides where a key's records live).
+  /// The shard index of `key` (see `shard_index`).
   uint16_t shard_of(std::string_view key) const;
 
   /// The actor of `key`'s shard.
@@ -47,8 +47,5 @@ private:
   std::vector<kv_shard_actor> shards_;
   kv_shard_env env_;
 };
-
-/// XXH64 of `key` with seed 0, modulo `n`.
-uint16_t kv_shard_index(std::string_view key, uint32_t n);
 
 } // namespace shoal

@@ -1,9 +1,7 @@
 #include "actors/kv/kv_shard.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <unordered_map>
-#include <functional>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -13,6 +11,8 @@
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/commit.hpp"
+#include "actors/durable_gate.hpp"
 #include "actors/error_bridge.hpp"
 
 namespace shoal {
@@ -38,15 +38,6 @@ using write_promise = caf::typed_response_promise<kv::write_result>;
 struct kv_shard_state {
   static inline const char* name = "shoal.kv.shard";
 
-  // A batch handed to the committer, answered when it is durable.
-  struct pending {
-    uint64_t ticket;
-    uint64_t revision;
-    std::optional<write_promise> promise;
-    kv::write_result result;
-    std::vector<kv::event> events;
-  };
-
   // A registered watcher. Exact-key watchers are indexed by key, so a
   // change costs O(watchers of that key + pattern watchers of the shard).
   struct watcher {
@@ -56,20 +47,12 @@ struct kv_shard_state {
     bool no_delete;
   };
 
-  // A read computed on state that was not durable yet.
-  struct deferred {
-    uint64_t needed;
-    std::function<void(const error*)> deliver;
-  };
-
   std::optional<kv::kv_table> table;
   kv_shard_env env;
-  uint64_t next_ticket = 1;
+  // Revision of the last durable change (watchers register at it).
   uint64_t durable_revision = 0;
-  std::deque<pending> commits;
-  std::deque<deferred> reads;
+  durable_gate gate;
   time_point last_trim;
-  bool failed = false;
   uint64_t next_watcher = 1;
   std::unordered_map<uint64_t, watcher> watchers;
   std::unordered_map<std::string, std::vector<uint64_t>> exact_watchers;
@@ -84,22 +67,32 @@ error failed_error() {
                "kv shard stopped after a storage failure; restart the node"};
 }
 
+void publish(shard_pointer self, const std::vector<kv::event>& events);
+
+// Hands `fx` to the committer; once durable, the shard's durable revision
+// advances, `promise` (if any) gets `res`, and watchers get the events.
 void submit(shard_pointer self, kv::effects fx,
             std::optional<write_promise> promise, kv::write_result res) {
   auto& st = self->state;
-  auto ticket = st.next_ticket++;
-  st.commits.push_back(kv_shard_state::pending{ticket, st.table->revision(),
-                                               std::move(promise), std::move(res),
-                                               std::move(fx.events)});
-  auto handle = caf::actor_cast<kv_shard_actor>(self);
-  st.env.committer->submit(to_batch(fx.records),
-                           [handle, ticket](result<void> r) {
-                             caf::anon_send(handle, commit_atom_v, ticket,
-                                            r ? uint8_t{0}
-                                              : static_cast<uint8_t>(r.code()),
-                                            r ? std::string{} : r.err().message);
-                           });
-  // Events are published to watchers once durable (see on_commit).
+  auto seq = st.gate.advance();
+  commit_async(*st.env.committer, to_batch(fx.records),
+               caf::actor_cast<kv_shard_actor>(self), seq);
+  st.gate.after_durable([self, revision = st.table->revision(),
+                         promise = std::move(promise), res = std::move(res),
+                         events = std::move(fx.events)](
+                          const error* failure) mutable {
+    if (failure != nullptr) {
+      if (promise) {
+        promise->deliver(to_caf_error(*failure));
+      }
+      return;
+    }
+    self->state.durable_revision = revision;
+    if (promise) {
+      promise->deliver(std::move(res));
+    }
+    publish(self, events);
+  });
 }
 
 void publish(shard_pointer self, const std::vector<kv::event>& events) {
@@ -206,7 +199,6 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
 template <class T>
 void answer(shard_pointer self, caf::typed_response_promise<T> rp,
             result<T> value) {
-  auto& st = self->state;
   auto deliver = [rp, value = std::move(value)](const error* failure) mutable {
     if (failure != nullptr) {
       rp.deliver(to_caf_error(*failure));
@@ -216,11 +208,7 @@ void answer(shard_pointer self, caf::typed_response_promise<T> rp,
       rp.deliver(to_caf_error(value.err()));
     }
   };
-  if (st.table->revision() <= st.durable_revision) {
-    deliver(nullptr);
-    return;
-  }
-  st.reads.push_back({st.table->revision(), std::move(deliver)});
+  self->state.gate.after_durable(std::move(deliver));
 }
 
 // Applies a put or delete; answers once its records are durable. An error
@@ -231,7 +219,7 @@ template <class Command>
 write_promise write(shard_pointer self, const Command& cmd) {
   auto& st = self->state;
   auto rp = self->make_response_promise<kv::write_result>();
-  if (st.failed) {
+  if (st.gate.failed()) {
     rp.deliver(to_caf_error(failed_error()));
     return rp;
   }
@@ -245,53 +233,25 @@ write_promise write(shard_pointer self, const Command& cmd) {
   return rp;
 }
 
-void on_commit(shard_pointer self, uint64_t ticket, uint8_t code,
-               const std::string& message) {
+void on_commit(shard_pointer self, uint64_t seq, uint8_t code,
+               std::string message) {
   auto& st = self->state;
-  if (st.commits.empty() || st.commits.front().ticket != ticket) {
-    spdlog::critical("kv shard {}: commit {} out of order", st.table->shard(),
-                     ticket);
-    return;
-  }
-  if (code != 0) {
-    // The in-memory state is ahead of the disk and cannot be trusted: stop
-    // serving this shard rather than answer from it.
+  auto failure = commit_failure(code, std::move(message));
+  if (failure) {
+    // The in-memory state is ahead of the disk and cannot be trusted: the
+    // shard stops serving rather than answer from it.
     spdlog::critical("kv shard {}: storage write failed: {}", st.table->shard(),
-                     message);
-    st.failed = true;
+                     failure->message);
     if (st.commit_failures != nullptr) {
       st.commit_failures->inc();
     }
-    auto err = error{static_cast<errc>(code), message};
-    for (auto& p : st.commits) {
-      if (p.promise) {
-        p.promise->deliver(to_caf_error(err));
-      }
-    }
-    st.commits.clear();
-    auto failed = failed_error();
-    for (auto& r : st.reads) {
-      r.deliver(&failed);
-    }
-    st.reads.clear();
-    return;
   }
-  auto p = std::move(st.commits.front());
-  st.commits.pop_front();
-  st.durable_revision = p.revision;
-  if (p.promise) {
-    p.promise->deliver(std::move(p.result));
-  }
-  publish(self, p.events);
-  while (!st.reads.empty() && st.reads.front().needed <= st.durable_revision) {
-    st.reads.front().deliver(nullptr);
-    st.reads.pop_front();
-  }
+  st.gate.committed(seq, failure ? &*failure : nullptr);
 }
 
 void sweep(shard_pointer self) {
   auto& st = self->state;
-  if (st.failed) {
+  if (st.gate.failed()) {
     return;
   }
   auto now = st.env.clock->now();
@@ -329,7 +289,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
     [self](get_atom, std::string& key) -> caf::typed_response_promise<kv::entry> {
       auto& st = self->state;
       auto rp = self->make_response_promise<kv::entry>();
-      if (st.failed) {
+      if (st.gate.failed()) {
         rp.deliver(to_caf_error(failed_error()));
         return rp;
       }
@@ -340,7 +300,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
            kv::list_query& q) -> caf::typed_response_promise<kv::list_page> {
       auto& st = self->state;
       auto rp = self->make_response_promise<kv::list_page>();
-      if (st.failed) {
+      if (st.gate.failed()) {
         rp.deliver(to_caf_error(failed_error()));
         return rp;
       }
@@ -390,7 +350,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
         rp.deliver(to_caf_error(pattern.err()));
         return rp;
       }
-      if (st.failed) {
+      if (st.gate.failed()) {
         rp.deliver(to_caf_error(failed_error()));
         return rp;
       }
@@ -402,8 +362,8 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       }
       return rp;
     },
-    [self](commit_atom, uint64_t ticket, uint8_t code, std::string& message) {
-      on_commit(self, ticket, code, message);
+    [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
+      on_commit(self, seq, code, std::move(message));
     },
     [self](tick_atom) {
       sweep(self);

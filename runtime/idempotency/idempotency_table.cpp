@@ -1,5 +1,7 @@
 #include "runtime/idempotency/idempotency_table.hpp"
 
+#include <algorithm>
+
 #include "runtime/codec.hpp"
 #include "runtime/sha256.hpp"
 
@@ -12,6 +14,11 @@ constexpr char type_record = 'r';
 
 bool valid_state(uint8_t v) {
   return v >= 1 && v <= 3;
+}
+
+// A presented fence older than the one seen (0 is "no fence").
+bool stale_fence(uint64_t presented, uint64_t seen) {
+  return presented != 0 && presented < seen;
 }
 
 } // namespace
@@ -60,6 +67,7 @@ std::string idempotency_table::encode(const record& r) {
   w.bytes(r.result_hash);
   w.bytes(r.error_code);
   w.bytes(r.error_message);
+  w.varint(r.fence);
   return out;
 }
 
@@ -79,6 +87,7 @@ result<record> idempotency_table::decode(std::string_view v) {
   out.result_hash = r.bytes();
   out.error_code = r.bytes();
   out.error_message = r.bytes();
+  out.fence = r.varint();
   if (fmt != format_v1 || !valid_state(st) || !r.done()) {
     return fail(errc::storage_error, "corrupt idempotency record");
   }
@@ -158,6 +167,13 @@ result<begin_result> idempotency_table::apply(const begin_cmd& cmd,
     return begin_result{false, live};
   }
   // Absent, or dead (an expired lease: takeover; the old token is void).
+  if (it != records_.end() && it->second.st == state::in_progress
+      && stale_fence(cmd.fence, it->second.fence)) {
+    return fail(errc::fenced, "fence " + std::to_string(cmd.fence)
+                                + " is older than fence "
+                                + std::to_string(it->second.fence)
+                                + " seen on key " + cmd.key);
+  }
   record rec;
   rec.key = cmd.key;
   rec.st = state::in_progress;
@@ -166,6 +182,7 @@ result<begin_result> idempotency_table::apply(const begin_cmd& cmd,
   rec.created = now;
   rec.updated = now;
   rec.expires_at = now + cmd.lease_ttl;
+  rec.fence = cmd.fence;
   store(rec, out);
   return begin_result{true, std::move(rec)};
 }
@@ -202,8 +219,8 @@ result<record*> idempotency_table::owned(const std::string& key,
 template <class SetOutcome>
 result<record> idempotency_table::conclude(const std::string& key,
                                            const std::string& token,
-                                           duration keep, time_point now,
-                                           effects& out,
+                                           uint64_t fence, duration keep,
+                                           time_point now, effects& out,
                                            SetOutcome&& set_outcome) {
   auto kept = retention(keep);
   if (!kept) {
@@ -213,7 +230,14 @@ result<record> idempotency_table::conclude(const std::string& key,
   if (!rec) {
     return std::move(rec).err();
   }
+  if (stale_fence(fence, (*rec)->fence)) {
+    return fail(errc::fenced, "fence " + std::to_string(fence)
+                                + " is older than fence "
+                                + std::to_string((*rec)->fence)
+                                + " seen on key " + key);
+  }
   auto next = **rec;
+  next.fence = std::max(next.fence, fence);
   set_outcome(next);
   next.updated = now;
   next.expires_at = now + *kept;
@@ -245,7 +269,7 @@ result<record> idempotency_table::apply(const complete_cmd& cmd,
                                    + std::to_string(cfg_.max_result_bytes)
                                    + " bytes");
   }
-  return conclude(cmd.key, cmd.token, cmd.retention, now, out,
+  return conclude(cmd.key, cmd.token, cmd.fence, cmd.retention, now, out,
                   [&](record& r) {
                     r.st = state::completed;
                     r.result = cmd.result;
@@ -265,7 +289,7 @@ result<record> idempotency_table::apply(const fail_cmd& cmd, time_point now,
                                    + std::to_string(cfg_.max_message_bytes)
                                    + " bytes");
   }
-  return conclude(cmd.key, cmd.token, cmd.retention, now, out,
+  return conclude(cmd.key, cmd.token, cmd.fence, cmd.retention, now, out,
                   [&](record& r) {
                     r.st = state::failed;
                     r.error_code = cmd.code;

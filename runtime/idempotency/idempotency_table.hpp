@@ -37,6 +37,10 @@ struct record {
   std::string result_hash;
   std::string error_code;
   std::string error_message;
+  /// The highest lock fence presented for this key (0: none). A begin,
+  /// complete or fail carrying a lower fence is refused with `fenced`: its
+  /// caller's lock was superseded.
+  uint64_t fence = 0;
 };
 
 /// Take the lease of `key` (or learn its outcome).
@@ -47,6 +51,8 @@ struct begin_cmd {
   /// The token a fresh owner gets; drawn by the shell (randomness is not
   /// the machine's business).
   std::string new_token;
+  /// The fence of the lock the caller holds, 0 if none.
+  uint64_t fence = 0;
 };
 
 struct begin_result {
@@ -67,6 +73,8 @@ struct complete_cmd {
   std::string result;
   /// How long the outcome is kept; 0: the table's default.
   duration retention{0};
+  /// The fence of the lock the caller holds, 0 if none.
+  uint64_t fence = 0;
 };
 
 struct fail_cmd {
@@ -75,6 +83,7 @@ struct fail_cmd {
   std::string code;
   std::string message;
   duration retention{0};
+  uint64_t fence = 0;
 };
 
 /// A record the shell persists (`value` nullopt: delete).
@@ -114,6 +123,8 @@ struct idem_config {
 ///   absent → `not_found`; already completed/failed → `conflict`; another
 ///   token → `not_owner`; the lease ran out → `lease_expired` (if nobody
 ///   took over; after a takeover the old token gets `not_owner`).
+/// - a begin, complete or fail with a lock fence lower than the highest one
+///   the key has seen → `fenced` (fence 0 means none and is not checked).
 class idempotency_table {
 public:
   idempotency_table(uint16_t shard, idem_config cfg);
@@ -138,6 +149,10 @@ public:
     return records_.size();
   }
 
+  uint16_t shard() const {
+    return shard_;
+  }
+
   /// Rebuilds state from one stored record (start-up).
   result<void> restore(std::string_view key, std::string_view value);
 
@@ -158,7 +173,8 @@ private:
   // retention and ownership, applies `set_outcome`, keeps the record.
   template <class SetOutcome>
   result<record> conclude(const std::string& key, const std::string& token,
-                          duration keep, time_point now, effects& out,
+                          uint64_t fence, duration keep, time_point now,
+                          effects& out,
                           SetOutcome&& set_outcome);
   void store(record rec, effects& out);
   void remove(std::map<std::string, record, std::less<>>::iterator it,

@@ -46,4 +46,27 @@ result<void> read_view::scan_prefix(column cf, std::string_view prefix,
   return scan(cf, prefix, end, fn, dir);
 }
 
+result<void> read_view::load_prefix(
+  column cf, std::string_view prefix,
+  const std::function<result<void>(std::string_view, std::string_view)>& fn)
+  const {
+  std::optional<error> bad;
+  auto scanned = scan_prefix(cf, prefix,
+                             [&](std::string_view k, std::string_view v) {
+                               auto ok = fn(k, v);
+                               if (!ok) {
+                                 bad = std::move(ok).err();
+                                 return false;
+                               }
+                               return true;
+                             });
+  if (!scanned) {
+    return scanned;
+  }
+  if (bad) {
+    return std::move(*bad);
+  }
+  return {};
+}
+
 } // namespace shoal::storage

@@ -54,6 +54,14 @@ public:
   result<void> scan_prefix(column cf, std::string_view prefix,
                            const scan_fn& fn,
                            direction dir = direction::forward) const;
+
+  /// Visits every key that starts with `prefix` in order and stops at the
+  /// first record `fn` refuses, returning its error (start-up restore).
+  result<void>
+  load_prefix(column cf, std::string_view prefix,
+              const std::function<result<void>(std::string_view key,
+                                                std::string_view value)>& fn)
+    const;
 };
 
 /// A consistent, read-only view of the engine at one moment.

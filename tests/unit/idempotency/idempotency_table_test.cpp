@@ -238,6 +238,35 @@ TEST_F(idem_table_test, erase_removes_live_or_dead_records) {
   EXPECT_TRUE(begin("k")->fresh);
 }
 
+TEST_F(idem_table_test, a_superseded_lock_fence_is_refused) {
+  effects fx;
+  auto first = table_.apply(begin_cmd{"k", 10s, "", "t1", 7}, clock_.now(), fx);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->rec.fence, 7u);
+  // Completing with an older fence: that caller's lock was superseded.
+  auto old = table_.apply(complete_cmd{"k", "t1", "r", 0s, 6}, clock_.now(), fx);
+  EXPECT_EQ(old.code(), errc::fenced);
+  auto old_fail = table_.apply(fail_cmd{"k", "t1", "c", "m", 0s, 3}, clock_.now(), fx);
+  EXPECT_EQ(old_fail.code(), errc::fenced);
+  // The lease expires; a takeover with an older fence is refused too, one
+  // with a newer fence (or none) takes over.
+  clock_.advance(10s);
+  fx = {};
+  EXPECT_EQ(table_.apply(begin_cmd{"k", 10s, "", "t2", 5}, clock_.now(), fx).code(),
+            errc::fenced);
+  EXPECT_TRUE(fx.writes.empty());
+  auto second = table_.apply(begin_cmd{"k", 10s, "", "t3", 9}, clock_.now(), fx);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->fresh);
+  // A newer fence than the one seen is accepted and remembered; no fence
+  // (0) is not checked.
+  auto done = table_.apply(complete_cmd{"k", "t3", "r", 0s, 11}, clock_.now(), fx);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->fence, 11u);
+  ASSERT_TRUE(table_.apply(begin_cmd{"n", 10s, "", "t4", 0}, clock_.now(), fx));
+  EXPECT_TRUE(table_.apply(complete_cmd{"n", "t4", "r", 0s, 0}, clock_.now(), fx));
+}
+
 TEST_F(idem_table_test, restore_keeps_records_owners_and_absolute_deadlines) {
   auto a = begin("a", 30s, "fp");
   auto b = begin("b");
@@ -251,6 +280,7 @@ TEST_F(idem_table_test, restore_keeps_records_owners_and_absolute_deadlines) {
   EXPECT_EQ(ra->owner_token, a->rec.owner_token);
   EXPECT_EQ(ra->expires_at, a->rec.expires_at);
   EXPECT_EQ(ra->fingerprint, "fp");
+  EXPECT_EQ(restored.get("b", clock_.now())->result_hash, sha256::hex("receipt"));
   EXPECT_EQ(restored.get("b", clock_.now())->result, "receipt");
   clock_.advance(30s);
   EXPECT_EQ(restored.get("a", clock_.now()).code(), errc::not_found);

@@ -1,0 +1,42 @@
+#include "actors/durable_gate.hpp"
+
+namespace shoal {
+
+void durable_gate::after_durable(waiter fn) {
+  if (failed_) {
+    auto err = error{errc::storage_error,
+                     "shard stopped after a storage failure; restart the node"};
+    fn(&err);
+    return;
+  }
+  if (applied_ <= durable_) {
+    fn(nullptr);
+    return;
+  }
+  waiting_.push_back({applied_, std::move(fn)});
+}
+
+void durable_gate::committed(uint64_t seq, const error* failure) {
+  if (failed_) {
+    return;
+  }
+  if (failure != nullptr) {
+    failed_ = true;
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (auto& p : waiting) {
+      p.fn(failure);
+    }
+    return;
+  }
+  if (seq > durable_) {
+    durable_ = seq;
+  }
+  while (!waiting_.empty() && waiting_.front().needed <= durable_) {
+    auto fn = std::move(waiting_.front().fn);
+    waiting_.pop_front();
+    fn(nullptr);
+  }
+}
+
+} // namespace shoal

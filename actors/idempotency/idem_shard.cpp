@@ -1,0 +1,173 @@
+#include "actors/idempotency/idem_shard.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/commit.hpp"
+#include "actors/durable_gate.hpp"
+#include "actors/error_bridge.hpp"
+#include "actors/random_token.hpp"
+
+namespace shoal {
+
+storage::write_batch to_batch(const std::vector<idem::write>& writes) {
+  storage::write_batch b;
+  for (const auto& w : writes) {
+    if (w.value) {
+      b.put(storage::column::idempotency, w.key, *w.value);
+    } else {
+      b.erase(storage::column::idempotency, w.key);
+    }
+  }
+  return b;
+}
+
+namespace {
+
+struct idem_shard_state {
+  static inline const char* name = "shoal.idempotency.shard";
+
+  std::optional<idem::idempotency_table> table;
+  idem_shard_env env;
+  durable_gate gate;
+  metrics::counter* swept = nullptr;
+};
+
+using shard_pointer = idem_shard_actor::stateful_pointer<idem_shard_state>;
+
+// Persists `fx` (if anything changed) and answers `value` once the state it
+// was computed from is durable. Errors and reads persist nothing but still
+// wait: they may describe a change whose commit is pending.
+template <class T>
+caf::typed_response_promise<T> answer(shard_pointer self, idem::effects fx,
+                                      result<T> value) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<T>();
+  if (!fx.writes.empty()) {
+    auto seq = st.gate.advance();
+    commit_async(*st.env.committer, to_batch(fx.writes),
+                 caf::actor_cast<idem_shard_actor>(self), seq);
+  }
+  st.gate.after_durable(
+    [rp, value = std::move(value)](const error* failure) mutable {
+      if (failure != nullptr) {
+        rp.deliver(to_caf_error(*failure));
+      } else if (value) {
+        rp.deliver(std::move(*value));
+      } else {
+        rp.deliver(to_caf_error(value.err()));
+      }
+    });
+  return rp;
+}
+
+template <class T, class Command>
+caf::typed_response_promise<T> change(shard_pointer self, const Command& cmd) {
+  auto& st = self->state;
+  if (st.gate.failed()) {
+    // Memory is ahead of the disk: change nothing more (the gate answers
+    // with the storage error).
+    return answer<T>(self, {}, result<T>{fail(errc::storage_error, "")});
+  }
+  idem::effects fx;
+  auto r = st.table->apply(cmd, st.env.clock->now(), fx);
+  return answer<T>(self, std::move(fx), std::move(r));
+}
+
+// Removes every expired record (in rounds of the table's sweep limit, each
+// its own batch). Returns how many.
+uint64_t sweep(shard_pointer self) {
+  auto& st = self->state;
+  if (st.gate.failed()) {
+    return 0;
+  }
+  auto now = st.env.clock->now();
+  uint64_t total = 0;
+  for (;;) {
+    idem::effects fx;
+    auto n = st.table->sweep(now, fx);
+    if (n == 0) {
+      break;
+    }
+    total += n;
+    auto seq = st.gate.advance();
+    commit_async(*st.env.committer, to_batch(fx.writes),
+                 caf::actor_cast<idem_shard_actor>(self), seq);
+  }
+  if (st.swept != nullptr && total > 0) {
+    st.swept->inc(total);
+  }
+  return total;
+}
+
+idem_shard_actor::behavior_type idem_shard_impl(shard_pointer self,
+                                                idem::idempotency_table table,
+                                                idem_shard_env env) {
+  auto& st = self->state;
+  st.table.emplace(std::move(table));
+  st.env = env;
+  if (env.metrics != nullptr) {
+    st.swept = &env.metrics->add_counter(
+      "shoal_idempotency_swept_total",
+      "Idempotency records removed after their lease or retention ended.");
+  }
+  self->delayed_send(self, env.sweep_interval, tick_atom_v);
+  return {
+    [self](begin_atom, idem::begin_cmd& cmd) {
+      cmd.new_token = random_token();
+      return change<idem::begin_result>(self, cmd);
+    },
+    [self](touch_atom, idem::touch_cmd& cmd) {
+      return change<idem::record>(self, cmd);
+    },
+    [self](complete_atom, idem::complete_cmd& cmd) {
+      return change<idem::record>(self, cmd);
+    },
+    [self](fail_atom, idem::fail_cmd& cmd) {
+      return change<idem::record>(self, cmd);
+    },
+    [self](get_atom, std::string& key) {
+      auto& st = self->state;
+      return answer<idem::record>(self, {},
+                                  st.table->get(key, st.env.clock->now()));
+    },
+    [self](delete_atom, std::string& key) {
+      if (self->state.gate.failed()) {
+        return answer<bool>(self, {}, result<bool>{fail(errc::storage_error, "")});
+      }
+      idem::effects fx;
+      auto r = self->state.table->erase(key, fx);
+      return answer<bool>(self, std::move(fx), std::move(r));
+    },
+    [self](sweep_atom) {
+      auto n = sweep(self);
+      return answer<uint64_t>(self, {}, result<uint64_t>{n});
+    },
+    [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
+      auto failure = commit_failure(code, std::move(message));
+      if (failure) {
+        spdlog::critical("idempotency shard {}: storage write failed: {}",
+                         self->state.table->shard(), failure->message);
+      }
+      self->state.gate.committed(seq, failure ? &*failure : nullptr);
+    },
+    [self](tick_atom) {
+      sweep(self);
+      self->delayed_send(self, self->state.env.sweep_interval, tick_atom_v);
+    },
+  };
+}
+
+} // namespace
+
+idem_shard_actor spawn_idem_shard(caf::actor_system& sys,
+                                  idem::idempotency_table table,
+                                  idem_shard_env env) {
+  return sys.spawn(idem_shard_impl, std::move(table), env);
+}
+
+} // namespace shoal

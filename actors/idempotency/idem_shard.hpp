@@ -1,0 +1,47 @@
+#pragma once
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/type_ids.hpp"
+#include "runtime/idempotency/idempotency_table.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/storage/committer.hpp"
+#include "runtime/storage/engine.hpp"
+
+namespace shoal {
+
+/// The typed handle of one idempotency shard actor. Changes are answered
+/// once their records are durable; reads never see a change that is not.
+/// `begin` draws the new owner token itself (a `begin_cmd`'s `new_token` is
+/// ignored). `sweep` removes every expired record of the shard now and
+/// answers how many.
+using idem_shard_actor = caf::typed_actor<
+  caf::replies_to<begin_atom, idem::begin_cmd>::with<idem::begin_result>,
+  caf::replies_to<touch_atom, idem::touch_cmd>::with<idem::record>,
+  caf::replies_to<complete_atom, idem::complete_cmd>::with<idem::record>,
+  caf::replies_to<fail_atom, idem::fail_cmd>::with<idem::record>,
+  caf::replies_to<get_atom, std::string>::with<idem::record>,
+  caf::replies_to<delete_atom, std::string>::with<bool>,
+  caf::replies_to<sweep_atom>::with<uint64_t>,
+  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
+  caf::reacts_to<tick_atom>>;
+
+/// What an idempotency shard needs from its node. Outlives every shard.
+struct idem_shard_env {
+  storage::engine* store = nullptr;
+  storage::committer* committer = nullptr;
+  const clock_source* clock = nullptr;
+  metrics::registry* metrics = nullptr;
+  /// How often expired records are swept.
+  duration sweep_interval = std::chrono::seconds{1};
+};
+
+/// Converts the table's writes to a storage batch (column `idempotency`).
+storage::write_batch to_batch(const std::vector<idem::write>& writes);
+
+idem_shard_actor spawn_idem_shard(caf::actor_system& sys,
+                                  idem::idempotency_table table,
+                                  idem_shard_env env);
+
+} // namespace shoal

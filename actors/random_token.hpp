@@ -1,0 +1,12 @@
+#pragma once
+
+#include <string>
+
+namespace shoal {
+
+/// 128 bits from the kernel's CSPRNG (getrandom), as 32 lowercase hex
+/// digits. Owner tokens are bearer capabilities: they must not be
+/// predictable from tokens seen before.
+std::string random_token();
+
+} // namespace shoal
