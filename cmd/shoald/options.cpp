@@ -21,7 +21,7 @@ struct raw_options {
   std::string log_level = "info";
   size_t io_threads = 2;
   size_t workers = 0;
-  size_t max_body = 1024 * 1024;
+  size_t max_body = 2 * 1024 * 1024;
   std::string read_timeout = "10s";
   std::string idle_timeout = "60s";
   std::string ws_idle_timeout = "30s";

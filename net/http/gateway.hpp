@@ -50,6 +50,9 @@ void add_node_routes(router& routes, node& n);
 /// Registers the kv routes under `/v1/kv`.
 void add_kv_routes(router& routes, node& n);
 
+/// Registers the idempotency routes under `/v1/idempotency`.
+void add_idempotency_routes(router& routes, node& n);
+
 /// Registers the WebSocket route `/v1/watch`.
 void add_watch_routes(router& routes, node& n);
 

@@ -1,5 +1,11 @@
 #include "net/http/json.hpp"
 
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
 namespace shoal::http {
 
 response json_response(unsigned status, const json& body) {
@@ -9,6 +15,40 @@ response json_response(unsigned status, const json& body) {
   return r;
 }
 
+namespace {
+
+// Tracks the keys of every open object while parsing; a repeated key marks
+// the document (nlohmann would keep the last one silently).
+struct duplicate_finder {
+  std::vector<std::set<std::string>> open;
+  std::optional<std::string> duplicate;
+
+  bool operator()(int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        open.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!open.empty()) {
+          open.pop_back();
+        }
+        break;
+      case json::parse_event_t::key:
+        if (!open.empty() && parsed.is_string()
+            && !open.back().insert(parsed.get<std::string>()).second
+            && !duplicate) {
+          duplicate = parsed.get<std::string>();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+};
+
+} // namespace
+
 result<json> parse_json_object(const request& req, bool allow_empty) {
   if (req.body.empty()) {
     if (allow_empty) {
@@ -16,7 +56,13 @@ result<json> parse_json_object(const request& req, bool allow_empty) {
     }
     return fail(errc::invalid_argument, "request body must be a JSON object");
   }
-  auto parsed = json::parse(req.body, nullptr, false);
+  auto finder = std::make_shared<duplicate_finder>();
+  auto parsed = json::parse(
+    req.body,
+    [finder](int depth, json::parse_event_t event, json& j) {
+      return (*finder)(depth, event, j);
+    },
+    false);
   if (parsed.is_discarded()) {
     // Re-parse with exceptions for the position of the error.
     try {
@@ -25,13 +71,77 @@ result<json> parse_json_object(const request& req, bool allow_empty) {
     } catch (const json::parse_error& e) {
       return fail(errc::invalid_argument,
                   "invalid JSON at byte " + std::to_string(e.byte));
+    } catch (const json::exception&) {
+      // Numbers out of range, for example.
+      return fail(errc::invalid_argument, "invalid JSON: a number is out of range");
     }
     return fail(errc::invalid_argument, "invalid JSON");
   }
   if (!parsed.is_object()) {
     return fail(errc::invalid_argument, "request body must be a JSON object");
   }
+  if (finder->duplicate) {
+    return fail(errc::invalid_argument,
+                "duplicate JSON key '" + *finder->duplicate + "'");
+  }
   return parsed;
+}
+
+result<void> check_fields(const json& body,
+                          std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : body.items()) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return fail(errc::invalid_argument, "unknown field '" + name + "'");
+    }
+  }
+  return {};
+}
+
+result<std::string> string_field(const json& body, const char* name,
+                                 bool required, std::string fallback) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (required) {
+      return fail(errc::invalid_argument,
+                  std::string{"field '"} + name + "' is required");
+    }
+    return fallback;
+  }
+  if (!it->is_string()) {
+    return fail(errc::invalid_argument,
+                std::string{"field '"} + name + "' must be a string");
+  }
+  return it->get<std::string>();
+}
+
+result<duration> duration_field(const json& body, const char* name,
+                                duration fallback, errc bad_code) {
+  auto text = string_field(body, name, false);
+  if (!text) {
+    return error{bad_code, text.err().message + " such as \"30s\""};
+  }
+  if (body.find(name) == body.end() || body[name].is_null()) {
+    return fallback;
+  }
+  auto d = parse_duration(*text);
+  if (!d) {
+    return error{bad_code, std::string{name} + ": " + d.err().message};
+  }
+  return *d;
+}
+
+result<uint64_t> u64_field(const json& body, const char* name,
+                           uint64_t fallback) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    return fallback;
+  }
+  if (!it->is_number_unsigned()
+      && !(it->is_number_integer() && it->get<int64_t>() >= 0)) {
+    return fail(errc::invalid_argument, std::string{"field '"} + name
+                                          + "' must be a non-negative integer");
+  }
+  return it->get<uint64_t>();
 }
 
 } // namespace shoal::http

@@ -1,9 +1,13 @@
 #pragma once
 
+#include <initializer_list>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "net/http/types.hpp"
 #include "runtime/result.hpp"
+#include "runtime/time.hpp"
 
 namespace shoal::http {
 
@@ -13,7 +17,26 @@ using json = nlohmann::json;
 response json_response(unsigned status, const json& body);
 
 /// Parses the request body as a JSON object. An empty body is `{}` when
-/// `allow_empty`. Fails with `invalid_argument` and the parser's position.
+/// `allow_empty`. Fails with `invalid_argument` and the parser's position,
+/// or when an object has a key twice (which JSON parsers disagree on).
 result<json> parse_json_object(const request& req, bool allow_empty = false);
+
+/// Refuses members of `body` not in `known` (typos do not pass silently).
+result<void> check_fields(const json& body,
+                          std::initializer_list<std::string_view> known);
+
+/// A string member; absent: `fallback` (or `invalid_argument` if required).
+result<std::string> string_field(const json& body, const char* name,
+                                 bool required, std::string fallback = {});
+
+/// A duration member such as `"30s"` (see `parse_duration`); absent:
+/// `fallback`. A malformed one fails with `bad_code`.
+result<duration> duration_field(const json& body, const char* name,
+                                duration fallback,
+                                errc bad_code = errc::invalid_argument);
+
+/// A non-negative integer member; absent: `fallback`.
+result<uint64_t> u64_field(const json& body, const char* name,
+                           uint64_t fallback = 0);
 
 } // namespace shoal::http

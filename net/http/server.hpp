@@ -18,7 +18,7 @@ struct server_config {
   uint16_t port = 7700;
   size_t io_threads = 2;
   /// Larger request bodies get 413.
-  size_t max_body_bytes = 1024 * 1024;
+  size_t max_body_bytes = 2 * 1024 * 1024;
   /// Larger request heads (request line + headers) get 431.
   size_t max_header_bytes = 16 * 1024;
   /// A request must arrive whole within this time after its first byte is

@@ -94,11 +94,10 @@ result<record> idempotency_table::decode(std::string_view v) {
   return out;
 }
 
-result<void> idempotency_table::validate_key(std::string_view key) const {
-  if (key.empty() || key.size() > cfg_.max_key_bytes) {
+result<void> validate_record_key(std::string_view key, size_t max_bytes) {
+  if (key.empty() || key.size() > max_bytes) {
     return fail(errc::invalid_key, "idempotency key must be 1.."
-                                     + std::to_string(cfg_.max_key_bytes)
-                                     + " bytes");
+                                     + std::to_string(max_bytes) + " bytes");
   }
   for (auto ch : key) {
     auto c = static_cast<unsigned char>(ch);

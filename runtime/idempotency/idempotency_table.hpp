@@ -109,6 +109,10 @@ struct idem_config {
   size_t max_sweep = 1000;
 };
 
+/// Checks an idempotency key: 1..max_bytes printable ASCII, no spaces.
+/// Fails with `invalid_key`.
+result<void> validate_record_key(std::string_view key, size_t max_bytes = 256);
+
 /// The pure state machine of one idempotency shard: records by key and a
 /// deadline index. Commands take `now` (and a fresh token for begin) and
 /// append the records to persist; reads never change state. A record whose
@@ -161,8 +165,10 @@ public:
   static std::string encode(const record& r);
   static result<record> decode(std::string_view v);
 
-  /// Checks an idempotency key: 1..max_key_bytes printable ASCII, no spaces.
-  result<void> validate_key(std::string_view key) const;
+  /// `validate_record_key` with this table's limit.
+  result<void> validate_key(std::string_view key) const {
+    return validate_record_key(key, cfg_.max_key_bytes);
+  }
 
 private:
   // The live in-progress record of `key` owned by `token`, or the error.

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/http/router.hpp"
 #include "net/http/server.hpp"
@@ -24,6 +26,7 @@ const shoal::http::router& routes() {
     out.add(method::get, "/v1/kv/{key...}", noop);
     out.add(method::put, "/v1/kv/{key...}", noop);
     out.add(method::post, "/v1/locks/{key}/refresh", noop);
+    out.add(method::post, "/v1/idempotency/{key}/begin", noop);
     out.add_ws("/v1/watch", {});
     return out;
   }();
@@ -31,6 +34,25 @@ const shoal::http::router& routes() {
 }
 
 } // namespace
+
+const std::vector<std::string>& fuzz_seeds() {
+  static const std::vector<std::string> s{
+    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "PUT /v1/kv/a.b.c?ttl=30s&if_revision=3 HTTP/1.1\r\nHost: x\r\n"
+    "Content-Length: 5\r\n\r\nhello",
+    "GET /v1/kv/a%2Fb%zz HTTP/1.1\r\n\r\n",
+    "POST /v1/locks/k/refresh HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n0\r\n\r\n",
+    "GET /v1/watch?pattern=a.>&cursor=1 HTTP/1.1\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\n\r\n",
+    "GET /v1/kv/x?pattern=conf*&ttl=1h30m HTTP/1.0\r\n\r\n",
+    "DELETE /nope HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    "POST /v1/idempotency/v1:acme:pay:ab12/begin HTTP/1.1\r\n"
+    "Content-Length: 20\r\n\r\n{\"lease_ttl\":\"30s\"}",
+    std::string{"\x16\x03\x01\x00\xa5\x01\x00\x00", 8},
+  };
+  return s;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes{reinterpret_cast<const char*>(data), size};

@@ -289,16 +289,8 @@ TEST(kv_process, acknowledged_writes_survive_sigkill) {
                                 "127.0.0.1:0", "--shards", "8",
                                 "--ports-file", dir / "ports.json"};
   auto read_port = [&](std::chrono::seconds timeout) -> uint16_t {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      std::ifstream in{dir / "ports.json"};
-      auto j = json::parse(in, nullptr, false);
-      if (j.is_object()) {
-        return j["http"].get<uint16_t>();
-      }
-      std::this_thread::sleep_for(20ms); // poll the file until the deadline
-    }
-    return 0;
+    auto p = test::wait_for_ports(dir / "ports.json", timeout);
+    return p ? p->http : 0;
   };
   std::map<std::string, std::string> acked;
   {

@@ -138,26 +138,7 @@ TEST(node, nodes_reach_each_other_over_the_middleman) {
 
 // -- shoald as a real process -------------------------------------------------
 
-struct ports {
-  uint16_t http = 0;
-  uint16_t cluster = 0;
-};
-
-std::optional<ports> wait_for_ports(const std::string& file,
-                                    std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in{file};
-    if (in) {
-      auto j = nlohmann::json::parse(in, nullptr, false);
-      if (j.is_object()) {
-        return ports{j["http"].get<uint16_t>(), j["cluster"].get<uint16_t>()};
-      }
-    }
-    std::this_thread::sleep_for(20ms); // polling a file, with a deadline
-  }
-  return std::nullopt;
-}
+using test::wait_for_ports;
 
 TEST(shoald, serves_http_and_middleman_then_stops_cleanly_on_sigterm) {
   test::temp_dir dir{"shoald"};

@@ -4,11 +4,14 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 namespace shoal::test {
 
@@ -148,6 +151,26 @@ child_process::wait(std::chrono::steady_clock::duration timeout) {
     // waitpid has no timeout of its own: poll until the deadline.
     std::this_thread::sleep_for(std::chrono::milliseconds(5)); // poll, deadline
   }
+}
+
+std::optional<shoald_ports> wait_for_ports(const std::string& file,
+                                           std::chrono::steady_clock::duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in{file};
+    if (in) {
+      auto j = nlohmann::json::parse(in, nullptr, false);
+      if (j.is_object()) {
+        shoald_ports out;
+        out.http = j.value("http", uint16_t{0});
+        out.cluster = j.value("cluster", uint16_t{0});
+        return out;
+      }
+    }
+    // Polling a file, with a deadline.
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return std::nullopt;
 }
 
 } // namespace shoal::test

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -51,5 +52,15 @@ private:
   bool reaped_ = false;
   std::string buffer_;
 };
+
+/// The ports a shoald process wrote to its `--ports-file`.
+struct shoald_ports {
+  uint16_t http = 0;
+  uint16_t cluster = 0;
+};
+
+/// Polls `file` until shoald wrote it (or `timeout` passed).
+std::optional<shoald_ports> wait_for_ports(const std::string& file,
+                                           std::chrono::steady_clock::duration timeout);
 
 } // namespace shoal::test

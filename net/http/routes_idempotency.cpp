@@ -1,0 +1,271 @@
+// idempotency routes: POST /v1/idempotency/{key}/begin|touch|complete|fail,
+// GET and DELETE /v1/idempotency/{key}, POST /v1/idempotency/sweep and
+// POST /v1/idempotency/keys.
+
+#include <caf/actor_system.hpp>
+
+#include "actors/node.hpp"
+#include "net/http/actor_bridge.hpp"
+#include "net/http/gateway.hpp"
+#include "net/http/http_error.hpp"
+#include "net/http/idem_keys.hpp"
+#include "net/http/json.hpp"
+#include "runtime/base64.hpp"
+
+namespace shoal::http {
+
+namespace {
+
+// The record as clients see it. The owner token is a capability: only the
+// begin that created it returns it.
+json record_json(const idem::record& r) {
+  json j{{"key", r.key},
+         {"state", idem::to_string(r.st)},
+         {"created", format_rfc3339(r.created)},
+         {"updated", format_rfc3339(r.updated)},
+         {"expires_at", format_rfc3339(r.expires_at)}};
+  if (!r.fingerprint.empty()) {
+    j["fingerprint"] = r.fingerprint;
+  }
+  if (r.fence != 0) {
+    j["fence"] = r.fence;
+  }
+  if (r.st == idem::state::completed) {
+    j["result"] = base64_encode(r.result);
+    j["result_sha256"] = r.result_hash;
+  }
+  if (r.st == idem::state::failed) {
+    j["error"] = {{"code", r.error_code}, {"message", r.error_message}};
+  }
+  return j;
+}
+
+// Parses the body and the key, or responds with the error.
+struct parsed_call {
+  std::string key;
+  json body;
+};
+
+std::optional<parsed_call> parse_call(node& n, request& req,
+                                      std::initializer_list<std::string_view> fields,
+                                      const respond_fn& respond) {
+  auto key = req.param("key");
+  if (auto ok = idem::validate_record_key(key, n.config().idempotency.max_key_bytes);
+      !ok) {
+    respond(error_response(ok.err()));
+    return std::nullopt;
+  }
+  auto body = parse_json_object(req, true);
+  if (!body) {
+    respond(error_response(body.err()));
+    return std::nullopt;
+  }
+  if (auto ok = check_fields(*body, fields); !ok) {
+    respond(error_response(ok.err()));
+    return std::nullopt;
+  }
+  return parsed_call{std::move(key), std::move(*body)};
+}
+
+// Asks the key's shard and answers with `to_json` of the reply.
+template <class T, class Atom, class Command, class ToJson>
+void send(node& n, const std::string& key, Atom atom, Command cmd,
+          respond_fn respond, ToJson to_json) {
+  ask<T>(n.bridge(), n.idempotency().shard_for(key), default_ask_timeout,
+         [respond, to_json](result<T> r) {
+           if (!r) {
+             respond(error_response(r.err()));
+             return;
+           }
+           respond(to_json(*r));
+         },
+         atom, std::move(cmd));
+}
+
+response record_response(const idem::record& r) {
+  return json_response(200, record_json(r));
+}
+
+// Every field error of a call, in order; the first one is answered.
+template <class T>
+bool take(result<T> r, T& out, const respond_fn& respond) {
+  if (!r) {
+    respond(error_response(r.err()));
+    return false;
+  }
+  out = std::move(*r);
+  return true;
+}
+
+void begin_route(node& n, request& req, respond_fn respond) {
+  auto call = parse_call(n, req, {"lease_ttl", "fingerprint", "fence"}, respond);
+  if (!call) {
+    return;
+  }
+  idem::begin_cmd cmd;
+  cmd.key = call->key;
+  if (!take(duration_field(call->body, "lease_ttl", std::chrono::seconds{30},
+                           errc::invalid_ttl),
+            cmd.lease_ttl, respond)
+      || !take(string_field(call->body, "fingerprint", false), cmd.fingerprint,
+               respond)
+      || !take(u64_field(call->body, "fence"), cmd.fence, respond)) {
+    return;
+  }
+  send<idem::begin_result>(n, call->key, begin_atom_v, std::move(cmd),
+                           std::move(respond), [](const idem::begin_result& r) {
+                             json j{{"fresh", r.fresh},
+                                    {"record", record_json(r.rec)}};
+                             if (r.fresh) {
+                               j["token"] = r.rec.owner_token;
+                             }
+                             return json_response(r.fresh ? 201 : 200, j);
+                           });
+}
+
+void touch_route(node& n, request& req, respond_fn respond) {
+  auto call = parse_call(n, req, {"token", "lease_ttl"}, respond);
+  if (!call) {
+    return;
+  }
+  idem::touch_cmd cmd;
+  cmd.key = call->key;
+  if (!take(string_field(call->body, "token", true), cmd.token, respond)
+      || !take(duration_field(call->body, "lease_ttl", std::chrono::seconds{30},
+                              errc::invalid_ttl),
+               cmd.lease_ttl, respond)) {
+    return;
+  }
+  send<idem::record>(n, call->key, touch_atom_v, std::move(cmd),
+                     std::move(respond), record_response);
+}
+
+void complete_route(node& n, request& req, respond_fn respond) {
+  auto call = parse_call(n, req, {"token", "result", "retention", "fence"},
+                         respond);
+  if (!call) {
+    return;
+  }
+  idem::complete_cmd cmd;
+  cmd.key = call->key;
+  std::string encoded;
+  if (!take(string_field(call->body, "token", true), cmd.token, respond)
+      || !take(string_field(call->body, "result", false), encoded, respond)
+      || !take(duration_field(call->body, "retention", duration::zero(),
+                              errc::invalid_ttl),
+               cmd.retention, respond)
+      || !take(u64_field(call->body, "fence"), cmd.fence, respond)) {
+    return;
+  }
+  auto decoded = base64_decode(encoded);
+  if (!decoded) {
+    respond(error_response(
+      error{errc::invalid_argument, "'result' must be base64"}));
+    return;
+  }
+  cmd.result = std::move(*decoded);
+  send<idem::record>(n, call->key, complete_atom_v, std::move(cmd),
+                     std::move(respond), record_response);
+}
+
+void fail_route(node& n, request& req, respond_fn respond) {
+  auto call = parse_call(n, req,
+                         {"token", "code", "message", "retention", "fence"},
+                         respond);
+  if (!call) {
+    return;
+  }
+  idem::fail_cmd cmd;
+  cmd.key = call->key;
+  if (!take(string_field(call->body, "token", true), cmd.token, respond)
+      || !take(string_field(call->body, "code", true), cmd.code, respond)
+      || !take(string_field(call->body, "message", false), cmd.message, respond)
+      || !take(duration_field(call->body, "retention", duration::zero(),
+                              errc::invalid_ttl),
+               cmd.retention, respond)
+      || !take(u64_field(call->body, "fence"), cmd.fence, respond)) {
+    return;
+  }
+  send<idem::record>(n, call->key, fail_atom_v, std::move(cmd),
+                     std::move(respond), record_response);
+}
+
+void get_route(node& n, request& req, respond_fn respond) {
+  auto key = req.param("key");
+  if (auto ok = idem::validate_record_key(key, n.config().idempotency.max_key_bytes);
+      !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
+  send<idem::record>(n, key, get_atom_v, key, std::move(respond),
+                     record_response);
+}
+
+void delete_route(node& n, request& req, respond_fn respond) {
+  auto key = req.param("key");
+  if (auto ok = idem::validate_record_key(key, n.config().idempotency.max_key_bytes);
+      !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
+  send<bool>(n, key, delete_atom_v, key, std::move(respond), [](bool deleted) {
+    return json_response(200, json{{"deleted", deleted}});
+  });
+}
+
+void sweep_route(node& n, respond_fn respond) {
+  gather<uint64_t>(n.bridge(), n.idempotency().shards(), default_ask_timeout,
+                   [respond](result<std::vector<uint64_t>> r) {
+                     if (!r) {
+                       respond(error_response(r.err()));
+                       return;
+                     }
+                     uint64_t removed = 0;
+                     for (auto v : *r) {
+                       removed += v;
+                     }
+                     respond(json_response(200, json{{"removed", removed}}));
+                   },
+                   sweep_atom_v);
+}
+
+void keys_route(request& req, respond_fn respond) {
+  auto body = parse_json_object(req);
+  if (!body) {
+    respond(error_response(body.err()));
+    return;
+  }
+  auto key = build_key_from_json(*body);
+  if (!key) {
+    respond(error_response(key.err()));
+    return;
+  }
+  respond(json_response(200, json{{"key", *key}}));
+}
+
+} // namespace
+
+void add_idempotency_routes(router& routes, node& n) {
+  using route_fn = void (*)(node&, request&, respond_fn);
+  auto add = [&](method m, const char* pattern, route_fn fn) {
+    routes.add(m, pattern, [&n, fn](request& req, respond_fn respond) {
+      fn(n, req, std::move(respond));
+    });
+  };
+  add(method::post, "/v1/idempotency/{key}/begin", begin_route);
+  add(method::post, "/v1/idempotency/{key}/touch", touch_route);
+  add(method::post, "/v1/idempotency/{key}/complete", complete_route);
+  add(method::post, "/v1/idempotency/{key}/fail", fail_route);
+  add(method::get, "/v1/idempotency/{key}", get_route);
+  add(method::del, "/v1/idempotency/{key}", delete_route);
+  routes.add(method::post, "/v1/idempotency/sweep",
+             [&n](request&, respond_fn respond) {
+               sweep_route(n, std::move(respond));
+             });
+  routes.add(method::post, "/v1/idempotency/keys",
+             [](request& req, respond_fn respond) {
+               keys_route(req, std::move(respond));
+             });
+}
+
+} // namespace shoal::http
