@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -97,6 +99,20 @@ void gather(const caf::actor& bridge, std::vector<Handle> targets,
           });
     }
   }});
+}
+
+} // namespace shoal
+
+namespace shoal {
+
+/// Runs an asynchronous call (`start(done)`) and blocks the calling thread
+/// until `done` got the result. Never call it from inside an actor.
+template <class T, class Start>
+result<T> wait_for(Start start) {
+  auto p = std::make_shared<std::promise<result<T>>>();
+  auto f = p->get_future();
+  start([p](result<T> r) { p->set_value(std::move(r)); });
+  return f.get();
 }
 
 } // namespace shoal

@@ -1,7 +1,5 @@
 #include "actors/kv_client.hpp"
 
-#include <future>
-
 #include <caf/send.hpp>
 
 #include "actors/ask.hpp"
@@ -9,15 +7,6 @@
 namespace shoal {
 
 namespace {
-
-// Runs an asynchronous call and waits for its result.
-template <class T, class Start>
-result<T> wait_for(Start start) {
-  auto p = std::make_shared<std::promise<result<T>>>();
-  auto f = p->get_future();
-  start([p](result<T> r) { p->set_value(std::move(r)); });
-  return f.get();
-}
 
 // Forwards watch deliveries to a callback.
 class callback_sink final : public kv_watch_sink {

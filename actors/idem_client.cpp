@@ -1,0 +1,186 @@
+#include "actors/idem_client.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "actors/ask.hpp"
+
+namespace shoal {
+
+idem_client::idem_client(node& n, std::chrono::milliseconds timeout)
+  : node_(n), timeout_(timeout) {
+}
+
+void idem_client::begin_async(
+  idem::begin_cmd cmd, std::function<void(result<idem::begin_result>)> done) {
+  auto shard = node_.idempotency().shard_for(cmd.key);
+  ask<idem::begin_result>(node_.bridge(), shard, timeout_, std::move(done),
+                          begin_atom_v, std::move(cmd));
+}
+
+void idem_client::touch_async(idem::touch_cmd cmd,
+                              std::function<void(result<idem::record>)> done) {
+  auto shard = node_.idempotency().shard_for(cmd.key);
+  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
+                    touch_atom_v, std::move(cmd));
+}
+
+void idem_client::complete_async(
+  idem::complete_cmd cmd, std::function<void(result<idem::record>)> done) {
+  auto shard = node_.idempotency().shard_for(cmd.key);
+  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
+                    complete_atom_v, std::move(cmd));
+}
+
+void idem_client::fail_async(idem::fail_cmd cmd,
+                             std::function<void(result<idem::record>)> done) {
+  auto shard = node_.idempotency().shard_for(cmd.key);
+  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
+                    fail_atom_v, std::move(cmd));
+}
+
+void idem_client::get_async(std::string key,
+                            std::function<void(result<idem::record>)> done) {
+  auto shard = node_.idempotency().shard_for(key);
+  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
+                    get_atom_v, std::move(key));
+}
+
+result<idem::begin_result> idem_client::begin(std::string key,
+                                              duration lease_ttl,
+                                              std::string fingerprint,
+                                              uint64_t fence) {
+  idem::begin_cmd cmd{std::move(key), lease_ttl, std::move(fingerprint), {},
+                      fence};
+  return wait_for<idem::begin_result>(
+    [&](auto done) { begin_async(std::move(cmd), std::move(done)); });
+}
+
+result<idem::record> idem_client::touch(std::string key, std::string token,
+                                        duration lease_ttl) {
+  idem::touch_cmd cmd{std::move(key), std::move(token), lease_ttl};
+  return wait_for<idem::record>(
+    [&](auto done) { touch_async(std::move(cmd), std::move(done)); });
+}
+
+result<idem::record> idem_client::complete(std::string key, std::string token,
+                                           std::string result,
+                                           duration retention, uint64_t fence) {
+  idem::complete_cmd cmd{std::move(key), std::move(token), std::move(result),
+                         retention, fence};
+  return wait_for<idem::record>(
+    [&](auto done) { complete_async(std::move(cmd), std::move(done)); });
+}
+
+result<idem::record> idem_client::fail(std::string key, std::string token,
+                                       std::string code, std::string message,
+                                       duration retention, uint64_t fence) {
+  idem::fail_cmd cmd{std::move(key), std::move(token), std::move(code),
+                     std::move(message), retention, fence};
+  return wait_for<idem::record>(
+    [&](auto done) { fail_async(std::move(cmd), std::move(done)); });
+}
+
+result<idem::record> idem_client::get(std::string key) {
+  return wait_for<idem::record>(
+    [&](auto done) { get_async(std::move(key), std::move(done)); });
+}
+
+result<bool> idem_client::erase(std::string key) {
+  auto shard = node_.idempotency().shard_for(key);
+  return wait_for<bool>([&](auto done) {
+    ask<bool>(node_.bridge(), shard, timeout_, std::move(done), delete_atom_v,
+              std::move(key));
+  });
+}
+
+result<uint64_t> idem_client::sweep() {
+  auto shards = node_.idempotency().shards();
+  return wait_for<uint64_t>([&](auto done) {
+    gather<uint64_t>(node_.bridge(), std::move(shards), timeout_,
+                     [done](result<std::vector<uint64_t>> r) {
+                       if (!r) {
+                         done(std::move(r).err());
+                         return;
+                       }
+                       uint64_t n = 0;
+                       for (auto v : *r) {
+                         n += v;
+                       }
+                       done(n);
+                     },
+                     sweep_atom_v);
+  });
+}
+
+namespace {
+
+// Touches a lease every `period` until stopped.
+class lease_keeper {
+public:
+  lease_keeper(idem_client& c, std::string key, std::string token,
+               duration ttl)
+    : thread_([this, &c, key = std::move(key), token = std::move(token), ttl] {
+        auto period = std::chrono::duration_cast<std::chrono::milliseconds>(ttl / 3);
+        std::unique_lock lock{mtx_};
+        while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+          lock.unlock();
+          auto ok = c.touch(key, token, ttl);
+          lock.lock();
+          if (!ok) {
+            return; // lost; complete will report it
+          }
+        }
+      }) {
+  }
+
+  ~lease_keeper() {
+    {
+      std::lock_guard guard{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+} // namespace
+
+result<once_outcome> run_once(idem_client& client, const std::string& key,
+                              const once_options& opts,
+                              const std::function<result<std::string>()>& work) {
+  auto begun = client.begin(key, opts.lease_ttl, opts.fingerprint);
+  if (!begun) {
+    return std::move(begun).err();
+  }
+  if (!begun->fresh) {
+    return once_outcome{false, std::move(begun->rec)};
+  }
+  auto token = begun->rec.owner_token;
+  auto outcome = [&] {
+    std::optional<lease_keeper> keeper;
+    if (opts.keep_alive) {
+      keeper.emplace(client, key, token, opts.lease_ttl);
+    }
+    return work();
+  }();
+  constexpr size_t max_message = 512;
+  auto stored = outcome
+                  ? client.complete(key, token, std::move(*outcome), opts.retention)
+                  : client.fail(key, token, std::string{to_string(outcome.code())},
+                                outcome.err().message.substr(0, max_message),
+                                opts.retention);
+  if (!stored) {
+    return std::move(stored).err();
+  }
+  return once_outcome{true, std::move(*stored)};
+}
+
+} // namespace shoal
