@@ -13,6 +13,7 @@
 #include <functional>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -20,7 +21,9 @@
 #include "actors/node.hpp"
 #include "net/http/client.hpp"
 #include "net/http/target.hpp"
+#include "net/http/idem_keys.hpp"
 #include "runtime/base64.hpp"
+#include "runtime/idempotency/key_builder.hpp"
 
 using namespace shoal;
 using json = nlohmann::json;
@@ -111,6 +114,28 @@ std::string decoded(const json& j) {
 
 std::string key_path(const std::string& key) {
   return "/v1/kv/" + http::percent_encode(key, true);
+}
+
+std::string idem_path(const std::string& key, const std::string& op = {}) {
+  return "/v1/idempotency/" + http::percent_encode(key, true)
+         + (op.empty() ? "" : "/" + op);
+}
+
+// A key part from the command line: JSON if it parses as JSON (42 is an
+// integer, 4.2 a float, true a bool, '"42"' a string), a string otherwise.
+json part_value(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? json(text) : j;
+}
+
+// Prints an idempotency record; the result bytes decoded.
+void print_record(const json& j) {
+  auto shown = j;
+  if (j.contains("result") && j["result"].is_string()) {
+    auto v = base64_decode(j["result"].get<std::string>());
+    shown["result"] = v ? *v : std::string{};
+  }
+  print_human(shown);
 }
 
 // Follows a watch until the socket closes; one line per message.
@@ -320,6 +345,167 @@ int main(int argc, char** argv) {
     }
     code = watch(ctx, query);
   });
+
+  // -- idempotency -----------------------------------------------------------
+  auto* idem = app.add_subcommand("idem", "idempotency keys");
+  idem->require_subcommand(1);
+  std::string token;
+  std::string lease = "30s";
+  std::string retention;
+  std::string fingerprint;
+  uint64_t fence = 0;
+  std::string tenant;
+  std::string scope;
+  std::vector<std::string> parts;
+  std::vector<std::string> inputs;
+  std::string err_code;
+  std::string err_message;
+
+  auto* idem_key = idem->add_subcommand(
+    "key", "build the key of TENANT SCOPE PART... (parts are JSON values)");
+  idem_key->add_option("tenant", tenant)->required();
+  idem_key->add_option("scope", scope)->required();
+  idem_key->add_option("parts", parts, "42, 4.2, true, null, '\"text\"', or text");
+  idem_key->add_option("--input", inputs,
+                       "NAME=VALUE: build from named inputs instead of parts");
+  idem_key->callback([&] {
+    json body{{"tenant", tenant}, {"scope", scope}};
+    if (!inputs.empty()) {
+      if (!parts.empty()) {
+        std::cerr << "shoalctl: give parts or --input, not both\n";
+        code = usage;
+        return;
+      }
+      json named = json::object();
+      for (const auto& in : inputs) {
+        auto eq = in.find('=');
+        if (eq == std::string::npos) {
+          std::cerr << "shoalctl: --input wants NAME=VALUE, got '" << in << "'\n";
+          code = usage;
+          return;
+        }
+        auto name = in.substr(0, eq);
+        if (named.contains(name)) {
+          std::cerr << "shoalctl: input '" << name << "' given twice\n";
+          code = usage;
+          return;
+        }
+        named[name] = part_value(in.substr(eq + 1));
+      }
+      body["inputs"] = named;
+    } else {
+      body["parts"] = json::array();
+      for (const auto& p : parts) {
+        body["parts"].push_back(part_value(p));
+      }
+    }
+    // Built locally, with the same encoder as the node.
+    auto built = http::build_key_from_json(body);
+    if (!built) {
+      std::cerr << "shoalctl: " << to_string(built.code()) << ": "
+                << built.err().message << "\n";
+      code = usage;
+      return;
+    }
+    if (ctx.output == "json") {
+      std::cout << json{{"key", *built}}.dump() << "\n";
+    } else {
+      std::cout << *built << "\n";
+    }
+  });
+
+  auto* idem_begin = idem->add_subcommand("begin", "take the lease of KEY");
+  idem_begin->add_option("key", key)->required();
+  idem_begin->add_option("--lease", lease, "lease length")->capture_default_str();
+  idem_begin->add_option("--fingerprint", fingerprint, "request fingerprint");
+  idem_begin->add_option("--fence", fence, "fence of the lock held");
+  idem_begin->callback([&] {
+    json body{{"lease_ttl", lease}};
+    if (!fingerprint.empty()) {
+      body["fingerprint"] = fingerprint;
+    }
+    if (fence != 0) {
+      body["fence"] = fence;
+    }
+    code = call(ctx, "POST", idem_path(key, "begin"), body.dump(),
+                [](const json& j) {
+                  std::cout << "fresh: " << (j.value("fresh", false) ? "true" : "false")
+                            << "\n";
+                  if (j.contains("token")) {
+                    std::cout << "token: " << j["token"].get<std::string>() << "\n";
+                  }
+                  print_record(j["record"]);
+                });
+  });
+
+  auto* idem_touch = idem->add_subcommand("touch", "extend the lease of KEY");
+  idem_touch->add_option("key", key)->required();
+  idem_touch->add_option("token", token)->required();
+  idem_touch->add_option("--lease", lease, "new lease length")->capture_default_str();
+  idem_touch->callback([&] {
+    code = call(ctx, "POST", idem_path(key, "touch"),
+                json{{"token", token}, {"lease_ttl", lease}}.dump(), print_record);
+  });
+
+  auto* idem_complete = idem->add_subcommand(
+    "complete", "store RESULT ('-': stdin) as the outcome of KEY");
+  idem_complete->add_option("key", key)->required();
+  idem_complete->add_option("token", token)->required();
+  idem_complete->add_option("result", value, "result bytes");
+  idem_complete->add_option("--retention", retention, "keep the outcome this long");
+  idem_complete->add_option("--fence", fence, "fence of the lock held");
+  idem_complete->callback([&] {
+    if (value == "-") {
+      value.assign(std::istreambuf_iterator<char>{std::cin}, {});
+    }
+    json body{{"token", token}, {"result", base64_encode(value)}};
+    if (!retention.empty()) {
+      body["retention"] = retention;
+    }
+    if (fence != 0) {
+      body["fence"] = fence;
+    }
+    code = call(ctx, "POST", idem_path(key, "complete"), body.dump(), print_record);
+  });
+
+  auto* idem_fail = idem->add_subcommand("fail", "store a failure of KEY");
+  idem_fail->add_option("key", key)->required();
+  idem_fail->add_option("token", token)->required();
+  idem_fail->add_option("code", err_code)->required();
+  idem_fail->add_option("message", err_message);
+  idem_fail->add_option("--retention", retention, "keep the outcome this long");
+  idem_fail->add_option("--fence", fence, "fence of the lock held");
+  idem_fail->callback([&] {
+    json body{{"token", token}, {"code", err_code}, {"message", err_message}};
+    if (!retention.empty()) {
+      body["retention"] = retention;
+    }
+    if (fence != 0) {
+      body["fence"] = fence;
+    }
+    code = call(ctx, "POST", idem_path(key, "fail"), body.dump(), print_record);
+  });
+
+  auto* idem_get = idem->add_subcommand("get", "read the record of KEY");
+  idem_get->add_option("key", key)->required();
+  idem_get->add_flag("--raw", raw, "print only the result bytes");
+  idem_get->callback([&] {
+    code = call(ctx, "GET", idem_path(key), {}, [&](const json& j) {
+      if (raw) {
+        auto v = base64_decode(j.value("result", ""));
+        std::cout << (v ? *v : std::string{});
+        return;
+      }
+      print_record(j);
+    });
+  });
+
+  auto* idem_del = idem->add_subcommand("del", "delete the record of KEY");
+  idem_del->add_option("key", key)->required();
+  idem_del->callback([&] { code = call(ctx, "DELETE", idem_path(key)); });
+
+  auto* idem_sweep = idem->add_subcommand("sweep", "remove expired records now");
+  idem_sweep->callback([&] { code = call(ctx, "POST", "/v1/idempotency/sweep"); });
 
   try {
     app.parse(argc, argv);

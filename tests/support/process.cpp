@@ -123,6 +123,11 @@ std::vector<std::string> child_process::drain_lines() {
     start = nl + 1;
   }
   buffer_.erase(0, start);
+  // The process is done: an unterminated last line is a line too.
+  if (!buffer_.empty()) {
+    out.push_back(std::move(buffer_));
+    buffer_.clear();
+  }
   return out;
 }
 

@@ -1,0 +1,132 @@
+// shoalctl as a real process against a real node: kv and idempotency
+// commands, the key builder agreeing with the node's, and exit codes.
+
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/node.hpp"
+#include "net/http/client.hpp"
+#include "net/http/gateway.hpp"
+#include "runtime/idempotency/key_builder.hpp"
+#include "tests/support/process.hpp"
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+struct run_result {
+  int exit = -1;
+  std::vector<std::string> lines;
+};
+
+class shoalctl_test : public testing::Test {
+protected:
+  void SetUp() override {
+    node_config cfg;
+    cfg.http_address = "127.0.0.1:0";
+    cfg.worker_threads = 2;
+    cfg.shard_count = 4;
+    cfg.services.push_back(http::gateway_service());
+    auto n = node::start(cfg);
+    ASSERT_TRUE(n) << to_string(n.err());
+    node_ = std::move(n).value();
+    port_ = dynamic_cast<http::gateway*>(node_->service("http"))->port();
+    endpoint_ = "127.0.0.1:" + std::to_string(port_);
+  }
+
+  run_result run(std::vector<std::string> args, bool with_endpoint = true) {
+    if (with_endpoint) {
+      args.insert(args.begin(), {"--endpoint", endpoint_});
+    }
+    test::child_process proc{SHOAL_SHOALCTL, args};
+    auto status = proc.wait(20s);
+    run_result out;
+    out.lines = proc.drain_lines();
+    if (status && WIFEXITED(*status)) {
+      out.exit = WEXITSTATUS(*status);
+    }
+    return out;
+  }
+
+  static std::string field(const run_result& r, const std::string& name) {
+    for (const auto& line : r.lines) {
+      if (line.starts_with(name + ":")) {
+        auto v = line.substr(name.size() + 1);
+        return v.substr(v.find_first_not_of(' '));
+      }
+    }
+    return {};
+  }
+
+  std::unique_ptr<node> node_;
+  uint16_t port_ = 0;
+  std::string endpoint_;
+};
+
+TEST_F(shoalctl_test, kv_put_then_get_raw) {
+  EXPECT_EQ(run({"kv", "put", "app.color", "blue"}).exit, 0);
+  auto got = run({"kv", "get", "--raw", "app.color"});
+  EXPECT_EQ(got.exit, 0);
+  ASSERT_FALSE(got.lines.empty());
+  EXPECT_EQ(got.lines.front(), "blue");
+}
+
+TEST_F(shoalctl_test, idem_key_matches_the_node_and_the_cpp_api) {
+  auto local = run({"idem", "key", "acme", "payments", "order-42", "1999", "1.5",
+                    "true", "null", "\"7\""},
+                   false);
+  ASSERT_EQ(local.exit, 0);
+  ASSERT_EQ(local.lines.size(), 1u);
+  auto expected = idem::build_key("acme", "payments",
+                                  {"order-42", 1999, 1.5, true, nullptr, "7"});
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(local.lines[0], *expected);
+  http::client c{"127.0.0.1", port_};
+  auto remote = c.request(
+    "POST", "/v1/idempotency/keys",
+    json{{"tenant", "acme"}, {"scope", "payments"},
+         {"parts", json::array({"order-42", 1999, 1.5, true, nullptr, "7"})}}
+      .dump());
+  ASSERT_TRUE(remote);
+  EXPECT_EQ(json::parse(remote->body)["key"], local.lines[0]);
+  auto named = run({"idem", "key", "t", "s", "--input", "b=2", "--input", "A=1"},
+                   false);
+  ASSERT_EQ(named.exit, 0);
+  EXPECT_EQ(named.lines[0], *idem::build_key_from_map("t", "s", {{"A", 1}, {"b", 2}}));
+  EXPECT_EQ(run({"idem", "key", "bad tenant", "s"}, false).exit, 2);
+}
+
+TEST_F(shoalctl_test, idem_begin_complete_get) {
+  auto begun = run({"idem", "begin", "--lease", "1m", "job-7"});
+  ASSERT_EQ(begun.exit, 0);
+  EXPECT_EQ(field(begun, "fresh"), "true");
+  auto token = field(begun, "token");
+  ASSERT_EQ(token.size(), 32u);
+  auto busy = run({"idem", "begin", "job-7"});
+  EXPECT_EQ(busy.exit, 1);
+  EXPECT_EQ(run({"idem", "complete", "job-7", token, "receipt-7"}).exit, 0);
+  auto got = run({"idem", "get", "--raw", "job-7"});
+  ASSERT_EQ(got.exit, 0);
+  ASSERT_FALSE(got.lines.empty());
+  EXPECT_EQ(got.lines.front(), "receipt-7");
+  auto again = run({"idem", "begin", "job-7"});
+  EXPECT_EQ(field(again, "fresh"), "false");
+  EXPECT_EQ(field(again, "result"), "receipt-7");
+  EXPECT_EQ(run({"idem", "del", "job-7"}).exit, 0);
+  EXPECT_EQ(run({"idem", "get", "job-7"}).exit, 1);
+  EXPECT_EQ(run({"idem", "sweep"}).exit, 0);
+}
+
+TEST_F(shoalctl_test, exit_codes) {
+  EXPECT_EQ(run({"idem", "bogus"}).exit, 2);
+  EXPECT_EQ(run({"--endpoint", "127.0.0.1:1", "status"}, false).exit, 3);
+  EXPECT_EQ(run({"kv", "get", "missing"}).exit, 1);
+  EXPECT_EQ(run({"status"}).exit, 0);
+}
+
+} // namespace
+} // namespace shoal
