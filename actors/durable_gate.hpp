@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "runtime/error.hpp"
+#include "runtime/result.hpp"
 
 namespace shoal {
 
@@ -62,5 +63,20 @@ private:
   bool failed_ = false;
   std::deque<pending> waiting_;
 };
+
+/// Calls `deliver` with `value` once every change applied so far is
+/// durable (or with the storage failure instead).
+template <class T>
+void answer_when_durable(durable_gate& gate, result<T> value,
+                         std::function<void(result<T>)> deliver) {
+  gate.after_durable([deliver = std::move(deliver),
+                      value = std::move(value)](const error* failure) mutable {
+    if (failure != nullptr) {
+      deliver(*failure);
+    } else {
+      deliver(std::move(value));
+    }
+  });
+}
 
 } // namespace shoal

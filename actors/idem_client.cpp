@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "actors/ask.hpp"
+#include "actors/reply_to.hpp"
 
 namespace shoal {
 
@@ -15,36 +16,31 @@ idem_client::idem_client(node& n, std::chrono::milliseconds timeout)
 void idem_client::begin_async(
   idem::begin_cmd cmd, std::function<void(result<idem::begin_result>)> done) {
   auto shard = node_.idempotency().shard_for(cmd.key);
-  ask<idem::begin_result>(node_.bridge(), shard, timeout_, std::move(done),
-                          begin_atom_v, std::move(cmd));
+  call<idem::begin_result>(shard, std::move(done), begin_atom_v, std::move(cmd));
 }
 
 void idem_client::touch_async(idem::touch_cmd cmd,
                               std::function<void(result<idem::record>)> done) {
   auto shard = node_.idempotency().shard_for(cmd.key);
-  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
-                    touch_atom_v, std::move(cmd));
+  call<idem::record>(shard, std::move(done), touch_atom_v, std::move(cmd));
 }
 
 void idem_client::complete_async(
   idem::complete_cmd cmd, std::function<void(result<idem::record>)> done) {
   auto shard = node_.idempotency().shard_for(cmd.key);
-  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
-                    complete_atom_v, std::move(cmd));
+  call<idem::record>(shard, std::move(done), complete_atom_v, std::move(cmd));
 }
 
 void idem_client::fail_async(idem::fail_cmd cmd,
                              std::function<void(result<idem::record>)> done) {
   auto shard = node_.idempotency().shard_for(cmd.key);
-  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
-                    fail_atom_v, std::move(cmd));
+  call<idem::record>(shard, std::move(done), fail_atom_v, std::move(cmd));
 }
 
 void idem_client::get_async(std::string key,
                             std::function<void(result<idem::record>)> done) {
   auto shard = node_.idempotency().shard_for(key);
-  ask<idem::record>(node_.bridge(), shard, timeout_, std::move(done),
-                    get_atom_v, std::move(key));
+  call<idem::record>(shard, std::move(done), get_atom_v, std::move(key));
 }
 
 result<idem::begin_result> idem_client::begin(std::string key,

@@ -3,6 +3,7 @@
 #include <caf/send.hpp>
 
 #include "actors/ask.hpp"
+#include "actors/reply_to.hpp"
 
 namespace shoal {
 
@@ -54,22 +55,19 @@ kv_client::kv_client(node& n, std::chrono::milliseconds timeout)
 void kv_client::put_async(kv::put_cmd cmd,
                           std::function<void(result<kv::write_result>)> done) {
   auto shard = node_.kv().shard_for(cmd.key);
-  ask<kv::write_result>(node_.bridge(), shard, timeout_, std::move(done),
-                        put_atom_v, std::move(cmd));
+  call<kv::write_result>(shard, std::move(done), put_atom_v, std::move(cmd));
 }
 
 void kv_client::erase_async(kv::delete_cmd cmd,
                             std::function<void(result<kv::write_result>)> done) {
   auto shard = node_.kv().shard_for(cmd.key);
-  ask<kv::write_result>(node_.bridge(), shard, timeout_, std::move(done),
-                        delete_atom_v, std::move(cmd));
+  call<kv::write_result>(shard, std::move(done), delete_atom_v, std::move(cmd));
 }
 
 void kv_client::get_async(std::string key,
                           std::function<void(result<kv::entry>)> done) {
   auto shard = node_.kv().shard_for(key);
-  ask<kv::entry>(node_.bridge(), shard, timeout_, std::move(done), get_atom_v,
-                 std::move(key));
+  call<kv::entry>(shard, std::move(done), get_atom_v, std::move(key));
 }
 
 void kv_client::list_async(kv::list_query q,

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <random>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -35,9 +36,10 @@ public:
                          return to_string(from_caf_error(
                            caf::error{code, category, ctx}));
                        });
-    if (cfg.worker_threads > 0) {
-      set("scheduler.max-threads", cfg.worker_threads);
-    }
+    auto workers = cfg.worker_threads != 0
+                     ? cfg.worker_threads
+                     : std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
+    set("scheduler.max-threads", workers);
     // Detect hung peers: CAF leaves heartbeats off by default.
     set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
     set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{5}});

@@ -51,7 +51,8 @@ struct node_config {
   /// `host:port` on which the node actor is published through the CAF
   /// middleman (port 0: pick one); empty: not published.
   std::string cluster_address;
-  /// Actor scheduler threads; 0 picks the number of cores.
+  /// Actor scheduler threads; 0: half the cores (at least one), leaving
+  /// the other half to the HTTP io threads and the commit thread.
   size_t worker_threads = 0;
   /// Node name used as node id at first start; empty: a random id.
   std::string name;

@@ -6,6 +6,14 @@
 // {n} its index. Example:
 //   shoal-load --url 127.0.0.1:7700 -c 64 -d 10s --method PUT
 //              --path '/v1/kv/{key}' --body 'value-{n}'
+//
+// --unique gives every request a key never used before. --then-* adds a
+// second request after each first one, with {token} replaced by the string
+// field --extract of the first response; the pair is then what is counted
+// and timed. Example (idempotency begin + complete pairs):
+//   shoal-load -c 64 --unique --method POST --path '/v1/idempotency/{key}/begin'
+//     --body '{}' --then-method POST --then-path '/v1/idempotency/{key}/complete'
+//     --then-body '{"token":"{token}","result":"b2s="}'
 
 #include <algorithm>
 #include <atomic>
@@ -46,19 +54,60 @@ struct options {
   size_t keys = 10000;
   std::string name = "load";
   bool json = false;
+  bool unique = false;
+  std::string then_method;
+  std::string then_path;
+  std::string then_body;
+  std::string extract = "token";
 };
 
-std::string substitute(std::string tpl, size_t n, size_t keylen) {
+void replace_all(std::string& text, const std::string& var,
+                 const std::string& value) {
+  for (auto p = text.find(var); p != std::string::npos;
+       p = text.find(var, p + value.size())) {
+    text.replace(p, var.size(), value);
+  }
+}
+
+std::string substitute(std::string tpl, size_t n, size_t keylen,
+                       const std::string& token = {}) {
   char key[64];
   std::snprintf(key, sizeof(key), "k%0*zu", static_cast<int>(keylen - 1), n);
-  for (std::string var : {"{key}", "{n}"}) {
-    auto value = var == "{key}" ? std::string{key} : std::to_string(n);
-    for (auto p = tpl.find(var); p != std::string::npos;
-         p = tpl.find(var, p + value.size())) {
-      tpl.replace(p, var.size(), value);
-    }
-  }
+  replace_all(tpl, "{key}", key);
+  replace_all(tpl, "{n}", std::to_string(n));
+  replace_all(tpl, "{token}", token);
   return tpl;
+}
+
+using http_request = bhttp::request<bhttp::string_body>;
+
+http_request make_request(const options& o, const std::string& method,
+                          const std::string& path, const std::string& body,
+                          size_t n, const std::string& token = {}) {
+  http_request req{bhttp::string_to_verb(method), substitute(path, n, 8, token),
+                   11};
+  req.set(bhttp::field::host, o.url);
+  auto b = substitute(body, n, 8, token);
+  if (!b.empty()) {
+    req.set(bhttp::field::content_type, o.content_type);
+    req.body() = std::move(b);
+  }
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+// The string value of "field":"..." in a JSON body (no escapes needed for
+// tokens), or "".
+std::string extract_field(const std::string& body, const std::string& field) {
+  auto needle = "\"" + field + "\":\"";
+  auto p = body.find(needle);
+  if (p == std::string::npos) {
+    return {};
+  }
+  p += needle.size();
+  auto e = body.find('"', p);
+  return e == std::string::npos ? std::string{} : body.substr(p, e - p);
 }
 
 struct stats {
@@ -71,10 +120,10 @@ struct stats {
 class connection : public std::enable_shared_from_this<connection> {
 public:
   connection(asio::io_context& ioc, const tcp::resolver::results_type& ep,
-             const std::vector<bhttp::request<bhttp::string_body>>& reqs,
-             size_t offset, steady::time_point record_from,
+             const options& o, const std::vector<http_request>& reqs,
+             size_t id, steady::time_point record_from,
              steady::time_point until, stats& st)
-    : stream_(ioc), ep_(ep), reqs_(reqs), next_(offset),
+    : stream_(ioc), ep_(ep), o_(o), reqs_(reqs), id_(id), next_(id * 7919),
       record_from_(record_from), until_(until), st_(st) {
   }
 
@@ -96,8 +145,19 @@ private:
       stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
       return;
     }
-    const auto& req = reqs_[next_++ % reqs_.size()];
     sent_ = steady::now();
+    if (o_.unique) {
+      // Keys of this connection: id, id + connections, ...
+      current_n_ = id_ + unique_count_++ * 1'000'000;
+      dynamic_ = make_request(o_, o_.method, o_.path, o_.body, current_n_);
+      write(dynamic_);
+    } else {
+      current_n_ = next_ % reqs_.size();
+      write(reqs_[next_++ % reqs_.size()]);
+    }
+  }
+
+  void write(const http_request& req) {
     bhttp::async_write(stream_, req, [self = shared_from_this()](
                                        beast::error_code ec, size_t) {
       if (ec) {
@@ -117,6 +177,22 @@ private:
       st_.errors++;
       return;
     }
+    if (!o_.then_method.empty() && !second_) {
+      // The first of a pair: send the second with the extracted field.
+      auto status = res_->get().result_int();
+      if (status < 200 || status >= 300 || !res_->get().keep_alive()) {
+        st_.non2xx++;
+        send();
+        return;
+      }
+      second_ = true;
+      dynamic_ = make_request(o_, o_.then_method, o_.then_path, o_.then_body,
+                              current_n_,
+                              extract_field(res_->get().body(), o_.extract));
+      write(dynamic_);
+      return;
+    }
+    second_ = false;
     auto now = steady::now();
     if (now >= record_from_) {
       st_.latencies_us.push_back(static_cast<uint32_t>(
@@ -136,8 +212,14 @@ private:
 
   beast::tcp_stream stream_;
   tcp::resolver::results_type ep_;
-  const std::vector<bhttp::request<bhttp::string_body>>& reqs_;
+  const options& o_;
+  const std::vector<http_request>& reqs_;
+  size_t id_;
   size_t next_;
+  size_t unique_count_ = 0;
+  size_t current_n_ = 0;
+  bool second_ = false;
+  http_request dynamic_;
   steady::time_point record_from_;
   steady::time_point until_;
   stats& st_;
@@ -172,6 +254,13 @@ int main(int argc, char** argv) {
   app.add_option("--keys", o.keys, "key space size")->capture_default_str();
   app.add_option("--name", o.name, "label in the output")->capture_default_str();
   app.add_flag("--json", o.json, "print one JSON object");
+  app.add_flag("--unique", o.unique, "a new key for every request");
+  app.add_option("--then-method", o.then_method, "second request of a pair");
+  app.add_option("--then-path", o.then_path, "template, also with {token}");
+  app.add_option("--then-body", o.then_body, "template, also with {token}");
+  app.add_option("--extract", o.extract,
+                 "string field of the first response that becomes {token}")
+    ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto hp = shoal::parse_host_port(o.url);
@@ -181,19 +270,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shoal-load: invalid arguments\n");
     return 2;
   }
-  std::vector<bhttp::request<bhttp::string_body>> reqs;
+  std::vector<http_request> reqs;
   for (size_t i = 0; i < o.keys; ++i) {
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(o.method),
-                                           substitute(o.path, i, 8), 11};
-    req.set(bhttp::field::host, o.url);
-    auto body = substitute(o.body, i, 8);
-    if (!body.empty()) {
-      req.set(bhttp::field::content_type, o.content_type);
-      req.body() = body;
-    }
-    req.keep_alive(true);
-    req.prepare_payload();
-    reqs.push_back(std::move(req));
+    reqs.push_back(make_request(o, o.method, o.path, o.body, i));
   }
   auto threads = std::max<size_t>(1, std::min(o.threads, o.connections));
   std::vector<std::unique_ptr<asio::io_context>> ctxs;
@@ -208,8 +287,8 @@ int main(int argc, char** argv) {
   auto ep = resolver.resolve(hp->first, std::to_string(hp->second));
   for (size_t c = 0; c < o.connections; ++c) {
     auto t = c % threads;
-    std::make_shared<connection>(*ctxs[t], ep, reqs, c * 7919, record_from,
-                                 until, per_thread[t])
+    std::make_shared<connection>(*ctxs[t], ep, o, reqs, c, record_from, until,
+                                 per_thread[t])
       ->start();
   }
   std::vector<std::thread> runners;

@@ -39,43 +39,52 @@ struct idem_shard_state {
 
 using shard_pointer = idem_shard_actor::stateful_pointer<idem_shard_state>;
 
-// Persists `fx` (if anything changed) and answers `value` once the state it
-// was computed from is durable. Errors and reads persist nothing but still
-// wait: they may describe a change whose commit is pending.
+// Persists `fx` (if anything changed) and calls `deliver` with `value`
+// once the state it was computed from is durable. Errors and reads persist
+// nothing but still wait: they may describe a change whose commit is
+// pending.
 template <class T>
-caf::typed_response_promise<T> answer(shard_pointer self, idem::effects fx,
-                                      result<T> value) {
+void answer(shard_pointer self, idem::effects fx, result<T> value,
+            std::function<void(result<T>)> deliver) {
   auto& st = self->state;
-  auto rp = self->make_response_promise<T>();
   if (!fx.writes.empty()) {
     auto seq = st.gate.advance();
     commit_async(*st.env.committer, to_batch(fx.writes),
                  caf::actor_cast<idem_shard_actor>(self), seq);
   }
-  st.gate.after_durable(
-    [rp, value = std::move(value)](const error* failure) mutable {
-      if (failure != nullptr) {
-        rp.deliver(to_caf_error(*failure));
-      } else if (value) {
-        rp.deliver(std::move(*value));
-      } else {
-        rp.deliver(to_caf_error(value.err()));
-      }
-    });
+  answer_when_durable(st.gate, std::move(value), std::move(deliver));
+}
+
+// The same, answering a response promise.
+template <class T>
+caf::typed_response_promise<T> answer(shard_pointer self, idem::effects fx,
+                                      result<T> value) {
+  auto rp = self->make_response_promise<T>();
+  answer<T>(self, std::move(fx), std::move(value), deliver_to(rp));
   return rp;
+}
+
+// Applies a command (nothing once the shard failed: memory is ahead of the
+// disk) and answers through `deliver`.
+template <class T, class Command>
+void change(shard_pointer self, const Command& cmd,
+            std::function<void(result<T>)> deliver) {
+  auto& st = self->state;
+  if (st.gate.failed()) {
+    answer<T>(self, {}, result<T>{fail(errc::storage_error, "")},
+              std::move(deliver));
+    return;
+  }
+  idem::effects fx;
+  auto r = st.table->apply(cmd, st.env.clock->now(), fx);
+  answer<T>(self, std::move(fx), std::move(r), std::move(deliver));
 }
 
 template <class T, class Command>
 caf::typed_response_promise<T> change(shard_pointer self, const Command& cmd) {
-  auto& st = self->state;
-  if (st.gate.failed()) {
-    // Memory is ahead of the disk: change nothing more (the gate answers
-    // with the storage error).
-    return answer<T>(self, {}, result<T>{fail(errc::storage_error, "")});
-  }
-  idem::effects fx;
-  auto r = st.table->apply(cmd, st.env.clock->now(), fx);
-  return answer<T>(self, std::move(fx), std::move(r));
+  auto rp = self->make_response_promise<T>();
+  change<T>(self, cmd, deliver_to(rp));
+  return rp;
 }
 
 // Removes every expired record (in rounds of the table's sweep limit, each
@@ -142,6 +151,26 @@ idem_shard_actor::behavior_type idem_shard_impl(shard_pointer self,
       idem::effects fx;
       auto r = self->state.table->erase(key, fx);
       return answer<bool>(self, std::move(fx), std::move(r));
+    },
+    [self](begin_atom, idem::begin_cmd& cmd,
+           reply_to<idem::begin_result>& reply) {
+      cmd.new_token = random_token();
+      change<idem::begin_result>(self, cmd, std::move(reply.fn));
+    },
+    [self](touch_atom, idem::touch_cmd& cmd, reply_to<idem::record>& reply) {
+      change<idem::record>(self, cmd, std::move(reply.fn));
+    },
+    [self](complete_atom, idem::complete_cmd& cmd,
+           reply_to<idem::record>& reply) {
+      change<idem::record>(self, cmd, std::move(reply.fn));
+    },
+    [self](fail_atom, idem::fail_cmd& cmd, reply_to<idem::record>& reply) {
+      change<idem::record>(self, cmd, std::move(reply.fn));
+    },
+    [self](get_atom, std::string& key, reply_to<idem::record>& reply) {
+      auto& st = self->state;
+      answer<idem::record>(self, {}, st.table->get(key, st.env.clock->now()),
+                           std::move(reply.fn));
     },
     [self](sweep_atom) {
       auto n = sweep(self);

@@ -33,7 +33,7 @@ storage::write_batch to_batch(const std::vector<kv::record>& records) {
 
 namespace {
 
-using write_promise = caf::typed_response_promise<kv::write_result>;
+using write_reply = std::function<void(result<kv::write_result>)>;
 
 struct kv_shard_state {
   static inline const char* name = "shoal.kv.shard";
@@ -70,26 +70,26 @@ error failed_error() {
 void publish(shard_pointer self, const std::vector<kv::event>& events);
 
 // Hands `fx` to the committer; once durable, the shard's durable revision
-// advances, `promise` (if any) gets `res`, and watchers get the events.
-void submit(shard_pointer self, kv::effects fx,
-            std::optional<write_promise> promise, kv::write_result res) {
+// advances, `reply` (if any) gets `res`, and watchers get the events.
+void submit(shard_pointer self, kv::effects fx, write_reply reply,
+            kv::write_result res) {
   auto& st = self->state;
   auto seq = st.gate.advance();
   commit_async(*st.env.committer, to_batch(fx.records),
                caf::actor_cast<kv_shard_actor>(self), seq);
   st.gate.after_durable([self, revision = st.table->revision(),
-                         promise = std::move(promise), res = std::move(res),
+                         reply = std::move(reply), res = std::move(res),
                          events = std::move(fx.events)](
                           const error* failure) mutable {
     if (failure != nullptr) {
-      if (promise) {
-        promise->deliver(to_caf_error(*failure));
+      if (reply) {
+        reply(*failure);
       }
       return;
     }
     self->state.durable_revision = revision;
-    if (promise) {
-      promise->deliver(std::move(res));
+    if (reply) {
+      reply(std::move(res));
     }
     publish(self, events);
   });
@@ -194,43 +194,36 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
   return ack;
 }
 
-// Delivers `value` now if the state it was read from is durable, otherwise
-// once it is.
-template <class T>
-void answer(shard_pointer self, caf::typed_response_promise<T> rp,
-            result<T> value) {
-  auto deliver = [rp, value = std::move(value)](const error* failure) mutable {
-    if (failure != nullptr) {
-      rp.deliver(to_caf_error(*failure));
-    } else if (value) {
-      rp.deliver(std::move(*value));
-    } else {
-      rp.deliver(to_caf_error(value.err()));
-    }
-  };
-  self->state.gate.after_durable(std::move(deliver));
-}
-
 // Applies a put or delete; answers once its records are durable. An error
 // or a no-op (delete of an absent key) persists nothing, but its answer may
 // still describe state that must be durable first (a conflict naming a
 // pending revision), so it waits like a read.
 template <class Command>
-write_promise write(shard_pointer self, const Command& cmd) {
+void write(shard_pointer self, const Command& cmd, write_reply reply) {
   auto& st = self->state;
-  auto rp = self->make_response_promise<kv::write_result>();
   if (st.gate.failed()) {
-    rp.deliver(to_caf_error(failed_error()));
-    return rp;
+    reply(failed_error());
+    return;
   }
   kv::effects fx;
   auto r = st.table->apply(cmd, st.env.clock->now(), fx);
   if (!r || fx.empty()) {
-    answer(self, rp, std::move(r));
-    return rp;
+    answer_when_durable(st.gate, std::move(r), std::move(reply));
+    return;
   }
-  submit(self, std::move(fx), rp, std::move(*r));
-  return rp;
+  submit(self, std::move(fx), std::move(reply), std::move(*r));
+}
+
+// A read: answered from memory once the state it saw is durable.
+void read(shard_pointer self, const std::string& key,
+          std::function<void(result<kv::entry>)> reply) {
+  auto& st = self->state;
+  if (st.gate.failed()) {
+    reply(failed_error());
+    return;
+  }
+  answer_when_durable(st.gate, st.table->get(key, st.env.clock->now()),
+                      std::move(reply));
 }
 
 void on_commit(shard_pointer self, uint64_t seq, uint8_t code,
@@ -262,7 +255,7 @@ void sweep(shard_pointer self) {
     st.last_trim = now;
   }
   if (!fx.empty()) {
-    submit(self, std::move(fx), std::nullopt, {});
+    submit(self, std::move(fx), {}, {});
   }
 }
 
@@ -284,17 +277,30 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
     unregister_watcher(self, dm.source);
   });
   return {
-    [self](put_atom, kv::put_cmd& cmd) { return write(self, cmd); },
-    [self](delete_atom, kv::delete_cmd& cmd) { return write(self, cmd); },
-    [self](get_atom, std::string& key) -> caf::typed_response_promise<kv::entry> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<kv::entry>();
-      if (st.gate.failed()) {
-        rp.deliver(to_caf_error(failed_error()));
-        return rp;
-      }
-      answer(self, rp, st.table->get(key, st.env.clock->now()));
+    [self](put_atom, kv::put_cmd& cmd) {
+      auto rp = self->make_response_promise<kv::write_result>();
+      write(self, cmd, deliver_to(rp));
       return rp;
+    },
+    [self](delete_atom, kv::delete_cmd& cmd) {
+      auto rp = self->make_response_promise<kv::write_result>();
+      write(self, cmd, deliver_to(rp));
+      return rp;
+    },
+    [self](get_atom, std::string& key) {
+      auto rp = self->make_response_promise<kv::entry>();
+      read(self, key, deliver_to(rp));
+      return rp;
+    },
+    [self](put_atom, kv::put_cmd& cmd, reply_to<kv::write_result>& reply) {
+      write(self, cmd, std::move(reply.fn));
+    },
+    [self](delete_atom, kv::delete_cmd& cmd,
+           reply_to<kv::write_result>& reply) {
+      write(self, cmd, std::move(reply.fn));
+    },
+    [self](get_atom, std::string& key, reply_to<kv::entry>& reply) {
+      read(self, key, std::move(reply.fn));
     },
     [self](list_atom,
            kv::list_query& q) -> caf::typed_response_promise<kv::list_page> {
@@ -304,7 +310,8 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
         rp.deliver(to_caf_error(failed_error()));
         return rp;
       }
-      answer(self, rp, st.table->list(q, st.env.clock->now()));
+      answer_when_durable(st.gate, st.table->list(q, st.env.clock->now()),
+                          deliver_to(rp));
       return rp;
     },
     [self](history_atom, std::string& key, uint32_t limit)

@@ -3,6 +3,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/reply_to.hpp"
 #include "actors/type_ids.hpp"
 #include "runtime/kv/kv_table.hpp"
 #include "runtime/metrics.hpp"
@@ -13,7 +14,9 @@ namespace shoal {
 
 /// The typed handle of one kv shard actor. Writes are answered once their
 /// records are durable; reads are answered from memory, but never with
-/// state that is not durable yet (they wait for the pending commit).
+/// state that is not durable yet (they wait for the pending commit). Put,
+/// delete and get also come in a local form with a trailing `reply_to<T>`
+/// (see actors/reply_to.hpp).
 using kv_shard_actor = caf::typed_actor<
   caf::replies_to<put_atom, kv::put_cmd>::with<kv::write_result>,
   caf::replies_to<delete_atom, kv::delete_cmd>::with<kv::write_result>,
@@ -22,6 +25,9 @@ using kv_shard_actor = caf::typed_actor<
   caf::replies_to<history_atom, std::string,
                   uint32_t>::with<std::vector<kv::version_record>>,
   caf::replies_to<watch_atom, kv::watch_request>::with<kv::watch_ack>,
+  caf::reacts_to<put_atom, kv::put_cmd, reply_to<kv::write_result>>,
+  caf::reacts_to<delete_atom, kv::delete_cmd, reply_to<kv::write_result>>,
+  caf::reacts_to<get_atom, std::string, reply_to<kv::entry>>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 

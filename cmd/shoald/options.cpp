@@ -19,7 +19,7 @@ struct raw_options {
   std::string cluster_addr;
   std::string name;
   std::string log_level = "info";
-  size_t io_threads = 2;
+  size_t io_threads = 0;
   size_t workers = 0;
   size_t max_body = 2 * 1024 * 1024;
   std::string read_timeout = "10s";
@@ -126,9 +126,9 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
   app.add_option("--log-level", o.log_level,
                  "trace | debug | info | warn | error | critical | off")
     ->capture_default_str();
-  app.add_option("--io-threads", o.io_threads, "HTTP io threads")
+  app.add_option("--io-threads", o.io_threads, "HTTP io threads (0: half the cores)")
     ->capture_default_str();
-  app.add_option("--workers", o.workers, "actor scheduler threads (0: cores)")
+  app.add_option("--workers", o.workers, "actor scheduler threads (0: half the cores)")
     ->capture_default_str();
   app.add_option("--max-body", o.max_body, "largest request body in bytes")
     ->capture_default_str();

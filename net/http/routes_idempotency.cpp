@@ -67,19 +67,20 @@ std::optional<parsed_call> parse_call(node& n, request& req,
   return parsed_call{std::move(key), std::move(*body)};
 }
 
-// Asks the key's shard and answers with `to_json` of the reply.
+// Sends the command straight to the key's shard and answers with
+// `to_json` of the reply.
 template <class T, class Atom, class Command, class ToJson>
 void send(node& n, const std::string& key, Atom atom, Command cmd,
           respond_fn respond, ToJson to_json) {
-  ask<T>(n.bridge(), n.idempotency().shard_for(key), default_ask_timeout,
-         [respond, to_json](result<T> r) {
-           if (!r) {
-             respond(error_response(r.err()));
-             return;
-           }
-           respond(to_json(*r));
-         },
-         atom, std::move(cmd));
+  call<T>(n.idempotency().shard_for(key),
+          [respond, to_json](result<T> r) {
+            if (!r) {
+              respond(error_response(r.err()));
+              return;
+            }
+            respond(to_json(*r));
+          },
+          atom, std::move(cmd));
 }
 
 response record_response(const idem::record& r) {
@@ -208,9 +209,15 @@ void delete_route(node& n, request& req, respond_fn respond) {
     respond(error_response(ok.err()));
     return;
   }
-  send<bool>(n, key, delete_atom_v, key, std::move(respond), [](bool deleted) {
-    return json_response(200, json{{"deleted", deleted}});
-  });
+  ask<bool>(n.bridge(), n.idempotency().shard_for(key), default_ask_timeout,
+            [respond](result<bool> r) {
+              if (!r) {
+                respond(error_response(r.err()));
+                return;
+              }
+              respond(json_response(200, json{{"deleted", *r}}));
+            },
+            delete_atom_v, key);
 }
 
 void sweep_route(node& n, respond_fn respond) {

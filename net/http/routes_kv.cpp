@@ -63,15 +63,15 @@ void send_write(node& n, Atom atom, Command cmd, respond_fn respond,
                 json (*to_json)(const kv::write_result&)) {
   // Pick the shard before `cmd` is moved into the message.
   auto shard = n.kv().shard_for(cmd.key);
-  ask<kv::write_result>(n.bridge(), shard, default_ask_timeout,
-                        [respond, to_json](result<kv::write_result> r) {
-                          if (!r) {
-                            respond(error_response(r.err()));
-                            return;
-                          }
-                          respond(json_response(200, to_json(*r)));
-                        },
-                        atom, std::move(cmd));
+  call<kv::write_result>(shard,
+                         [respond, to_json](result<kv::write_result> r) {
+                           if (!r) {
+                             respond(error_response(r.err()));
+                             return;
+                           }
+                           respond(json_response(200, to_json(*r)));
+                         },
+                         atom, std::move(cmd));
 }
 
 // Query parameters shared by the write routes.
@@ -177,7 +177,7 @@ void get_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto raw = req.query_param("raw") != nullptr;
-  ask<kv::entry>(n.bridge(), n.kv().shard_for(key), default_ask_timeout,
+  call<kv::entry>(n.kv().shard_for(key),
                  [respond, raw](result<kv::entry> e) {
                    if (!e) {
                      respond(error_response(e.err()));

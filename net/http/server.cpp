@@ -847,7 +847,9 @@ result<void> server::start() {
   im.bound_port = im.acceptor.local_endpoint().port();
   im.work.emplace(asio::make_work_guard(im.ioc));
   im.do_accept();
-  auto n = std::max<size_t>(1, im.cfg.io_threads);
+  auto n = im.cfg.io_threads != 0
+             ? im.cfg.io_threads
+             : std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
   for (size_t i = 0; i < n; ++i) {
     im.threads.emplace_back([&im] { im.ioc.run(); });
   }

@@ -16,7 +16,8 @@ struct server_config {
   std::string host = "127.0.0.1";
   /// 0 picks a free port (see `server::port`).
   uint16_t port = 7700;
-  size_t io_threads = 2;
+  /// 0: half the cores (at least one).
+  size_t io_threads = 0;
   /// Larger request bodies get 413.
   size_t max_body_bytes = 2 * 1024 * 1024;
   /// Larger request heads (request line + headers) get 431.

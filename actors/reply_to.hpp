@@ -1,0 +1,89 @@
+#pragma once
+
+// A request sent straight to a local shard actor from any thread, answered
+// through a callback rather than a response message: no bridge actor and
+// no extra mailbox hop. Shards accept `(atom, command, reply_to<T>)`
+// beside their request/response form. Local only: never serialized.
+
+#include <functional>
+#include <memory>
+#include <type_traits>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/error_bridge.hpp"
+
+#include "runtime/result.hpp"
+
+namespace shoal {
+
+/// Called exactly once with the shard's answer, on the shard's thread; it
+/// must not block. If the shard is gone, it is destroyed uncalled.
+template <class T>
+struct reply_to {
+  std::function<void(result<T>)> fn;
+};
+
+namespace detail {
+
+// Calls `fn` at most once; if nobody did, its destructor calls it with
+// `unavailable` (the shard stopped with the request in its mailbox).
+template <class T>
+class once_reply {
+public:
+  explicit once_reply(std::function<void(result<T>)> fn) : fn_(std::move(fn)) {
+  }
+  once_reply(const once_reply&) = delete;
+  once_reply& operator=(const once_reply&) = delete;
+  ~once_reply() {
+    if (fn_) {
+      fn_(error{errc::unavailable, "the shard stopped before answering"});
+    }
+  }
+  void operator()(result<T> r) {
+    if (fn_) {
+      auto fn = std::move(fn_);
+      fn_ = nullptr;
+      fn(std::move(r));
+    }
+  }
+
+private:
+  std::function<void(result<T>)> fn_;
+};
+
+} // namespace detail
+
+/// Sends `xs..., reply_to<T>{done}` to `shard`. `done` is called exactly
+/// once: with the answer, or with `unavailable` if the shard stopped
+/// before answering. There is no timeout: a live shard always answers.
+template <class T, class Handle, class... Ts>
+void call(const Handle& shard, std::function<void(result<T>)> done, Ts&&... xs) {
+  auto once = std::make_shared<detail::once_reply<T>>(std::move(done));
+  caf::anon_send(shard, std::forward<Ts>(xs)...,
+                 reply_to<T>{[once](result<T> r) { (*once)(std::move(r)); }});
+}
+
+/// A callback that delivers a result to a response promise (so one shard
+/// function can serve both the message and the `reply_to` form).
+template <class T>
+std::function<void(result<T>)> deliver_to(caf::typed_response_promise<T> rp) {
+  return [rp](result<T> r) mutable {
+    if (r) {
+      rp.deliver(std::move(*r));
+    } else {
+      rp.deliver(to_caf_error(r.err()));
+    }
+  };
+}
+
+} // namespace shoal
+
+namespace caf {
+
+template <class T>
+struct allowed_unsafe_message_type<shoal::reply_to<T>> : std::true_type {};
+
+} // namespace caf
