@@ -13,28 +13,36 @@ idem_client::idem_client(node& n, std::chrono::milliseconds timeout)
   : node_(n), timeout_(timeout) {
 }
 
+namespace {
+
+// Sends `cmd` straight to the shard of its key.
+template <class T, class Atom, class Command>
+void to_shard(node& n, Atom atom, Command cmd,
+              std::function<void(result<T>)> done) {
+  auto shard = n.idempotency().shard_for(cmd.key);
+  call<T>(shard, std::move(done), atom, std::move(cmd));
+}
+
+} // namespace
+
 void idem_client::begin_async(
   idem::begin_cmd cmd, std::function<void(result<idem::begin_result>)> done) {
-  auto shard = node_.idempotency().shard_for(cmd.key);
-  call<idem::begin_result>(shard, std::move(done), begin_atom_v, std::move(cmd));
+  to_shard<idem::begin_result>(node_, begin_atom_v, std::move(cmd), std::move(done));
 }
 
 void idem_client::touch_async(idem::touch_cmd cmd,
                               std::function<void(result<idem::record>)> done) {
-  auto shard = node_.idempotency().shard_for(cmd.key);
-  call<idem::record>(shard, std::move(done), touch_atom_v, std::move(cmd));
+  to_shard<idem::record>(node_, touch_atom_v, std::move(cmd), std::move(done));
 }
 
 void idem_client::complete_async(
   idem::complete_cmd cmd, std::function<void(result<idem::record>)> done) {
-  auto shard = node_.idempotency().shard_for(cmd.key);
-  call<idem::record>(shard, std::move(done), complete_atom_v, std::move(cmd));
+  to_shard<idem::record>(node_, complete_atom_v, std::move(cmd), std::move(done));
 }
 
 void idem_client::fail_async(idem::fail_cmd cmd,
                              std::function<void(result<idem::record>)> done) {
-  auto shard = node_.idempotency().shard_for(cmd.key);
-  call<idem::record>(shard, std::move(done), fail_atom_v, std::move(cmd));
+  to_shard<idem::record>(node_, fail_atom_v, std::move(cmd), std::move(done));
 }
 
 void idem_client::get_async(std::string key,

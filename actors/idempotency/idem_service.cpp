@@ -14,17 +14,8 @@ idem_service::start(caf::actor_system& sys, uint32_t shard_count,
   for (uint32_t i = 0; i < shard_count; ++i) {
     auto shard = static_cast<uint16_t>(i);
     idem::idempotency_table table{shard, cfg};
-    auto loaded = env.store->load_prefix(
-      storage::column::idempotency, idem::idempotency_table::prefix(shard),
-      [&](std::string_view k, std::string_view v) -> result<void> {
-        auto ok = table.restore(k, v);
-        if (!ok) {
-          auto bad = std::move(ok).err();
-          bad.message += " (idempotency shard " + std::to_string(shard) + ")";
-          return bad;
-        }
-        return {};
-      });
+    auto loaded = restore_shard(*env.store, storage::column::idempotency,
+                                table, "idempotency");
     if (!loaded) {
       return std::move(loaded).err();
     }

@@ -16,17 +16,7 @@ kv_service::start(caf::actor_system& sys, uint32_t shard_count,
   for (uint32_t i = 0; i < shard_count; ++i) {
     auto shard = static_cast<uint16_t>(i);
     kv::kv_table table{shard, cfg};
-    auto loaded = env.store->load_prefix(
-      storage::column::kv, kv::kv_table::prefix(shard),
-      [&](std::string_view k, std::string_view v) -> result<void> {
-        auto ok = table.restore(k, v);
-        if (!ok) {
-          auto bad = std::move(ok).err();
-          bad.message += " (shard " + std::to_string(shard) + ")";
-          return bad;
-        }
-        return {};
-      });
+    auto loaded = restore_shard(*env.store, storage::column::kv, table, "kv");
     if (!loaded) {
       return std::move(loaded).err();
     }

@@ -40,6 +40,18 @@ json record_json(const idem::record& r) {
   return j;
 }
 
+// The route's key if valid, or nullopt after responding with the error.
+std::optional<std::string> key_of(node& n, request& req,
+                                  const respond_fn& respond) {
+  auto key = req.param("key");
+  if (auto ok = idem::validate_record_key(key, n.config().idempotency.max_key_bytes);
+      !ok) {
+    respond(error_response(ok.err()));
+    return std::nullopt;
+  }
+  return key;
+}
+
 // Parses the body and the key, or responds with the error.
 struct parsed_call {
   std::string key;
@@ -49,10 +61,8 @@ struct parsed_call {
 std::optional<parsed_call> parse_call(node& n, request& req,
                                       std::initializer_list<std::string_view> fields,
                                       const respond_fn& respond) {
-  auto key = req.param("key");
-  if (auto ok = idem::validate_record_key(key, n.config().idempotency.max_key_bytes);
-      !ok) {
-    respond(error_response(ok.err()));
+  auto key = key_of(n, req, respond);
+  if (!key) {
     return std::nullopt;
   }
   auto body = parse_json_object(req, true);
@@ -64,7 +74,7 @@ std::optional<parsed_call> parse_call(node& n, request& req,
     respond(error_response(ok.err()));
     return std::nullopt;
   }
-  return parsed_call{std::move(key), std::move(*body)};
+  return parsed_call{std::move(*key), std::move(*body)};
 }
 
 // Sends the command straight to the key's shard and answers with
@@ -87,7 +97,7 @@ response record_response(const idem::record& r) {
   return json_response(200, record_json(r));
 }
 
-// Every field error of a call, in order; the first one is answered.
+// Moves a parsed field into `out`, or responds with its error (false).
 template <class T>
 bool take(result<T> r, T& out, const respond_fn& respond) {
   if (!r) {
@@ -192,24 +202,20 @@ void fail_route(node& n, request& req, respond_fn respond) {
 }
 
 void get_route(node& n, request& req, respond_fn respond) {
-  auto key = req.param("key");
-  if (auto ok = idem::validate_record_key(key, n.config().idempotency.max_key_bytes);
-      !ok) {
-    respond(error_response(ok.err()));
+  auto key = key_of(n, req, respond);
+  if (!key) {
     return;
   }
-  send<idem::record>(n, key, get_atom_v, key, std::move(respond),
+  send<idem::record>(n, *key, get_atom_v, *key, std::move(respond),
                      record_response);
 }
 
 void delete_route(node& n, request& req, respond_fn respond) {
-  auto key = req.param("key");
-  if (auto ok = idem::validate_record_key(key, n.config().idempotency.max_key_bytes);
-      !ok) {
-    respond(error_response(ok.err()));
+  auto key = key_of(n, req, respond);
+  if (!key) {
     return;
   }
-  ask<bool>(n.bridge(), n.idempotency().shard_for(key), default_ask_timeout,
+  ask<bool>(n.bridge(), n.idempotency().shard_for(*key), default_ask_timeout,
             [respond](result<bool> r) {
               if (!r) {
                 respond(error_response(r.err()));
@@ -217,7 +223,7 @@ void delete_route(node& n, request& req, respond_fn respond) {
               }
               respond(json_response(200, json{{"deleted", *r}}));
             },
-            delete_atom_v, key);
+            delete_atom_v, *key);
 }
 
 void sweep_route(node& n, respond_fn respond) {

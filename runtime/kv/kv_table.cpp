@@ -373,6 +373,22 @@ result<entry> kv_table::get(std::string_view key, time_point now) const {
   return it->second;
 }
 
+template <class Fn>
+void kv_table::visit_live(const key_pattern& pattern, const std::string& after,
+                          time_point now, Fn&& fn) const {
+  auto start = pattern.scan_prefix();
+  auto it = entries_.lower_bound(start);
+  if (!after.empty() && after >= start) {
+    it = entries_.upper_bound(after);
+  }
+  for (; it != entries_.end() && it->first.starts_with(start); ++it) {
+    if (pattern.matches(it->first) && is_live(it->second, now)
+        && !fn(it->second)) {
+      return;
+    }
+  }
+}
+
 result<list_page> kv_table::list(const list_query& q, time_point now) const {
   auto pattern = key_pattern::parse(q.pattern);
   if (!pattern) {
@@ -383,40 +399,27 @@ result<list_page> kv_table::list(const list_query& q, time_point now) const {
   }
   list_page page;
   page.revision = revision_;
-  auto start = pattern->scan_prefix();
-  auto it = entries_.lower_bound(start);
-  if (!q.after.empty() && q.after >= start) {
-    it = entries_.upper_bound(q.after);
-  }
-  for (; it != entries_.end(); ++it) {
-    if (!it->first.starts_with(start)) {
-      break;
-    }
-    if (!pattern->matches(it->first) || !is_live(it->second, now)) {
-      continue;
-    }
+  visit_live(*pattern, q.after, now, [&](const entry& e) {
     if (page.items.size() == q.limit) {
       page.more = true;
-      break;
+      return false;
     }
-    page.items.push_back(it->second);
+    page.items.push_back(e);
     if (q.keys_only) {
       page.items.back().value.clear();
     }
-  }
+    return true;
+  });
   return page;
 }
 
 std::vector<entry> kv_table::snapshot(const key_pattern& pattern,
                                       time_point now) const {
   std::vector<entry> out;
-  auto start = pattern.scan_prefix();
-  for (auto it = entries_.lower_bound(start);
-       it != entries_.end() && it->first.starts_with(start); ++it) {
-    if (pattern.matches(it->first) && is_live(it->second, now)) {
-      out.push_back(it->second);
-    }
-  }
+  visit_live(pattern, {}, now, [&](const entry& e) {
+    out.push_back(e);
+    return true;
+  });
   return out;
 }
 

@@ -125,6 +125,13 @@ public:
   static result<event> decode_event(std::string_view v);
 
 private:
+  // Calls `fn` for each live entry matching `pattern`, in key order,
+  // starting after `after` (empty: from the start); stops when `fn`
+  // returns false.
+  template <class Fn>
+  void visit_live(const key_pattern& pattern, const std::string& after,
+                  time_point now, Fn&& fn) const;
+
   bool is_live(const entry& e, time_point now) const {
     return !e.has_expiry() || e.expires_at > now;
   }

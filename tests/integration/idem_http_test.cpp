@@ -325,51 +325,34 @@ TEST(idem_process, acknowledged_outcomes_survive_sigkill) {
                                 "127.0.0.1:0", "--shards", "8",
                                 "--ports-file", dir / "ports.json"};
   std::map<std::string, std::string> acked;
-  {
-    test::child_process proc{SHOAL_SHOALD, args};
-    auto ports = test::wait_for_ports(dir / "ports.json", 20s);
-    ASSERT_TRUE(ports);
-    std::atomic<bool> stop{false};
-    std::mutex mtx;
-    std::vector<std::thread> workers;
-    for (int t = 0; t < 8; ++t) {
-      workers.emplace_back([&, t, port = ports->http] {
-        http::client c{"127.0.0.1", port, 5s};
-        for (int i = 0; !stop; ++i) {
-          auto key = "op-" + std::to_string(t) + "-" + std::to_string(i);
-          auto b = c.request("POST", "/v1/idempotency/" + key + "/begin", "{}");
-          if (!b || b->status != 201) {
-            return; // the process is gone
-          }
-          auto token = json::parse(b->body)["token"].get<std::string>();
-          json body{{"token", token}, {"result", base64_encode("r" + key)}};
-          auto r = c.request("POST", "/v1/idempotency/" + key + "/complete",
-                             body.dump());
-          if (!r || r->status != 200) {
-            return;
-          }
-          std::lock_guard guard{mtx};
-          acked[key] = "r" + key;
+  std::mutex mtx;
+  auto started = test::kill_under_load(
+    SHOAL_SHOALD, args, dir / "ports.json", 8,
+    [&](uint16_t port, int t, const std::atomic<bool>& stop) {
+      http::client c{"127.0.0.1", port, 5s};
+      for (int i = 0; !stop; ++i) {
+        auto key = "op-" + std::to_string(t) + "-" + std::to_string(i);
+        auto b = c.request("POST", "/v1/idempotency/" + key + "/begin", "{}");
+        if (!b || b->status != 201) {
+          return; // the process is gone
         }
-      });
-    }
-    auto until = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < until) {
-      {
+        auto token = json::parse(b->body)["token"].get<std::string>();
+        json body{{"token", token}, {"result", base64_encode("r" + key)}};
+        auto r = c.request("POST", "/v1/idempotency/" + key + "/complete",
+                           body.dump());
+        if (!r || r->status != 200) {
+          return;
+        }
         std::lock_guard guard{mtx};
-        if (acked.size() >= 300) {
-          break;
-        }
+        acked[key] = "r" + key;
       }
-      std::this_thread::sleep_for(5ms); // poll the count until the deadline
-    }
-    proc.signal(SIGKILL);
-    ASSERT_TRUE(proc.wait(10s));
-    stop = true;
-    for (auto& w : workers) {
-      w.join();
-    }
-  }
+    },
+    [&] {
+      std::lock_guard guard{mtx};
+      return acked.size();
+    },
+    300);
+  ASSERT_TRUE(started);
   ASSERT_GE(acked.size(), 300u);
   std::remove((dir / "ports.json").c_str());
   test::child_process again{SHOAL_SHOALD, args};

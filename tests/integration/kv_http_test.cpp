@@ -288,55 +288,34 @@ TEST(kv_process, acknowledged_writes_survive_sigkill) {
   std::vector<std::string> args{"--data-dir", dir / "data", "--http",
                                 "127.0.0.1:0", "--shards", "8",
                                 "--ports-file", dir / "ports.json"};
-  auto read_port = [&](std::chrono::seconds timeout) -> uint16_t {
-    auto p = test::wait_for_ports(dir / "ports.json", timeout);
-    return p ? p->http : 0;
-  };
   std::map<std::string, std::string> acked;
-  {
-    test::child_process proc{SHOAL_SHOALD, args};
-    auto port = read_port(20s);
-    ASSERT_NE(port, 0);
-    std::atomic<bool> stop{false};
-    std::mutex mtx;
-    std::vector<std::thread> writers;
-    for (int t = 0; t < 8; ++t) {
-      writers.emplace_back([&, t] {
-        http::client c{"127.0.0.1", port, 5s};
-        for (int i = 0; !stop; ++i) {
-          auto key = "w" + std::to_string(t) + "." + std::to_string(i);
-          auto r = c.request("PUT", "/v1/kv/" + key + "?ttl=1h", "v" + key);
-          if (!r || r->status != 200) {
-            return; // the process is gone
-          }
-          std::lock_guard guard{mtx};
-          acked[key] = "v" + key;
+  std::mutex mtx;
+  auto started = test::kill_under_load(
+    SHOAL_SHOALD, args, dir / "ports.json", 8,
+    [&](uint16_t port, int t, const std::atomic<bool>& stop) {
+      http::client c{"127.0.0.1", port, 5s};
+      for (int i = 0; !stop; ++i) {
+        auto key = "w" + std::to_string(t) + "." + std::to_string(i);
+        auto r = c.request("PUT", "/v1/kv/" + key + "?ttl=1h", "v" + key);
+        if (!r || r->status != 200) {
+          return; // the process is gone
         }
-      });
-    }
-    auto until = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < until) {
-      {
         std::lock_guard guard{mtx};
-        if (acked.size() >= 400) {
-          break;
-        }
+        acked[key] = "v" + key;
       }
-      std::this_thread::sleep_for(5ms); // poll the count until the deadline
-    }
-    proc.signal(SIGKILL);
-    ASSERT_TRUE(proc.wait(10s));
-    stop = true;
-    for (auto& w : writers) {
-      w.join();
-    }
-  }
+    },
+    [&] {
+      std::lock_guard guard{mtx};
+      return acked.size();
+    },
+    400);
+  ASSERT_TRUE(started);
   ASSERT_GE(acked.size(), 400u);
   std::remove((dir / "ports.json").c_str());
   test::child_process again{SHOAL_SHOALD, args};
-  auto port = read_port(20s);
-  ASSERT_NE(port, 0);
-  http::client c{"127.0.0.1", port};
+  auto ports = test::wait_for_ports(dir / "ports.json", 20s);
+  ASSERT_TRUE(ports);
+  http::client c{"127.0.0.1", ports->http};
   size_t missing = 0;
   for (const auto& [key, value] : acked) {
     auto r = c.get("/v1/kv/" + key + "?raw");

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -176,6 +177,36 @@ std::optional<shoald_ports> wait_for_ports(const std::string& file,
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
   }
   return std::nullopt;
+}
+
+bool kill_under_load(
+  const std::string& program, const std::vector<std::string>& args,
+  const std::string& ports_file, int threads,
+  const std::function<void(uint16_t, int, const std::atomic<bool>&)>& worker,
+  const std::function<size_t()>& progress, size_t min_progress,
+  std::chrono::steady_clock::duration deadline) {
+  child_process proc{program, args};
+  auto ports = wait_for_ports(ports_file, std::chrono::seconds{20});
+  if (!ports) {
+    return false;
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] { worker(ports->http, t, stop); });
+  }
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until && progress() < min_progress) {
+    // Polling the workers' progress, with a deadline.
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  proc.signal(SIGKILL);
+  proc.wait(std::chrono::seconds{10});
+  stop = true;
+  for (auto& w : workers) {
+    w.join();
+  }
+  return true;
 }
 
 } // namespace shoal::test

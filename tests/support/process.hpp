@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -62,5 +63,19 @@ struct shoald_ports {
 /// Polls `file` until shoald wrote it (or `timeout` passed).
 std::optional<shoald_ports> wait_for_ports(const std::string& file,
                                            std::chrono::steady_clock::duration timeout);
+
+/// A crash test's load phase: starts `program args` (which writes its
+/// ports to `ports_file`), runs `threads` copies of `worker(http_port,
+/// thread, stop)` (each loops until `stop` or until the process is gone),
+/// SIGKILLs the process as soon as `progress()` reaches `min_progress` (or
+/// after `deadline`), then stops and joins the workers. Returns false if
+/// the process did not start.
+bool kill_under_load(
+  const std::string& program, const std::vector<std::string>& args,
+  const std::string& ports_file, int threads,
+  const std::function<void(uint16_t port, int thread,
+                           const std::atomic<bool>& stop)>& worker,
+  const std::function<size_t()>& progress, size_t min_progress,
+  std::chrono::steady_clock::duration deadline = std::chrono::seconds{10});
 
 } // namespace shoal::test
