@@ -109,6 +109,14 @@ result<void> validate_record_key(std::string_view key, size_t max_bytes) {
   return {};
 }
 
+result<void> idempotency_table::check_lease(duration ttl) const {
+  if (ttl <= duration::zero() || ttl > cfg_.max_lease) {
+    return fail(errc::invalid_ttl,
+                "lease ttl must be > 0 and at most " + format_duration(cfg_.max_lease));
+  }
+  return {};
+}
+
 result<duration> idempotency_table::retention(duration asked) const {
   if (asked < duration::zero() || asked > cfg_.max_retention) {
     return fail(errc::invalid_ttl, "retention must be 0.."
@@ -139,9 +147,8 @@ result<begin_result> idempotency_table::apply(const begin_cmd& cmd,
   if (auto ok = validate_key(cmd.key); !ok) {
     return std::move(ok).err();
   }
-  if (cmd.lease_ttl <= duration::zero() || cmd.lease_ttl > cfg_.max_lease) {
-    return fail(errc::invalid_ttl,
-                "lease ttl must be > 0 and at most " + format_duration(cfg_.max_lease));
+  if (auto ok = check_lease(cmd.lease_ttl); !ok) {
+    return std::move(ok).err();
   }
   if (cmd.fingerprint.size() > cfg_.max_fingerprint_bytes) {
     return fail(errc::too_large, "fingerprint is too long");
@@ -246,9 +253,8 @@ result<record> idempotency_table::conclude(const std::string& key,
 
 result<record> idempotency_table::apply(const touch_cmd& cmd, time_point now,
                                         effects& out) {
-  if (cmd.lease_ttl <= duration::zero() || cmd.lease_ttl > cfg_.max_lease) {
-    return fail(errc::invalid_ttl,
-                "lease ttl must be > 0 and at most " + format_duration(cfg_.max_lease));
+  if (auto ok = check_lease(cmd.lease_ttl); !ok) {
+    return std::move(ok).err();
   }
   auto rec = owned(cmd.key, cmd.token, now);
   if (!rec) {

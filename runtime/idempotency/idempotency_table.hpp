@@ -174,6 +174,7 @@ private:
   // The live in-progress record of `key` owned by `token`, or the error.
   result<record*> owned(const std::string& key, const std::string& token,
                         time_point now);
+  result<void> check_lease(duration ttl) const;
   result<duration> retention(duration asked) const;
   // Ends the owner's lease with an outcome (complete or fail): checks the
   // retention and ownership, applies `set_outcome`, keeps the record.
