@@ -109,6 +109,7 @@ struct node::impl {
   node_actor self_handle;
   std::unique_ptr<kv_service> kv;
   std::unique_ptr<idem_service> idempotency;
+  std::unique_ptr<lock_service> locks;
   std::vector<caf::actor> bridges;
   mutable std::atomic<size_t> next_bridge{0};
   std::string id;
@@ -200,6 +201,14 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     return std::move(idem).err();
   }
   im.idempotency = std::move(*idem);
+  auto locks = lock_service::start(
+    *im.sys, c.shard_count, c.locks,
+    lock_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+  if (!locks) {
+    result_node->stop();
+    return std::move(locks).err();
+  }
+  im.locks = std::move(*locks);
   for (size_t i = 0; i < 4; ++i) {
     im.bridges.push_back(spawn_bridge(*im.sys));
   }
@@ -263,6 +272,9 @@ void node::stop() {
     if (im.idempotency) {
       im.idempotency->stop();
     }
+    if (im.locks) {
+      im.locks->stop();
+    }
     for (auto& b : im.bridges) {
       caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
     }
@@ -303,6 +315,10 @@ const kv_service& node::kv() const {
 
 const idem_service& node::idempotency() const {
   return *impl_->idempotency;
+}
+
+const lock_service& node::locks() const {
+  return *impl_->locks;
 }
 
 const std::string& node::id() const {

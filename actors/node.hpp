@@ -11,6 +11,7 @@
 
 #include "actors/idempotency/idem_service.hpp"
 #include "actors/kv/kv_service.hpp"
+#include "actors/lock/lock_service.hpp"
 #include "actors/node_actor.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/result.hpp"
@@ -60,6 +61,8 @@ struct node_config {
   kv::kv_config kv;
   /// Limits and default retention of idempotency records.
   idem::idem_config idempotency;
+  /// Limits and lock-delay of locks.
+  lock::lock_config locks;
   /// Services to start after the actors (see `node_service`).
   std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
 };
@@ -109,6 +112,9 @@ public:
 
   /// The idempotency shards (see `idem_shard_actor`).
   const idem_service& idempotency() const;
+
+  /// The lock shards (see `lock_shard_actor`).
+  const lock_service& locks() const;
 
   /// The stable node id.
   const std::string& id() const;

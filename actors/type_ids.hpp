@@ -11,6 +11,7 @@
 
 #include "actors/idempotency/idem_messages.hpp"
 #include "actors/kv/kv_messages.hpp"
+#include "actors/lock/lock_messages.hpp"
 #include "actors/node_info.hpp"
 #include "runtime/errc.hpp"
 
@@ -36,6 +37,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (shoal::idem::touch_cmd))
   CAF_ADD_TYPE_ID(shoal, (shoal::idem::complete_cmd))
   CAF_ADD_TYPE_ID(shoal, (shoal::idem::fail_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::lock::lock_info))
+  CAF_ADD_TYPE_ID(shoal, (shoal::lock::acquire_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::lock::acquire_result))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -53,6 +57,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, complete_atom, "complete")
   CAF_ADD_ATOM(shoal, shoal, fail_atom, "fail")
   CAF_ADD_ATOM(shoal, shoal, sweep_atom, "sweep")
+  CAF_ADD_ATOM(shoal, shoal, acquire_atom, "acquire")
+  CAF_ADD_ATOM(shoal, shoal, refresh_atom, "refresh")
+  CAF_ADD_ATOM(shoal, shoal, release_atom, "release")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -82,7 +82,8 @@ struct client::impl {
 
   result<client_response> once(std::string_view verb, std::string_view target,
                                const std::string& body,
-                               std::string_view content_type) {
+                               std::string_view content_type,
+                               const header_list& headers) {
     if (!stream) {
       if (auto ok = connect(); !ok) {
         return std::move(ok).err();
@@ -95,6 +96,9 @@ struct client::impl {
     }
     req.set(bhttp::field::host, host + ":" + std::to_string(port));
     req.set(bhttp::field::user_agent, "shoal-client");
+    for (const auto& [name, value] : headers) {
+      req.set(name, value);
+    }
     if (!body.empty()) {
       req.set(bhttp::field::content_type, content_type);
     }
@@ -156,13 +160,14 @@ client& client::operator=(client&&) noexcept = default;
 result<client_response> client::request(std::string_view verb,
                                         std::string_view target,
                                         std::string body,
-                                        std::string_view content_type) {
+                                        std::string_view content_type,
+                                        const header_list& headers) {
   auto reused = impl_->stream.has_value();
-  auto r = impl_->once(verb, target, body, content_type);
+  auto r = impl_->once(verb, target, body, content_type, headers);
   // A kept-alive connection the server closed meanwhile: retry once on a
   // fresh one (the request never reached a handler).
   if (!r && reused && r.code() == errc::unavailable) {
-    r = impl_->once(verb, target, body, content_type);
+    r = impl_->once(verb, target, body, content_type, headers);
   }
   return r;
 }

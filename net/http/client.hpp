@@ -38,7 +38,8 @@ public:
                                   std::string_view target,
                                   std::string body = {},
                                   std::string_view content_type
-                                  = "application/json");
+                                  = "application/json",
+                                  const header_list& headers = {});
 
   result<client_response> get(std::string_view target) {
     return request("GET", target);

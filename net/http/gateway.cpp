@@ -9,6 +9,7 @@ gateway::gateway(node& n, server_config cfg) : node_(n), cfg_(std::move(cfg)) {
   add_kv_routes(routes_, node_);
   add_watch_routes(routes_, node_);
   add_idempotency_routes(routes_, node_);
+  add_lock_routes(routes_, node_);
 }
 
 gateway::~gateway() {

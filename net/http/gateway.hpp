@@ -53,6 +53,9 @@ void add_kv_routes(router& routes, node& n);
 /// Registers the idempotency routes under `/v1/idempotency`.
 void add_idempotency_routes(router& routes, node& n);
 
+/// Registers the lock routes under `/v1/locks`.
+void add_lock_routes(router& routes, node& n);
+
 /// Registers the WebSocket route `/v1/watch`.
 void add_watch_routes(router& routes, node& n);
 

@@ -1,0 +1,34 @@
+#include "actors/lock/lock_service.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+namespace shoal {
+
+result<std::unique_ptr<lock_service>>
+lock_service::start(caf::actor_system& sys, uint32_t shard_count,
+                    lock::lock_config cfg, lock_shard_env env) {
+  auto out = std::make_unique<lock_service>();
+  size_t held = 0;
+  for (uint32_t i = 0; i < shard_count; ++i) {
+    lock::lock_table table{static_cast<uint16_t>(i), cfg};
+    auto loaded = restore_shard(*env.store, storage::column::lock, table, "lock");
+    if (!loaded) {
+      return std::move(loaded).err();
+    }
+    held += table.active();
+    out->shards_.push_back(spawn_lock_shard(sys, std::move(table), env));
+  }
+  spdlog::info("locks: {} shards, {} holds restored", shard_count, held);
+  return out;
+}
+
+void lock_service::stop() {
+  for (auto& s : shards_) {
+    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  }
+  shards_.clear();
+}
+
+} // namespace shoal

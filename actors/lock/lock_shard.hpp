@@ -1,0 +1,47 @@
+#pragma once
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/reply_to.hpp"
+#include "actors/type_ids.hpp"
+#include "runtime/lock/lock_table.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/storage/committer.hpp"
+#include "runtime/storage/engine.hpp"
+
+namespace shoal {
+
+/// The typed handle of one lock shard actor (local requests with a
+/// `reply_to`, see actors/reply_to.hpp). Every answer waits until the
+/// state it reports is durable.
+/// - acquire: granted (with owner token and fence), `lock_held`, or — with
+///   a wait — answered later when granted, or `timeout`. The shard draws
+///   the owner token and the waiter id itself.
+/// - refresh(key, token, ttl) → the lock; release(key, token) → true;
+///   get(key) → the lock without its owner token.
+using lock_shard_actor = caf::typed_actor<
+  caf::reacts_to<acquire_atom, lock::acquire_cmd, reply_to<lock::acquire_result>>,
+  caf::reacts_to<refresh_atom, std::string, std::string, duration,
+                 reply_to<lock::lock_info>>,
+  caf::reacts_to<release_atom, std::string, std::string, reply_to<bool>>,
+  caf::reacts_to<get_atom, std::string, reply_to<lock::lock_info>>,
+  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
+  caf::reacts_to<tick_atom>>;
+
+struct lock_shard_env {
+  storage::engine* store = nullptr;
+  storage::committer* committer = nullptr;
+  const clock_source* clock = nullptr;
+  metrics::registry* metrics = nullptr;
+  /// How often expiries and wait deadlines are checked.
+  duration tick_interval = std::chrono::milliseconds{20};
+};
+
+/// Converts the table's writes to a storage batch (column `lock`).
+storage::write_batch to_batch(const std::vector<lock::write>& writes);
+
+lock_shard_actor spawn_lock_shard(caf::actor_system& sys, lock::lock_table table,
+                                  lock_shard_env env);
+
+} // namespace shoal
