@@ -12,6 +12,13 @@ gateway::gateway(node& n, server_config cfg) : node_(n), cfg_(std::move(cfg)) {
   add_lock_routes(routes_, node_);
 }
 
+void add_route(router& routes, node& n, method verb, const char* pattern,
+               node_route fn) {
+  routes.add(verb, pattern, [&n, fn](request& req, respond_fn respond) {
+    fn(n, req, std::move(respond));
+  });
+}
+
 gateway::~gateway() {
   stop();
 }

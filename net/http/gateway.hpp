@@ -44,6 +44,13 @@ private:
 std::function<std::unique_ptr<node_service>(node&)>
 gateway_service(server_config base = {});
 
+/// A route handler that needs the node.
+using node_route = void (*)(node&, request&, respond_fn);
+
+/// Registers `fn` for `verb` on `pattern`, bound to `n`.
+void add_route(router& routes, node& n, method verb, const char* pattern,
+               node_route fn);
+
 /// Registers `/healthz`, `/readyz`, `/metrics` and `/v1/node`.
 void add_node_routes(router& routes, node& n);
 

@@ -155,11 +155,8 @@ void get_route(node& n, request& req, respond_fn respond) {
 } // namespace
 
 void add_lock_routes(router& routes, node& n) {
-  using route_fn = void (*)(node&, request&, respond_fn);
-  auto add = [&](method m, const char* pattern, route_fn fn) {
-    routes.add(m, pattern, [&n, fn](request& req, respond_fn respond) {
-      fn(n, req, std::move(respond));
-    });
+  auto add = [&](method m, const char* pattern, node_route fn) {
+    add_route(routes, n, m, pattern, fn);
   };
   add(method::post, "/v1/locks/{key}", acquire_route);
   add(method::post, "/v1/locks/{key}/refresh", refresh_route);

@@ -204,6 +204,22 @@ result<acquire_result> lock_table::acquire(const acquire_cmd& cmd,
   return acquire_result{false, info_of(it->first, e, false)};
 }
 
+result<lock_table::map_type::iterator>
+lock_table::live_hold(std::string_view key, std::string_view token,
+                      time_point now) {
+  auto it = locks_.find(key);
+  if (it == locks_.end() || !it->second.held
+      || it->second.owner_token != token) {
+    return fail(errc::lock_not_held,
+                "lock " + std::string{key} + " is not held with this token");
+  }
+  if (it->second.expires_at <= now) {
+    return fail(errc::lock_expired, "lock " + std::string{key} + " expired at "
+                                      + format_rfc3339(it->second.expires_at));
+  }
+  return it;
+}
+
 result<lock_info> lock_table::refresh(std::string_view key,
                                       std::string_view token, duration ttl,
                                       time_point now, effects& out) {
@@ -213,17 +229,12 @@ result<lock_info> lock_table::refresh(std::string_view key,
   if (auto ok = check_ttl(ttl); !ok) {
     return std::move(ok).err();
   }
-  auto it = locks_.find(key);
-  if (it == locks_.end() || !it->second.held
-      || it->second.owner_token != token) {
-    return fail(errc::lock_not_held,
-                "lock " + std::string{key} + " is not held with this token");
+  auto held = live_hold(key, token, now);
+  if (!held) {
+    return std::move(held).err();
   }
+  auto it = *held;
   auto& e = it->second;
-  if (e.expires_at <= now) {
-    return fail(errc::lock_expired, "lock " + std::string{key} + " expired at "
-                                      + format_rfc3339(e.expires_at));
-  }
   unindex(it->first, e);
   e.expires_at = now + ttl;
   index(it->first, e);
@@ -236,17 +247,12 @@ result<void> lock_table::release(std::string_view key, std::string_view token,
   if (auto ok = validate_key(key); !ok) {
     return std::move(ok).err();
   }
-  auto it = locks_.find(key);
-  if (it == locks_.end() || !it->second.held
-      || it->second.owner_token != token) {
-    return fail(errc::lock_not_held,
-                "lock " + std::string{key} + " is not held with this token");
+  auto held = live_hold(key, token, now);
+  if (!held) {
+    return std::move(held).err();
   }
+  auto it = *held;
   auto& e = it->second;
-  if (e.expires_at <= now) {
-    return fail(errc::lock_expired, "lock " + std::string{key} + " expired at "
-                                      + format_rfc3339(e.expires_at));
-  }
   unindex(it->first, e);
   end_hold(it, out);
   // An unlock is not a vanished holder: no lock-delay.

@@ -177,6 +177,9 @@ private:
   using map_type = std::map<std::string, lock_entry, std::less<>>;
 
   result<void> check_ttl(duration ttl) const;
+  // The live hold of `key` by `token`, or `lock_not_held`/`lock_expired`.
+  result<map_type::iterator> live_hold(std::string_view key,
+                                       std::string_view token, time_point now);
   lock_info info_of(const std::string& key, const lock_entry& e,
                     bool with_token) const;
   // Grants `key` to an owner now: next fence, holder record and counter.

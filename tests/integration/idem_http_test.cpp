@@ -12,11 +12,11 @@
 
 #include "actors/node.hpp"
 #include "net/http/client.hpp"
-#include "net/http/gateway.hpp"
 #include "runtime/base64.hpp"
 #include "runtime/idempotency/key_builder.hpp"
 #include "runtime/sha256.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/http_node.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace shoal {
@@ -28,58 +28,28 @@ using json = nlohmann::json;
 class idem_http_test : public testing::Test {
 protected:
   void SetUp() override {
-    start("");
-  }
-
-  void start(const std::string& data_dir) {
-    node_config cfg;
-    cfg.data_dir = data_dir;
-    cfg.http_address = "127.0.0.1:0";
-    cfg.worker_threads = 2;
-    cfg.shard_count = 8;
-    cfg.services.push_back(http::gateway_service());
-    auto n = node::start(cfg);
-    ASSERT_TRUE(n) << to_string(n.err());
-    node_ = std::move(n).value();
-    port_ = dynamic_cast<http::gateway*>(node_->service("http"))->port();
+    node_.start();
   }
 
   void restart(const std::string& data_dir) {
-    node_->stop();
-    node_.reset();
-    start(data_dir);
+    node_.restart(data_dir);
   }
 
   json call(const std::string& verb, const std::string& target,
             const json& body = nullptr, unsigned expect = 200) {
-    http::client c{"127.0.0.1", port_, 10s};
-    auto r = c.request(verb, target, body.is_null() ? "" : body.dump());
-    EXPECT_TRUE(r);
-    if (!r) {
-      return {};
-    }
-    EXPECT_EQ(r->status, expect) << verb << " " << target << ": " << r->body;
-    return json::parse(r->body, nullptr, false);
+    return node_.call(verb, target, body, expect);
   }
 
   json raw(const std::string& verb, const std::string& target,
            const std::string& body, unsigned expect) {
-    http::client c{"127.0.0.1", port_, 10s};
-    auto r = c.request(verb, target, body);
-    EXPECT_TRUE(r);
-    if (!r) {
-      return {};
-    }
-    EXPECT_EQ(r->status, expect) << verb << " " << target << ": " << r->body;
-    return json::parse(r->body, nullptr, false);
+    return node_.raw(verb, target, body, expect);
   }
 
   static std::string path(const std::string& key, const std::string& op = {}) {
     return "/v1/idempotency/" + key + (op.empty() ? "" : "/" + op);
   }
 
-  std::unique_ptr<node> node_;
-  uint16_t port_ = 0;
+  test::http_node node_;
 };
 
 TEST_F(idem_http_test, begin_complete_then_repeats_get_the_stored_result) {
@@ -147,7 +117,7 @@ TEST_F(idem_http_test, an_expired_lease_is_taken_over_and_the_old_token_is_dead)
   json second;
   auto deadline = std::chrono::steady_clock::now() + 10s;
   for (;;) {
-    http::client c{"127.0.0.1", port_, 10s};
+    http::client c{"127.0.0.1", node_.port(), 10s};
     auto r = c.request("POST", path("slow", "begin"), "{}");
     ASSERT_TRUE(r);
     if (r->status == 201) {
@@ -190,7 +160,7 @@ TEST_F(idem_http_test, delete_and_sweep) {
   // periodic sweep got there first).
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
-    http::client c{"127.0.0.1", port_, 10s};
+    http::client c{"127.0.0.1", node_.port(), 10s};
     auto r = c.request("GET", path("short"));
     if (r && r->status == 404) {
       break;
@@ -281,7 +251,7 @@ TEST_F(idem_http_test, thirty_two_concurrent_begins_make_exactly_one_owner) {
     std::vector<std::thread> threads;
     for (int i = 0; i < 32; ++i) {
       threads.emplace_back([&] {
-        http::client c{"127.0.0.1", port_, 10s};
+        http::client c{"127.0.0.1", node_.port(), 10s};
         auto r = c.request("POST", path(key, "begin"), "{}");
         if (r && r->status == 201) {
           ++fresh;
@@ -316,7 +286,7 @@ TEST_F(idem_http_test, restart_keeps_records_and_leases_with_absolute_deadlines)
   call("POST", path("held", "begin"), {}, 409);
   call("POST", path("held", "complete"), {{"token", lease["token"]}});
   EXPECT_EQ(*base64_decode(call("GET", path("done"))["result"].get<std::string>()), "ok");
-  node_->stop(); // before the data dir goes
+  node_.stop(); // before the data dir goes
 }
 
 TEST(idem_process, acknowledged_outcomes_survive_sigkill) {

@@ -10,7 +10,7 @@
 
 #include "actors/node.hpp"
 #include "net/http/client.hpp"
-#include "net/http/gateway.hpp"
+#include "tests/support/http_node.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace shoal {
@@ -22,42 +22,19 @@ using json = nlohmann::json;
 class lock_http_test : public testing::Test {
 protected:
   void SetUp() override {
-    start("");
-  }
-
-  void start(const std::string& data_dir) {
-    node_config cfg;
-    cfg.data_dir = data_dir;
-    cfg.http_address = "127.0.0.1:0";
-    cfg.worker_threads = 2;
-    cfg.shard_count = 8;
-    cfg.services.push_back(http::gateway_service());
-    auto n = node::start(cfg);
-    ASSERT_TRUE(n) << to_string(n.err());
-    node_ = std::move(n).value();
-    port_ = dynamic_cast<http::gateway*>(node_->service("http"))->port();
+    node_.start();
   }
 
   void restart(const std::string& data_dir) {
-    node_->stop();
-    node_.reset();
-    start(data_dir);
+    node_.restart(data_dir);
   }
 
   json call(const std::string& verb, const std::string& target,
             const json& body = nullptr, unsigned expect = 200) {
-    http::client c{"127.0.0.1", port_, 30s};
-    auto r = c.request(verb, target, body.is_null() ? "" : body.dump());
-    EXPECT_TRUE(r);
-    if (!r) {
-      return {};
-    }
-    EXPECT_EQ(r->status, expect) << verb << " " << target << ": " << r->body;
-    return json::parse(r->body, nullptr, false);
+    return node_.call(verb, target, body, expect);
   }
 
-  std::unique_ptr<node> node_;
-  uint16_t port_ = 0;
+  test::http_node node_;
 };
 
 TEST_F(lock_http_test, acquire_refresh_release) {
@@ -83,7 +60,7 @@ TEST_F(lock_http_test, acquire_refresh_release) {
   // The token may also come in a header.
   auto b = call("POST", "/v1/locks/jobs.nightly", {});
   EXPECT_GT(b["fence"].get<uint64_t>(), a["fence"].get<uint64_t>());
-  http::client c{"127.0.0.1", port_};
+  http::client c{"127.0.0.1", node_.port()};
   auto del = c.request("DELETE", "/v1/locks/jobs.nightly", "", "application/json",
                        {{"X-Shoal-Lock-Token", b["token"].get<std::string>()}});
   ASSERT_TRUE(del);
@@ -148,7 +125,7 @@ TEST_F(lock_http_test, restart_keeps_holders_and_fences_keep_increasing) {
   call("POST", "/v1/locks/k/refresh", {{"token", a["token"]}});
   auto c = call("POST", "/v1/locks/other", {});
   EXPECT_GT(c["fence"].get<uint64_t>(), b["fence"].get<uint64_t>());
-  node_->stop(); // before the data dir goes
+  node_.stop(); // before the data dir goes
 }
 
 } // namespace
