@@ -5,13 +5,31 @@
 // success — and passes it to its `durable_gate`.
 
 #include <string>
+#include <vector>
 
 #include <caf/send.hpp>
 
+#include "actors/durable_gate.hpp"
 #include "actors/type_ids.hpp"
 #include "runtime/storage/committer.hpp"
 
 namespace shoal {
+
+/// A table's writes (`{key, optional value}`, nullopt: delete) as a batch
+/// on `column`.
+template <class Write>
+storage::write_batch to_batch(storage::column column,
+                              const std::vector<Write>& writes) {
+  storage::write_batch b;
+  for (const auto& w : writes) {
+    if (w.value) {
+      b.put(column, w.key, *w.value);
+    } else {
+      b.erase(column, w.key);
+    }
+  }
+  return b;
+}
 
 template <class Handle>
 void commit_async(storage::committer& committer, storage::write_batch batch,
@@ -29,6 +47,19 @@ inline std::optional<error> commit_failure(uint8_t code, std::string message) {
     return std::nullopt;
   }
   return error{static_cast<errc>(code), std::move(message)};
+}
+
+/// A shard's writes as one more change of `gate`, handed to the
+/// committer (nothing if there are none).
+template <class Handle, class Write>
+void persist(durable_gate& gate, storage::committer& committer,
+             storage::column column, const std::vector<Write>& writes,
+             Handle shard) {
+  if (writes.empty()) {
+    return;
+  }
+  commit_async(committer, to_batch(column, writes), std::move(shard),
+               gate.advance());
 }
 
 } // namespace shoal

@@ -14,18 +14,6 @@
 
 namespace shoal {
 
-storage::write_batch to_batch(const std::vector<idem::write>& writes) {
-  storage::write_batch b;
-  for (const auto& w : writes) {
-    if (w.value) {
-      b.put(storage::column::idempotency, w.key, *w.value);
-    } else {
-      b.erase(storage::column::idempotency, w.key);
-    }
-  }
-  return b;
-}
-
 namespace {
 
 struct idem_shard_state {
@@ -47,11 +35,8 @@ template <class T>
 void answer(shard_pointer self, idem::effects fx, result<T> value,
             std::function<void(result<T>)> deliver) {
   auto& st = self->state;
-  if (!fx.writes.empty()) {
-    auto seq = st.gate.advance();
-    commit_async(*st.env.committer, to_batch(fx.writes),
-                 caf::actor_cast<idem_shard_actor>(self), seq);
-  }
+  persist(st.gate, *st.env.committer, storage::column::idempotency, fx.writes,
+          caf::actor_cast<idem_shard_actor>(self));
   answer_when_durable(st.gate, std::move(value), std::move(deliver));
 }
 
@@ -103,9 +88,8 @@ uint64_t sweep(shard_pointer self) {
       break;
     }
     total += n;
-    auto seq = st.gate.advance();
-    commit_async(*st.env.committer, to_batch(fx.writes),
-                 caf::actor_cast<idem_shard_actor>(self), seq);
+    persist(st.gate, *st.env.committer, storage::column::idempotency,
+            fx.writes, caf::actor_cast<idem_shard_actor>(self));
   }
   if (st.swept != nullptr && total > 0) {
     st.swept->inc(total);

@@ -44,9 +44,6 @@ struct idem_shard_env {
   duration sweep_interval = std::chrono::seconds{1};
 };
 
-/// Converts the table's writes to a storage batch (column `idempotency`).
-storage::write_batch to_batch(const std::vector<idem::write>& writes);
-
 idem_shard_actor spawn_idem_shard(caf::actor_system& sys,
                                   idem::idempotency_table table,
                                   idem_shard_env env);

@@ -14,18 +14,6 @@
 
 namespace shoal {
 
-storage::write_batch to_batch(const std::vector<lock::write>& writes) {
-  storage::write_batch b;
-  for (const auto& w : writes) {
-    if (w.value) {
-      b.put(storage::column::lock, w.key, *w.value);
-    } else {
-      b.erase(storage::column::lock, w.key);
-    }
-  }
-  return b;
-}
-
 namespace {
 
 using acquire_reply = std::function<void(result<lock::acquire_result>)>;
@@ -48,11 +36,8 @@ using shard_pointer = lock_shard_actor::stateful_pointer<lock_shard_state>;
 // carries.
 void apply_effects(shard_pointer self, lock::effects fx) {
   auto& st = self->state;
-  if (!fx.writes.empty()) {
-    auto seq = st.gate.advance();
-    commit_async(*st.env.committer, to_batch(fx.writes),
-                 caf::actor_cast<lock_shard_actor>(self), seq);
-  }
+  persist(st.gate, *st.env.committer, storage::column::lock, fx.writes,
+          caf::actor_cast<lock_shard_actor>(self));
   if (st.expired != nullptr && !fx.expired.empty()) {
     st.expired->inc(fx.expired.size());
   }

@@ -38,9 +38,6 @@ struct lock_shard_env {
   duration tick_interval = std::chrono::milliseconds{20};
 };
 
-/// Converts the table's writes to a storage batch (column `lock`).
-storage::write_batch to_batch(const std::vector<lock::write>& writes);
-
 lock_shard_actor spawn_lock_shard(caf::actor_system& sys, lock::lock_table table,
                                   lock_shard_env env);
 

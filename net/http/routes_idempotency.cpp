@@ -259,15 +259,13 @@ void keys_route(request& req, respond_fn respond) {
 } // namespace
 
 void add_idempotency_routes(router& routes, node& n) {
-  auto add = [&](method m, const char* pattern, node_route fn) {
-    add_route(routes, n, m, pattern, fn);
-  };
-  add(method::post, "/v1/idempotency/{key}/begin", begin_route);
-  add(method::post, "/v1/idempotency/{key}/touch", touch_route);
-  add(method::post, "/v1/idempotency/{key}/complete", complete_route);
-  add(method::post, "/v1/idempotency/{key}/fail", fail_route);
-  add(method::get, "/v1/idempotency/{key}", get_route);
-  add(method::del, "/v1/idempotency/{key}", delete_route);
+  add_route(routes, n, method::post, "/v1/idempotency/{key}/begin", begin_route);
+  add_route(routes, n, method::post, "/v1/idempotency/{key}/touch", touch_route);
+  add_route(routes, n, method::post, "/v1/idempotency/{key}/complete",
+            complete_route);
+  add_route(routes, n, method::post, "/v1/idempotency/{key}/fail", fail_route);
+  add_route(routes, n, method::get, "/v1/idempotency/{key}", get_route);
+  add_route(routes, n, method::del, "/v1/idempotency/{key}", delete_route);
   routes.add(method::post, "/v1/idempotency/sweep",
              [&n](request&, respond_fn respond) {
                sweep_route(n, std::move(respond));

@@ -105,18 +105,34 @@ void acquire_route(node& n, request& req, respond_fn respond) {
     acquire_atom_v, std::move(cmd));
 }
 
-void refresh_route(node& n, request& req, respond_fn respond) {
-  auto body = body_of(req, {"token", "ttl"}, respond);
+// A call by the owner: its body (only `fields`) and token, or responds.
+struct owner_call {
+  json body;
+  std::string token;
+};
+
+std::optional<owner_call> owner_call_of(request& req,
+                                        std::initializer_list<std::string_view> fields,
+                                        const respond_fn& respond) {
+  auto body = body_of(req, fields, respond);
   if (!body) {
-    return;
+    return std::nullopt;
   }
-  auto key = req.param("key");
   auto token = token_of(req, *body);
   if (!token) {
     respond(error_response(token.err()));
+    return std::nullopt;
+  }
+  return owner_call{std::move(*body), std::move(*token)};
+}
+
+void refresh_route(node& n, request& req, respond_fn respond) {
+  auto owner = owner_call_of(req, {"token", "ttl"}, respond);
+  if (!owner) {
     return;
   }
-  auto ttl = duration_field(*body, "ttl", std::chrono::seconds{30},
+  auto key = req.param("key");
+  auto ttl = duration_field(owner->body, "ttl", std::chrono::seconds{30},
                             errc::invalid_ttl);
   if (!ttl) {
     respond(error_response(ttl.err()));
@@ -125,23 +141,18 @@ void refresh_route(node& n, request& req, respond_fn respond) {
   send<lock::lock_info>(
     n, key, std::move(respond),
     [](const lock::lock_info& l) { return json_response(200, lock_json(l)); },
-    refresh_atom_v, key, std::move(*token), *ttl);
+    refresh_atom_v, key, std::move(owner->token), *ttl);
 }
 
 void release_route(node& n, request& req, respond_fn respond) {
-  auto body = body_of(req, {"token"}, respond);
-  if (!body) {
+  auto owner = owner_call_of(req, {"token"}, respond);
+  if (!owner) {
     return;
   }
   auto key = req.param("key");
-  auto token = token_of(req, *body);
-  if (!token) {
-    respond(error_response(token.err()));
-    return;
-  }
   send<bool>(n, key, std::move(respond),
              [](bool) { return json_response(200, json{{"released", true}}); },
-             release_atom_v, key, std::move(*token));
+             release_atom_v, key, std::move(owner->token));
 }
 
 void get_route(node& n, request& req, respond_fn respond) {
@@ -155,13 +166,10 @@ void get_route(node& n, request& req, respond_fn respond) {
 } // namespace
 
 void add_lock_routes(router& routes, node& n) {
-  auto add = [&](method m, const char* pattern, node_route fn) {
-    add_route(routes, n, m, pattern, fn);
-  };
-  add(method::post, "/v1/locks/{key}", acquire_route);
-  add(method::post, "/v1/locks/{key}/refresh", refresh_route);
-  add(method::del, "/v1/locks/{key}", release_route);
-  add(method::get, "/v1/locks/{key}", get_route);
+  add_route(routes, n, method::post, "/v1/locks/{key}", acquire_route);
+  add_route(routes, n, method::post, "/v1/locks/{key}/refresh", refresh_route);
+  add_route(routes, n, method::del, "/v1/locks/{key}", release_route);
+  add_route(routes, n, method::get, "/v1/locks/{key}", get_route);
 }
 
 } // namespace shoal::http

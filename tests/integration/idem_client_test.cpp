@@ -136,7 +136,7 @@ TEST_F(idem_client_test, keep_alive_holds_the_lease_through_long_work) {
     auto until = std::chrono::steady_clock::now() + 900ms;
     while (std::chrono::steady_clock::now() < until) {
       EXPECT_EQ(client_->begin("long", 300ms).code(), errc::conflict);
-      std::this_thread::sleep_for(50ms); // the work's own duration
+      std::this_thread::sleep_for(50ms); // probe again until the work's end
     }
     return std::string{"ok"};
   });

@@ -173,8 +173,7 @@ std::optional<shoald_ports> wait_for_ports(const std::string& file,
         return out;
       }
     }
-    // Polling a file, with a deadline.
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    std::this_thread::sleep_for(std::chrono::milliseconds{20}); // poll, deadline
   }
   return std::nullopt;
 }
@@ -197,8 +196,7 @@ bool kill_under_load(
   }
   auto until = std::chrono::steady_clock::now() + deadline;
   while (std::chrono::steady_clock::now() < until && progress() < min_progress) {
-    // Polling the workers' progress, with a deadline.
-    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    std::this_thread::sleep_for(std::chrono::milliseconds{5}); // poll until deadline
   }
   proc.signal(SIGKILL);
   proc.wait(std::chrono::seconds{10});
