@@ -55,13 +55,18 @@ typename Inspector::result_type inspect(Inspector& f, version_record& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fence& x) {
+  return f(x.lock, x.token);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, put_cmd& x) {
-  return f(x.key, x.value, x.ttl, x.if_revision, x.lease);
+  return f(x.key, x.value, x.ttl, x.if_revision, x.lease, x.fence);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delete_cmd& x) {
-  return f(x.key, x.if_revision);
+  return f(x.key, x.if_revision, x.fence);
 }
 
 template <class Inspector>

@@ -82,6 +82,24 @@ result<uint64_t> if_revision_of(const request& req) {
   return kv::any_revision;
 }
 
+// `?fence_lock=KEY&fence_token=N`: both or neither.
+result<kv::fence> fence_of(const request& req) {
+  auto* lock = req.query_param("fence_lock");
+  auto* token = req.query_param("fence_token");
+  if (!lock && !token) {
+    return kv::fence{};
+  }
+  if (!lock || !token) {
+    return fail(errc::invalid_argument,
+                "fence_lock and fence_token go together");
+  }
+  auto t = parse_u64(*token, "fence_token");
+  if (!t) {
+    return std::move(t).err();
+  }
+  return kv::fence{*lock, *t};
+}
+
 void put_route(node& n, request& req, respond_fn respond) {
   kv::put_cmd cmd;
   cmd.key = req.param("key");
@@ -108,6 +126,12 @@ void put_route(node& n, request& req, respond_fn respond) {
     }
     cmd.lease = *id;
   }
+  auto fence = fence_of(req);
+  if (!fence) {
+    respond(error_response(fence.err()));
+    return;
+  }
+  cmd.fence = std::move(*fence);
   if (auto ok = validate_key(cmd.key); !ok) {
     respond(error_response(ok.err()));
     return;
@@ -214,6 +238,12 @@ void delete_route(node& n, request& req, respond_fn respond) {
     return;
   }
   cmd.if_revision = *rev;
+  auto fence = fence_of(req);
+  if (!fence) {
+    respond(error_response(fence.err()));
+    return;
+  }
+  cmd.fence = std::move(*fence);
   if (auto ok = validate_key(cmd.key); !ok) {
     respond(error_response(ok.err()));
     return;

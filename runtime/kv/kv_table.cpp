@@ -14,6 +14,7 @@ constexpr char type_entry = 'e';
 constexpr char type_history = 'h';
 constexpr char type_log = 'l';
 constexpr char type_meta = 'm';
+constexpr char type_fence = 'f';
 
 int64_t nanos(time_point t) {
   return to_unix_nanos(t);
@@ -71,6 +72,46 @@ std::string kv_table::log_key(uint16_t shard, uint64_t revision) {
   codec::writer{out}.u64be(revision);
   return out;
 }
+
+std::string kv_table::fence_key(uint16_t shard, std::string_view key) {
+  auto out = prefix(shard);
+  out += type_fence;
+  out += key;
+  return out;
+}
+
+namespace {
+
+std::string encode_fences(const std::vector<fence>& fences) {
+  std::string out;
+  codec::writer w{out};
+  w.u8(format_v1);
+  w.varint(fences.size());
+  for (auto& f : fences) {
+    w.bytes(f.lock);
+    w.varint(f.token);
+  }
+  return out;
+}
+
+result<std::vector<fence>> decode_fences(std::string_view v) {
+  codec::reader r{v};
+  auto fmt = r.u8();
+  auto n = r.varint();
+  std::vector<fence> out;
+  for (uint64_t i = 0; i < n && r.good(); ++i) {
+    fence f;
+    f.lock = r.bytes();
+    f.token = r.varint();
+    out.push_back(std::move(f));
+  }
+  if (fmt != format_v1 || !r.done()) {
+    return fail(errc::storage_error, "corrupt kv fence record");
+  }
+  return out;
+}
+
+} // namespace
 
 std::string kv_table::encode(const entry& e) {
   std::string out;
@@ -185,6 +226,9 @@ result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
     return fail(errc::invalid_ttl,
                 "ttl is longer than " + format_duration(cfg_.max_ttl));
   }
+  if (auto ok = check_fence(cmd.key, cmd.fence); !ok) {
+    return std::move(ok).err();
+  }
   auto it = entries_.find(cmd.key);
   auto live = it != entries_.end() && is_live(it->second, now);
   uint64_t current = live ? it->second.revision : 0;
@@ -222,6 +266,7 @@ result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
   if (e.has_expiry()) {
     expiry_.emplace(e.expires_at, e.key);
   }
+  note_fence(e.key, cmd.fence, out);
   out.records.push_back({entry_key(shard_, e.key), encode(e), {}});
   add_history(e.key,
               version_record{operation::put, rev, e.version, e.value, now,
@@ -245,6 +290,9 @@ result<write_result> kv_table::apply(const delete_cmd& cmd, time_point now,
   if (auto ok = validate_key(cmd.key); !ok) {
     return std::move(ok).err();
   }
+  if (auto ok = check_fence(cmd.key, cmd.fence); !ok) {
+    return std::move(ok).err();
+  }
   auto it = entries_.find(cmd.key);
   auto live = it != entries_.end() && is_live(it->second, now);
   uint64_t current = live ? it->second.revision : 0;
@@ -254,6 +302,7 @@ result<write_result> kv_table::apply(const delete_cmd& cmd, time_point now,
                      + std::to_string(current) + ", not "
                      + std::to_string(cmd.if_revision));
   }
+  note_fence(cmd.key, cmd.fence, out);
   write_result res;
   if (!live) {
     // Absent (or expired, which the sweep will record): nothing changes.
@@ -297,6 +346,58 @@ size_t kv_table::expire(time_point now, effects& out) {
     ++n;
   }
   return n;
+}
+
+result<void> kv_table::check_fence(const std::string& key,
+                                   const fence& f) const {
+  if (f.empty()) {
+    return {};
+  }
+  if (auto ok = validate_key(f.lock); !ok) {
+    return fail(errc::invalid_argument, "fence lock: " + ok.err().message);
+  }
+  if (f.token == 0) {
+    return fail(errc::invalid_argument, "fence token must be at least 1");
+  }
+  auto it = fences_.find(key);
+  if (it == fences_.end()) {
+    return {};
+  }
+  for (auto& known : it->second) {
+    if (known.lock == f.lock) {
+      if (f.token < known.token) {
+        return fail_at(errc::fenced, known.token,
+                       "key " + key + " accepted fencing token "
+                         + std::to_string(known.token) + " of lock " + f.lock
+                         + "; " + std::to_string(f.token) + " is stale");
+      }
+      return {};
+    }
+  }
+  if (it->second.size() >= cfg_.max_fences_per_key) {
+    return fail(errc::invalid_argument,
+                "key " + key + " is already fenced by "
+                  + std::to_string(cfg_.max_fences_per_key) + " locks");
+  }
+  return {};
+}
+
+void kv_table::note_fence(const std::string& key, const fence& f,
+                          effects& out) {
+  if (f.empty()) {
+    return;
+  }
+  auto& fences = fences_[key];
+  auto it = std::find_if(fences.begin(), fences.end(),
+                         [&](const fence& x) { return x.lock == f.lock; });
+  if (it == fences.end()) {
+    fences.push_back(f);
+  } else if (it->token < f.token) {
+    it->token = f.token;
+  } else {
+    return; // same token again: nothing new to remember
+  }
+  out.records.push_back({fence_key(shard_, key), encode_fences(fences), {}});
 }
 
 void kv_table::add_history(const std::string& key, const version_record& v,
@@ -473,6 +574,14 @@ result<void> kv_table::restore(std::string_view key, std::string_view value) {
       }
       log_.emplace_back(e->revision, e->at);
       revision_ = std::max(revision_, e->revision);
+      return {};
+    }
+    case type_fence: {
+      auto fences = decode_fences(value);
+      if (!fences) {
+        return std::move(fences).err();
+      }
+      fences_[std::string{rest}] = std::move(*fences);
       return {};
     }
     case type_meta: {

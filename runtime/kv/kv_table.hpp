@@ -46,6 +46,7 @@ struct effects {
 /// - `h` + key + 0x00 + rev(be64) → version_record (history)
 /// - `l` + rev(be64)             → event (change log for watch resume)
 /// - `m`                         → shard revision (varint)
+/// - `f` + key                   → fences: (lock, highest token) pairs
 class kv_table {
 public:
   kv_table(uint16_t shard, kv_config cfg);
@@ -53,12 +54,15 @@ public:
   // -- commands ----------------------------------------------------------------
 
   /// Writes a key. Errors: `invalid_key`, `too_large` (value), `invalid_ttl`
-  /// (negative or above the maximum), `conflict` (with `current` set to the
-  /// key's revision, 0 if absent). A key that has expired but was not yet
+  /// (negative or above the maximum), `invalid_argument` (a malformed
+  /// fence), `fenced` (a fence below the highest token the key accepted for
+  /// that lock; `current` is that token), `conflict` (with `current` set to
+  /// the key's revision, 0 if absent). A key that has expired but was not yet
   /// swept counts as absent; its expiry is recorded first.
   result<write_result> apply(const put_cmd& cmd, time_point now, effects& out);
 
-  /// Deletes a key. Absent and unconditional: success, nothing changes.
+  /// Deletes a key. Absent and unconditional: success, nothing changes
+  /// (except that a fence is remembered). Errors as for put.
   result<write_result> apply(const delete_cmd& cmd, time_point now,
                              effects& out);
 
@@ -116,6 +120,7 @@ public:
   static std::string entry_key(uint16_t shard, std::string_view key);
   static std::string history_prefix(uint16_t shard, std::string_view key);
   static std::string log_key(uint16_t shard, uint64_t revision);
+  static std::string fence_key(uint16_t shard, std::string_view key);
 
   static std::string encode(const entry& e);
   static result<entry> decode_entry(std::string_view key, std::string_view v);
@@ -140,6 +145,11 @@ private:
   void remove(std::map<std::string, entry, std::less<>>::iterator it,
               operation op, time_point now, effects& out);
 
+  // Refuses a malformed fence or one below what `key` accepted.
+  result<void> check_fence(const std::string& key, const fence& f) const;
+  // Remembers an accepted fence (if it raises the token).
+  void note_fence(const std::string& key, const fence& f, effects& out);
+
   void add_history(const std::string& key, const version_record& v,
                    effects& out);
   void add_log(const event& e, effects& out);
@@ -152,6 +162,7 @@ private:
   std::set<std::pair<time_point, std::string>> expiry_;
   std::unordered_map<std::string, std::deque<uint64_t>> history_;
   std::deque<std::pair<uint64_t, time_point>> log_;
+  std::unordered_map<std::string, std::vector<fence>> fences_;
 };
 
 /// Merges the pages of several shards into one: key order, at most `limit`

@@ -63,6 +63,21 @@ struct version_record {
   time_point expires_at;
 };
 
+/// A lock's fencing token carried by a write. Each key remembers the highest
+/// token it accepted per lock (also after the key is deleted) and refuses a
+/// lower one with `fenced`, so a holder whose lock has passed on cannot
+/// overwrite what the next holder wrote. An empty `lock` means no fence.
+struct fence {
+  std::string lock;
+  uint64_t token = 0;
+
+  bool empty() const {
+    return lock.empty();
+  }
+
+  friend bool operator==(const fence&, const fence&) = default;
+};
+
 /// Set `key` to `value`.
 struct put_cmd {
   std::string key;
@@ -73,12 +88,14 @@ struct put_cmd {
   /// current revision is N.
   uint64_t if_revision = any_revision;
   uint64_t lease = 0;
+  struct fence fence;
 };
 
 /// Remove `key` (no error if absent, unless a condition is given).
 struct delete_cmd {
   std::string key;
   uint64_t if_revision = any_revision;
+  struct fence fence;
 };
 
 /// The outcome of a put or delete.
@@ -125,6 +142,8 @@ struct kv_config {
   duration log_max_age = std::chrono::hours{24};
   /// Keys expired per sweep step (the rest follow on the next tick).
   size_t max_expire_per_sweep = 1'000;
+  /// Distinct locks whose fencing tokens one key remembers.
+  size_t max_fences_per_key = 16;
 };
 
 } // namespace shoal::kv

@@ -404,6 +404,91 @@ TEST_F(kv_table_test, restore_keeps_the_revision_after_everything_was_trimmed) {
   EXPECT_EQ(restored.oldest_log_revision(), 3u);
 }
 
+TEST_F(kv_table_test, fences_refuse_a_stale_token_per_lock_and_survive_delete) {
+  auto fenced_put = [&](std::string key, std::string value, fence f) {
+    effects fx;
+    put_cmd cmd{std::move(key), std::move(value)};
+    cmd.fence = std::move(f);
+    auto r = table_.apply(cmd, clock_.now(), fx);
+    persist(fx);
+    return r;
+  };
+  auto fenced_del = [&](std::string key, fence f) {
+    effects fx;
+    delete_cmd cmd{std::move(key)};
+    cmd.fence = std::move(f);
+    auto r = table_.apply(cmd, clock_.now(), fx);
+    persist(fx);
+    return r;
+  };
+  ASSERT_TRUE(fenced_put("counter", "1", {"jobs.lock", 5}));
+  // The same token again and a higher one pass.
+  ASSERT_TRUE(fenced_put("counter", "2", {"jobs.lock", 5}));
+  ASSERT_TRUE(fenced_put("counter", "3", {"jobs.lock", 7}));
+  auto stale = fenced_put("counter", "stale", {"jobs.lock", 6});
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.code(), errc::fenced);
+  EXPECT_EQ(stale.err().current, 7u);
+  EXPECT_EQ(table_.get("counter", clock_.now())->value, "3");
+  // Another lock has its own counter; an unfenced write is not checked.
+  ASSERT_TRUE(fenced_put("counter", "4", {"other.lock", 1}));
+  ASSERT_TRUE(put("counter", "5"));
+  // A stale delete is refused and changes nothing.
+  auto stale_del = fenced_del("counter", {"jobs.lock", 2});
+  ASSERT_FALSE(stale_del);
+  EXPECT_EQ(stale_del.code(), errc::fenced);
+  EXPECT_TRUE(table_.get("counter", clock_.now()));
+  // The key's fences outlive the key and a restart.
+  ASSERT_TRUE(fenced_del("counter", {"jobs.lock", 8}));
+  EXPECT_EQ(fenced_put("counter", "late", {"jobs.lock", 7}).code(),
+            errc::fenced);
+  kv_table restored{3, kv_config{}};
+  for (auto& [k, v] : store_) {
+    ASSERT_TRUE(restored.restore(k, v));
+  }
+  effects fx;
+  put_cmd late{"counter", "late"};
+  late.fence = {"jobs.lock", 7};
+  EXPECT_EQ(restored.apply(late, clock_.now(), fx).code(), errc::fenced);
+  EXPECT_TRUE(fx.empty());
+  late.fence = {"jobs.lock", 9};
+  EXPECT_TRUE(restored.apply(late, clock_.now(), fx));
+}
+
+TEST_F(kv_table_test, fence_checks_come_before_conditions_and_reject_bad_fences) {
+  effects fx;
+  put_cmd cmd{"k", "v"};
+  cmd.fence = {"lock", 0};
+  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::invalid_argument);
+  cmd.fence = {"bad..lock", 1};
+  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::invalid_argument);
+  EXPECT_TRUE(fx.empty());
+  cmd.fence = {"lock", 4};
+  ASSERT_TRUE(table_.apply(cmd, clock_.now(), fx));
+  // A stale fence with a wrong condition answers `fenced`, not `conflict`.
+  cmd.fence = {"lock", 3};
+  cmd.if_revision = 99;
+  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::fenced);
+  // A failed condition does not remember the fence.
+  cmd.fence = {"lock", 10};
+  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::conflict);
+  cmd.fence = {"lock", 5};
+  cmd.if_revision = any_revision;
+  EXPECT_TRUE(table_.apply(cmd, clock_.now(), fx));
+  // At most max_fences_per_key distinct locks per key.
+  kv_config small;
+  small.max_fences_per_key = 2;
+  kv_table t{3, small};
+  for (auto* lock : {"a", "b"}) {
+    cmd.fence = {lock, 1};
+    ASSERT_TRUE(t.apply(cmd, clock_.now(), fx));
+  }
+  cmd.fence = {"c", 1};
+  EXPECT_EQ(t.apply(cmd, clock_.now(), fx).code(), errc::invalid_argument);
+  cmd.fence = {"a", 2};
+  EXPECT_TRUE(t.apply(cmd, clock_.now(), fx));
+}
+
 TEST_F(kv_table_test, corrupt_records_are_reported_not_trusted) {
   kv_table t{3, kv_config{}};
   auto r = t.restore(kv_table::entry_key(3, "k"), "\x09garbage");
