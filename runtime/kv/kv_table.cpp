@@ -251,6 +251,7 @@ result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
     if (e.has_expiry()) {
       expiry_.erase({e.expires_at, e.key});
     }
+    unbind_lease(e);
     e.version += 1;
   } else {
     e.key = cmd.key;
@@ -266,6 +267,7 @@ result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
   if (e.has_expiry()) {
     expiry_.emplace(e.expires_at, e.key);
   }
+  bind_lease(e);
   note_fence(e.key, cmd.fence, out);
   out.records.push_back({entry_key(shard_, e.key), encode(e), {}});
   add_history(e.key,
@@ -325,6 +327,7 @@ void kv_table::remove(std::map<std::string, entry, std::less<>>::iterator it,
   if (it->second.has_expiry()) {
     expiry_.erase({it->second.expires_at, key});
   }
+  unbind_lease(it->second);
   entries_.erase(it);
   out.records.push_back({entry_key(shard_, key), std::nullopt, {}});
   add_history(key, version_record{op, rev, version, {}, now, {}}, out);
@@ -398,6 +401,49 @@ void kv_table::note_fence(const std::string& key, const fence& f,
     return; // same token again: nothing new to remember
   }
   out.records.push_back({fence_key(shard_, key), encode_fences(fences), {}});
+}
+
+void kv_table::bind_lease(const entry& e) {
+  if (e.lease != 0) {
+    by_lease_[e.lease].insert(e.key);
+  }
+}
+
+void kv_table::unbind_lease(const entry& e) {
+  if (e.lease == 0) {
+    return;
+  }
+  auto it = by_lease_.find(e.lease);
+  if (it != by_lease_.end()) {
+    it->second.erase(e.key);
+    if (it->second.empty()) {
+      by_lease_.erase(it);
+    }
+  }
+}
+
+size_t kv_table::end_lease(uint64_t lease, operation op, time_point now,
+                           effects& out) {
+  auto bound = by_lease_.find(lease);
+  if (lease == 0 || bound == by_lease_.end()) {
+    return 0;
+  }
+  auto keys = bound->second; // `remove` edits the index
+  for (const auto& key : keys) {
+    auto it = entries_.find(key);
+    // One that expired by its own TTL meanwhile goes as an expiry.
+    remove(it, is_live(it->second, now) ? op : operation::expire, now, out);
+  }
+  return keys.size();
+}
+
+std::vector<uint64_t> kv_table::leases() const {
+  std::vector<uint64_t> out;
+  out.reserve(by_lease_.size());
+  for (const auto& [id, keys] : by_lease_) {
+    out.push_back(id);
+  }
+  return out;
 }
 
 void kv_table::add_history(const std::string& key, const version_record& v,
@@ -553,6 +599,7 @@ result<void> kv_table::restore(std::string_view key, std::string_view value) {
       if (e->has_expiry()) {
         expiry_.emplace(e->expires_at, e->key);
       }
+      bind_lease(*e);
       revision_ = std::max(revision_, e->revision);
       entries_.insert_or_assign(e->key, std::move(*e));
       return {};

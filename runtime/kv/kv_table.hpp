@@ -70,6 +70,13 @@ public:
   /// each with an `expire` event. Returns how many.
   size_t expire(time_point now, effects& out);
 
+  /// Removes every key bound to `lease` (it was revoked: `del` events, or
+  /// expired: `expire` events). Returns how many.
+  size_t end_lease(uint64_t lease, operation op, time_point now, effects& out);
+
+  /// The leases keys of this shard are bound to.
+  std::vector<uint64_t> leases() const;
+
   /// Drops change-log entries beyond the count or age limit.
   void trim_log(time_point now, effects& out);
 
@@ -141,6 +148,9 @@ private:
     return !e.has_expiry() || e.expires_at > now;
   }
 
+  void bind_lease(const entry& e);
+  void unbind_lease(const entry& e);
+
   // Records the removal of a key by delete or expiry.
   void remove(std::map<std::string, entry, std::less<>>::iterator it,
               operation op, time_point now, effects& out);
@@ -163,6 +173,7 @@ private:
   std::unordered_map<std::string, std::deque<uint64_t>> history_;
   std::deque<std::pair<uint64_t, time_point>> log_;
   std::unordered_map<std::string, std::vector<fence>> fences_;
+  std::unordered_map<uint64_t, std::set<std::string>> by_lease_;
 };
 
 /// Merges the pages of several shards into one: key order, at most `limit`

@@ -1,5 +1,7 @@
 #include "runtime/lock/lock_table.hpp"
 
+#include <algorithm>
+
 #include "runtime/codec.hpp"
 #include "runtime/key.hpp"
 
@@ -94,7 +96,9 @@ lock_info lock_table::info_of(const std::string& key, const lock_entry& e,
 void lock_table::index(const std::string& key, const lock_entry& e) {
   // A free entry exists only while waiters queue or a lock-delay runs.
   if (e.held) {
-    deadlines_.emplace(e.expires_at, key);
+    if (e.lease == 0) { // a lease-bound hold ends with its lease
+      deadlines_.emplace(e.expires_at, key);
+    }
   } else {
     deadlines_.emplace(e.free_at, key);
   }
@@ -122,7 +126,7 @@ void lock_table::grant_to(map_type::iterator it, std::string token,
   e.owner_token = std::move(token);
   e.fence = ++fence_;
   e.acquired = now;
-  e.expires_at = now + ttl;
+  e.expires_at = lease != 0 ? no_deadline : now + ttl;
   e.lease = lease;
   out.writes.push_back({counter_key(), encode_counter(fence_)});
   out.writes.push_back(
@@ -184,11 +188,13 @@ result<acquire_result> lock_table::acquire(const acquire_cmd& cmd,
     return acquire_result{true, info_of(it->first, e, true)};
   }
   if (cmd.wait == duration::zero()) {
-    auto until = e.held ? e.expires_at : e.free_at;
+    auto until = e.held && e.lease != 0
+                   ? "bound to lease " + std::to_string(e.lease)
+                   : format_rfc3339(e.held ? e.expires_at : e.free_at);
     return fail(errc::lock_held, "lock " + cmd.key
                                    + (e.held ? " is held until "
                                              : " is free again at ")
-                                   + format_rfc3339(until)
+                                   + until
                                    + (e.waiters.empty()
                                         ? std::string{}
                                         : ", " + std::to_string(e.waiters.size())
@@ -235,6 +241,11 @@ result<lock_info> lock_table::refresh(std::string_view key,
   }
   auto it = *held;
   auto& e = it->second;
+  if (e.lease != 0) {
+    return fail(errc::invalid_argument,
+                "lock " + std::string{key} + " is bound to lease "
+                  + std::to_string(e.lease) + "; keep the lease alive instead");
+  }
   unindex(it->first, e);
   e.expires_at = now + ttl;
   index(it->first, e);
@@ -284,22 +295,51 @@ size_t lock_table::release_lease(uint64_t lease, time_point now, effects& out) {
     return 0;
   }
   std::vector<std::string> keys;
+  size_t ended = 0;
   for (const auto& [key, e] : locks_) {
-    if (e.held && e.lease == lease) {
+    auto waits = std::any_of(e.waiters.begin(), e.waiters.end(),
+                             [&](const waiter_entry& w) { return w.lease == lease; });
+    if ((e.held && e.lease == lease) || waits) {
       keys.push_back(key);
     }
   }
   for (const auto& key : keys) {
     auto it = locks_.find(key);
-    unindex(it->first, it->second);
-    end_hold(it, out);
-    it->second.free_at = now;
+    auto& e = it->second;
+    unindex(it->first, e);
+    std::erase_if(e.waiters, [&](const waiter_entry& w) {
+      if (w.lease == lease) {
+        out.lease_lost.push_back(w.id);
+        return true;
+      }
+      return false;
+    });
+    if (e.held && e.lease == lease) {
+      end_hold(it, out);
+      e.free_at = now;
+      ++ended;
+    }
     hand_over(it, now, out);
     if (auto again = locks_.find(key); again != locks_.end()) {
       index(again->first, again->second);
     }
   }
-  return keys.size();
+  return ended;
+}
+
+std::vector<uint64_t> lock_table::leases() const {
+  std::set<uint64_t> ids;
+  for (const auto& [key, e] : locks_) {
+    if (e.held && e.lease != 0) {
+      ids.insert(e.lease);
+    }
+    for (const auto& w : e.waiters) {
+      if (w.lease != 0) {
+        ids.insert(w.lease);
+      }
+    }
+  }
+  return {ids.begin(), ids.end()};
 }
 
 void lock_table::tick_key(const std::string& key, time_point now,

@@ -74,7 +74,13 @@ struct effects {
   std::vector<uint64_t> timeouts;
   /// Keys whose holder expired (for metrics and logs).
   std::vector<std::string> expired;
+  /// Queued acquirers whose lease ended while they waited.
+  std::vector<uint64_t> lease_lost;
 };
+
+/// `expires_at` of a hold bound to a lease: it has no deadline of its own
+/// and ends when the lease does.
+inline constexpr time_point no_deadline = time_point::max();
 
 struct lock_config {
   size_t max_key_bytes = 1024;
@@ -100,6 +106,9 @@ struct lock_config {
 ///   granted with the next fence; held (or in lock-delay, or others queued
 ///   first) and no wait → `lock_held` naming the holder's expiry; with wait
 ///   → queued at the back.
+/// - a hold bound to a lease has no deadline of its own (`no_deadline`):
+///   it ends by release or with the lease (`release_lease`); refresh
+///   refuses it with `invalid_argument`.
 /// - refresh(token) on a live hold → extended; the hold expired →
 ///   `lock_expired`; released, never held, or another token →
 ///   `lock_not_held`.
@@ -120,9 +129,13 @@ public:
   /// A queued acquirer went away (its connection closed).
   void cancel(std::string_view key, uint64_t waiter, time_point now,
               effects& out);
-  /// Releases every hold bound to `lease` (revoked or expired) and cancels
-  /// nothing else. Returns how many holds ended.
+  /// Releases every hold bound to `lease` (revoked or expired) and drops
+  /// the waiters that would have been bound to it (`lease_lost`). Returns
+  /// how many holds ended.
   size_t release_lease(uint64_t lease, time_point now, effects& out);
+
+  /// The leases that holds and waiters of this shard are bound to.
+  std::vector<uint64_t> leases() const;
 
   /// Ends expired holds and waits; grants the next waiters.
   void tick(time_point now, effects& out);

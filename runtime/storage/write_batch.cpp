@@ -16,6 +16,8 @@ std::string_view to_string(column cf) {
       return "stream";
     case column::idempotency:
       return "idempotency";
+    case column::lease:
+      return "lease";
   }
   return "meta";
 }

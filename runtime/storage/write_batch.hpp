@@ -16,11 +16,13 @@ enum class column : uint8_t {
   aggregate,
   stream,
   idempotency,
+  lease,
 };
 
 inline constexpr column all_columns[] = {
   column::meta,      column::kv,     column::lock,
   column::aggregate, column::stream, column::idempotency,
+  column::lease,
 };
 
 inline constexpr size_t column_count = std::size(all_columns);

@@ -489,6 +489,49 @@ TEST_F(kv_table_test, fence_checks_come_before_conditions_and_reject_bad_fences)
   EXPECT_TRUE(t.apply(cmd, clock_.now(), fx));
 }
 
+TEST_F(kv_table_test, ending_a_lease_removes_its_keys_with_events) {
+  auto leased_put = [&](std::string key, uint64_t lease, duration ttl = 0s) {
+    effects fx;
+    put_cmd cmd{std::move(key), "v", ttl};
+    cmd.lease = lease;
+    auto r = table_.apply(cmd, clock_.now(), fx);
+    persist(fx);
+    return r;
+  };
+  ASSERT_TRUE(leased_put("svc.a", 7));
+  ASSERT_TRUE(leased_put("svc.b", 7, 1s));
+  ASSERT_TRUE(leased_put("svc.c", 8));
+  ASSERT_TRUE(leased_put("svc.d", 7));
+  ASSERT_TRUE(leased_put("svc.d", 0)); // rebound: no longer on lease 7
+  ASSERT_TRUE(put("plain", "v"));
+  auto leases = table_.leases();
+  std::sort(leases.begin(), leases.end());
+  EXPECT_EQ(leases, (std::vector<uint64_t>{7, 8}));
+  clock_.advance(2s);
+  effects fx;
+  EXPECT_EQ(table_.end_lease(7, operation::del, clock_.now(), fx), 2u);
+  persist(fx);
+  ASSERT_EQ(fx.events.size(), 2u);
+  EXPECT_EQ(fx.events[0].key, "svc.a");
+  EXPECT_EQ(fx.events[0].op, operation::del);
+  EXPECT_EQ(fx.events[1].op, operation::expire); // its own TTL had passed
+  EXPECT_EQ(table_.get("svc.a", clock_.now()).code(), errc::not_found);
+  EXPECT_TRUE(table_.get("svc.c", clock_.now()));
+  EXPECT_TRUE(table_.get("svc.d", clock_.now()));
+  effects none;
+  EXPECT_EQ(table_.end_lease(7, operation::del, clock_.now(), none), 0u);
+  EXPECT_TRUE(none.empty());
+  // Bindings come back with a restart.
+  kv_table restored{3, kv_config{}};
+  for (auto& [k, v] : store_) {
+    ASSERT_TRUE(restored.restore(k, v));
+  }
+  EXPECT_EQ(restored.leases(), std::vector<uint64_t>{8});
+  effects gone;
+  EXPECT_EQ(restored.end_lease(8, operation::expire, clock_.now(), gone), 1u);
+  EXPECT_EQ(restored.get("svc.c", clock_.now()).code(), errc::not_found);
+}
+
 TEST_F(kv_table_test, corrupt_records_are_reported_not_trusted) {
   kv_table t{3, kv_config{}};
   auto r = t.restore(kv_table::entry_key(3, "k"), "\x09garbage");

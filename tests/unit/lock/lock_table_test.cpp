@@ -228,6 +228,42 @@ TEST_F(lock_table_test, releasing_a_lease_releases_its_locks_only) {
   EXPECT_EQ(table_->release_lease(0, clock_.now(), fx), 0u);
 }
 
+TEST_F(lock_table_test, a_lease_bound_hold_lasts_until_its_lease_ends) {
+  auto a = acquire("k", 1s, 0s, 0, 77);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->info.expires_at, no_deadline);
+  EXPECT_EQ(a->info.lease, 77u);
+  // Its own TTL means nothing: it outlives it.
+  clock_.advance(1h);
+  EXPECT_TRUE(tick().expired.empty());
+  EXPECT_TRUE(table_->get("k", clock_.now())->held);
+  EXPECT_EQ(refresh("k", a->info.owner_token).code(), errc::invalid_argument);
+  // A waiter bound to a lease that ends leaves the line.
+  ASSERT_FALSE(acquire("k", 10s, 30s, 5, 78)->granted);
+  ASSERT_FALSE(acquire("k", 10s, 30s, 6, 79)->granted);
+  auto leases = table_->leases();
+  EXPECT_EQ(leases, (std::vector<uint64_t>{77, 78, 79}));
+  effects fx;
+  EXPECT_EQ(table_->release_lease(78, clock_.now(), fx), 0u);
+  persist(fx);
+  EXPECT_EQ(fx.lease_lost, std::vector<uint64_t>{5});
+  EXPECT_EQ(table_->get("k", clock_.now())->waiters, 1u);
+  // The holder's lease ends: the next waiter gets the lock.
+  effects end;
+  EXPECT_EQ(table_->release_lease(77, clock_.now(), end), 1u);
+  persist(end);
+  ASSERT_EQ(end.grants.size(), 1u);
+  EXPECT_EQ(end.grants[0].waiter, 6u);
+  EXPECT_GT(end.grants[0].info.fence, a->info.fence);
+  // Restored holds stay lease-bound.
+  lock_table restored{3, cfg_};
+  for (auto& [k, v] : store_) {
+    ASSERT_TRUE(restored.restore(k, v));
+  }
+  EXPECT_EQ(restored.leases(), std::vector<uint64_t>{79});
+  EXPECT_EQ(restored.get("k", clock_.now())->expires_at, no_deadline);
+}
+
 TEST_F(lock_table_test, bad_input_changes_nothing) {
   EXPECT_EQ(acquire("").code(), errc::invalid_key);
   EXPECT_EQ(acquire("a..b").code(), errc::invalid_key);
