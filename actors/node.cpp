@@ -110,6 +110,7 @@ struct node::impl {
   std::unique_ptr<kv_service> kv;
   std::unique_ptr<idem_service> idempotency;
   std::unique_ptr<lock_service> locks;
+  std::unique_ptr<lease_service> leases;
   std::vector<caf::actor> bridges;
   mutable std::atomic<size_t> next_bridge{0};
   std::string id;
@@ -186,8 +187,21 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
 
   auto result_node = std::unique_ptr<node>{new node{std::move(p)}};
   auto& im = *result_node->impl_;
+  // Leases load first: keys and holds bound to one that ended before a
+  // crash go while the kv and lock shards restore. The lease actors start
+  // last, once the shards they notify exist.
+  auto leases = lease_service::restore(*im.store, c.shard_count, c.leases);
+  if (!leases) {
+    result_node->stop();
+    return std::move(leases).err();
+  }
+  im.leases = std::move(*leases);
+  std::function<bool(uint64_t)> lease_alive = [raw = im.leases.get()](
+                                                uint64_t id) {
+    return raw->restored(id);
+  };
   kv_shard_env env{im.store.get(), im.commits.get(), &im.clock, &im.registry};
-  auto kv = kv_service::start(*im.sys, c.shard_count, c.kv, env);
+  auto kv = kv_service::start(*im.sys, c.shard_count, c.kv, env, lease_alive);
   if (!kv) {
     result_node->stop();
     return std::move(kv).err();
@@ -203,12 +217,29 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.idempotency = std::move(*idem);
   auto locks = lock_service::start(
     *im.sys, c.shard_count, c.locks,
-    lock_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+    lock_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry},
+    lease_alive);
   if (!locks) {
     result_node->stop();
     return std::move(locks).err();
   }
   im.locks = std::move(*locks);
+  lease_shard_env lease_env{im.store.get(), im.commits.get(), &im.clock,
+                            &im.registry};
+  // Runs on a lease shard's thread: messages sent here reach each shard
+  // after anything that shard sent on behalf of a caller that saw the
+  // lease alive.
+  lease_env.on_end = [kv_shards = im.kv->shards(),
+                      lock_shards = im.locks->shards()](uint64_t id,
+                                                        bool expired) {
+    for (const auto& s : kv_shards) {
+      caf::anon_send(s, lease_end_atom_v, id, expired);
+    }
+    for (const auto& s : lock_shards) {
+      caf::anon_send(s, lease_end_atom_v, id, expired);
+    }
+  };
+  im.leases->spawn(*im.sys, std::move(lease_env));
   for (size_t i = 0; i < 4; ++i) {
     im.bridges.push_back(spawn_bridge(*im.sys));
   }
@@ -275,6 +306,9 @@ void node::stop() {
     if (im.locks) {
       im.locks->stop();
     }
+    if (im.leases) {
+      im.leases->stop();
+    }
     for (auto& b : im.bridges) {
       caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
     }
@@ -319,6 +353,10 @@ const idem_service& node::idempotency() const {
 
 const lock_service& node::locks() const {
   return *impl_->locks;
+}
+
+const lease_service& node::leases() const {
+  return *impl_->leases;
 }
 
 const std::string& node::id() const {

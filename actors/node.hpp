@@ -11,6 +11,7 @@
 
 #include "actors/idempotency/idem_service.hpp"
 #include "actors/kv/kv_service.hpp"
+#include "actors/lease/lease_service.hpp"
 #include "actors/lock/lock_service.hpp"
 #include "actors/node_actor.hpp"
 #include "runtime/metrics.hpp"
@@ -63,6 +64,8 @@ struct node_config {
   idem::idem_config idempotency;
   /// Limits and lock-delay of locks.
   lock::lock_config locks;
+  /// TTL bounds of leases.
+  lease::lease_config leases;
   /// Services to start after the actors (see `node_service`).
   std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
 };
@@ -115,6 +118,9 @@ public:
 
   /// The lock shards (see `lock_shard_actor`).
   const lock_service& locks() const;
+
+  /// The lease shards (see `lease_shard_actor`).
+  const lease_service& leases() const;
 
   /// The stable node id.
   const std::string& id() const;

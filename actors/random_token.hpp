@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace shoal {
@@ -8,5 +9,8 @@ namespace shoal {
 /// digits. Owner tokens are bearer capabilities: they must not be
 /// predictable from tokens seen before.
 std::string random_token();
+
+/// 64 bits from the same source (lease ids).
+uint64_t random_u64();
 
 } // namespace shoal

@@ -11,6 +11,7 @@
 
 #include "actors/idempotency/idem_messages.hpp"
 #include "actors/kv/kv_messages.hpp"
+#include "actors/lease/lease_messages.hpp"
 #include "actors/lock/lock_messages.hpp"
 #include "actors/node_info.hpp"
 #include "runtime/errc.hpp"
@@ -40,6 +41,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (shoal::lock::lock_info))
   CAF_ADD_TYPE_ID(shoal, (shoal::lock::acquire_cmd))
   CAF_ADD_TYPE_ID(shoal, (shoal::lock::acquire_result))
+  CAF_ADD_TYPE_ID(shoal, (shoal::lease::lease_info))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -60,6 +62,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, acquire_atom, "acquire")
   CAF_ADD_ATOM(shoal, shoal, refresh_atom, "refresh")
   CAF_ADD_ATOM(shoal, shoal, release_atom, "release")
+  CAF_ADD_ATOM(shoal, shoal, grant_atom, "grant")
+  CAF_ADD_ATOM(shoal, shoal, keepalive_atom, "keepalive")
+  CAF_ADD_ATOM(shoal, shoal, revoke_atom, "revoke")
+  CAF_ADD_ATOM(shoal, shoal, lease_end_atom, "lease_end")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

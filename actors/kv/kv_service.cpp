@@ -8,7 +8,8 @@ namespace shoal {
 
 result<std::unique_ptr<kv_service>>
 kv_service::start(caf::actor_system& sys, uint32_t shard_count,
-                  kv::kv_config cfg, kv_shard_env env) {
+                  kv::kv_config cfg, kv_shard_env env,
+                  const std::function<bool(uint64_t)>& lease_alive) {
   auto out = std::make_unique<kv_service>();
   out->env_ = env;
   size_t keys = 0;
@@ -30,6 +31,20 @@ kv_service::start(caf::actor_system& sys, uint32_t shard_count,
       }
       expired += n;
       if (auto ok = env.store->write(to_batch(fx.records),
+                                     storage::durability::sync);
+          !ok) {
+        return std::move(ok).err();
+      }
+    }
+    kv::effects orphans;
+    for (auto lease : table.leases()) {
+      if (!lease_alive(lease)) {
+        expired += table.end_lease(lease, kv::operation::expire,
+                                   env.clock->now(), orphans);
+      }
+    }
+    if (!orphans.empty()) {
+      if (auto ok = env.store->write(to_batch(orphans.records),
                                      storage::durability::sync);
           !ok) {
         return std::move(ok).err();

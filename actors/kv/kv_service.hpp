@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -18,10 +19,12 @@ namespace shoal {
 /// serving), spawns one actor per shard and routes keys to them by xxHash.
 class kv_service {
 public:
-  /// Restores and spawns `shard_count` shards.
+  /// Restores and spawns `shard_count` shards. Keys bound to a lease for
+  /// which `lease_alive` is false (it ended just before a crash) are
+  /// deleted before serving.
   static result<std::unique_ptr<kv_service>>
   start(caf::actor_system& sys, uint32_t shard_count, kv::kv_config cfg,
-        kv_shard_env env);
+        kv_shard_env env, const std::function<bool(uint64_t)>& lease_alive);
 
   /// The shard index of `key` (see `shard_index`).
   uint16_t shard_of(std::string_view key) const;

@@ -369,6 +369,20 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       }
       return rp;
     },
+    [self](lease_end_atom, uint64_t lease, bool expired) {
+      // The lease's end is durable: its keys go, with events.
+      auto& st = self->state;
+      if (st.gate.failed()) {
+        return;
+      }
+      kv::effects fx;
+      st.table->end_lease(lease,
+                          expired ? kv::operation::expire : kv::operation::del,
+                          st.env.clock->now(), fx);
+      if (!fx.empty()) {
+        submit(self, std::move(fx), {}, {});
+      }
+    },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
       on_commit(self, seq, code, std::move(message));
     },

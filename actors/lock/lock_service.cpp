@@ -4,11 +4,14 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/commit.hpp"
+
 namespace shoal {
 
 result<std::unique_ptr<lock_service>>
 lock_service::start(caf::actor_system& sys, uint32_t shard_count,
-                    lock::lock_config cfg, lock_shard_env env) {
+                    lock::lock_config cfg, lock_shard_env env,
+                    const std::function<bool(uint64_t)>& lease_alive) {
   auto out = std::make_unique<lock_service>();
   size_t held = 0;
   for (uint32_t i = 0; i < shard_count; ++i) {
@@ -16,6 +19,20 @@ lock_service::start(caf::actor_system& sys, uint32_t shard_count,
     auto loaded = restore_shard(*env.store, storage::column::lock, table, "lock");
     if (!loaded) {
       return std::move(loaded).err();
+    }
+    lock::effects orphans;
+    for (auto lease : table.leases()) {
+      if (!lease_alive(lease)) {
+        table.release_lease(lease, env.clock->now(), orphans);
+      }
+    }
+    if (!orphans.writes.empty()) {
+      if (auto ok = env.store->write(to_batch(storage::column::lock,
+                                              orphans.writes),
+                                     storage::durability::sync);
+          !ok) {
+        return std::move(ok).err();
+      }
     }
     held += table.active();
     out->shards_.push_back(spawn_lock_shard(sys, std::move(table), env));

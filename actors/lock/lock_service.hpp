@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -19,9 +20,15 @@ namespace shoal {
 /// routes lock keys to them.
 class lock_service {
 public:
+  /// Restores and spawns the shards; holds bound to a lease for which
+  /// `lease_alive` is false end before serving.
   static result<std::unique_ptr<lock_service>>
   start(caf::actor_system& sys, uint32_t shard_count, lock::lock_config cfg,
-        lock_shard_env env);
+        lock_shard_env env, const std::function<bool(uint64_t)>& lease_alive);
+
+  const std::vector<lock_shard_actor>& shards() const {
+    return shards_;
+  }
 
   const lock_shard_actor& shard_for(std::string_view key) const {
     return shards_[shard_index(key, static_cast<uint32_t>(shards_.size()))];

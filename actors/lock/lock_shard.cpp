@@ -52,17 +52,22 @@ void apply_effects(shard_pointer self, lock::effects fx) {
                         std::move(it->second));
     st.waiting.erase(it);
   }
-  for (auto id : fx.timeouts) {
-    auto it = st.waiting.find(id);
-    if (it == st.waiting.end()) {
-      continue;
+  auto refuse = [&](const std::vector<uint64_t>& ids, errc code,
+                    const char* why) {
+    for (auto id : ids) {
+      auto it = st.waiting.find(id);
+      if (it == st.waiting.end()) {
+        continue;
+      }
+      answer_when_durable(st.gate,
+                          result<lock::acquire_result>{fail(code, why)},
+                          std::move(it->second));
+      st.waiting.erase(it);
     }
-    answer_when_durable(st.gate,
-                        result<lock::acquire_result>{
-                          fail(errc::timeout, "waited too long for the lock")},
-                        std::move(it->second));
-    st.waiting.erase(it);
-  }
+  };
+  refuse(fx.timeouts, errc::timeout, "waited too long for the lock");
+  refuse(fx.lease_lost, errc::lease_expired,
+         "the lease ended while waiting for the lock");
 }
 
 // `apply_effects`, then answers `deliver` with `value` once durable.
@@ -138,6 +143,16 @@ lock_shard_actor::behavior_type lock_shard_impl(shard_pointer self,
       auto& st = self->state;
       answer_when_durable(st.gate, st.table->get(key, st.env.clock->now()),
                           std::move(reply.fn));
+    },
+    [self](lease_end_atom, uint64_t lease, bool) {
+      // The lease's end is durable: its holds end, its waiters leave.
+      auto& st = self->state;
+      if (st.gate.failed()) {
+        return;
+      }
+      lock::effects fx;
+      st.table->release_lease(lease, st.env.clock->now(), fx);
+      apply_effects(self, std::move(fx));
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
       auto failure = commit_failure(code, std::move(message));

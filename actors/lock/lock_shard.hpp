@@ -26,6 +26,7 @@ using lock_shard_actor = caf::typed_actor<
                  reply_to<lock::lock_info>>,
   caf::reacts_to<release_atom, std::string, std::string, reply_to<bool>>,
   caf::reacts_to<get_atom, std::string, reply_to<lock::lock_info>>,
+  caf::reacts_to<lease_end_atom, uint64_t, bool>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 

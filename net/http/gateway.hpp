@@ -63,6 +63,16 @@ void add_idempotency_routes(router& routes, node& n);
 /// Registers the lock routes under `/v1/locks`.
 void add_lock_routes(router& routes, node& n);
 
+/// Registers the lease routes under `/v1/leases`.
+void add_lease_routes(router& routes, node& n);
+
+/// Runs `then` at once if `lease` is 0; otherwise asks the lease's shard
+/// and runs `then` on that shard's thread if the lease is alive (a kv or
+/// lock shard call made from `then` arrives before the lease's end is
+/// announced), or responds with the error (404 `not_found`).
+void with_live_lease(node& n, uint64_t lease, respond_fn respond,
+                     std::function<void()> then);
+
 /// Registers the WebSocket route `/v1/watch`.
 void add_watch_routes(router& routes, node& n);
 

@@ -136,12 +136,16 @@ void put_route(node& n, request& req, respond_fn respond) {
     respond(error_response(ok.err()));
     return;
   }
-  send_write(n, put_atom_v, std::move(cmd), std::move(respond),
-             [](const kv::write_result& r) {
-               auto j = entry_json(r.current, false);
-               j["prev_revision"] = r.prev_revision;
-               return j;
-             });
+  auto lease = cmd.lease;
+  with_live_lease(n, lease, respond,
+                  [&n, respond, cmd = std::move(cmd)]() mutable {
+                    send_write(n, put_atom_v, std::move(cmd), respond,
+                               [](const kv::write_result& r) {
+                                 auto j = entry_json(r.current, false);
+                                 j["prev_revision"] = r.prev_revision;
+                                 return j;
+                               });
+                  });
 }
 
 void history_route(node& n, const std::string& key, request& req,

@@ -20,7 +20,10 @@ json lock_json(const lock::lock_info& l) {
          {"waiters", l.waiters}};
   if (l.held) {
     j["acquired"] = format_rfc3339(l.acquired);
-    j["expires_at"] = format_rfc3339(l.expires_at);
+    // A lease-bound hold ends with its lease.
+    j["expires_at"] = l.expires_at == lock::no_deadline
+                        ? json{}
+                        : json(format_rfc3339(l.expires_at));
   }
   if (l.lease != 0) {
     j["lease"] = l.lease;
@@ -94,15 +97,19 @@ void acquire_route(node& n, request& req, respond_fn respond) {
   cmd.ttl = *ttl;
   cmd.wait = *wait;
   cmd.lease = *lease;
-  auto key = cmd.key;
-  send<lock::acquire_result>(
-    n, key, std::move(respond),
-    [](const lock::acquire_result& r) {
-      auto j = lock_json(r.info);
-      j["token"] = r.info.owner_token;
-      return json_response(200, j);
-    },
-    acquire_atom_v, std::move(cmd));
+  auto lease_id = cmd.lease;
+  with_live_lease(n, lease_id, respond,
+                  [&n, respond, cmd = std::move(cmd)]() mutable {
+                    auto key = cmd.key;
+                    send<lock::acquire_result>(
+                      n, key, respond,
+                      [](const lock::acquire_result& r) {
+                        auto j = lock_json(r.info);
+                        j["token"] = r.info.owner_token;
+                        return json_response(200, j);
+                      },
+                      acquire_atom_v, std::move(cmd));
+                  });
 }
 
 // A call by the owner: its body (only `fields`) and token, or responds.

@@ -61,4 +61,10 @@ nlohmann::json http_node::raw(const std::string& verb, const std::string& target
   return nlohmann::json::parse(r->body, nullptr, false);
 }
 
+unsigned http_node::status(const std::string& verb, const std::string& target) {
+  http::client c{"127.0.0.1", port_, std::chrono::seconds{30}};
+  auto r = c.request(verb, target);
+  return r ? r->status : 0;
+}
+
 } // namespace shoal::test

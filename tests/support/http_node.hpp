@@ -42,6 +42,9 @@ public:
   nlohmann::json raw(const std::string& verb, const std::string& target,
                      const std::string& body, unsigned expect);
 
+  /// The status of a bodiless request (0 if it failed), for polling.
+  unsigned status(const std::string& verb, const std::string& target);
+
 private:
   std::function<void(node_config&)> tweak_;
   std::unique_ptr<node> node_;

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <functional>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/reply_to.hpp"
+#include "actors/type_ids.hpp"
+#include "runtime/lease/lease_table.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/storage/committer.hpp"
+#include "runtime/storage/engine.hpp"
+
+namespace shoal {
+
+/// The typed handle of one lease shard actor (local requests with a
+/// `reply_to`). Every answer waits until the state it reports is durable.
+/// - grant(ttl) → a new lease; the shard draws its id (random, ≡ the shard
+///   index modulo the shard count, so the id names its shard).
+/// - keepalive(id), revoke(id), get(id) → the lease, or `not_found`.
+/// Answers are called on the shard's thread, in order with the `on_end`
+/// notices: a caller that saw a lease alive and sends on from its callback
+/// reaches a kv or lock shard before that lease's end does.
+using lease_shard_actor = caf::typed_actor<
+  caf::reacts_to<grant_atom, duration, reply_to<lease::lease_info>>,
+  caf::reacts_to<keepalive_atom, uint64_t, reply_to<lease::lease_info>>,
+  caf::reacts_to<revoke_atom, uint64_t, reply_to<lease::lease_info>>,
+  caf::reacts_to<get_atom, uint64_t, reply_to<lease::lease_info>>,
+  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
+  caf::reacts_to<tick_atom>>;
+
+struct lease_shard_env {
+  storage::engine* store = nullptr;
+  storage::committer* committer = nullptr;
+  const clock_source* clock = nullptr;
+  metrics::registry* metrics = nullptr;
+  uint32_t shard_count = 1;
+  /// Called on the shard's thread once a lease's end is durable, with
+  /// `expired` false for a revoke: the node tells its kv and lock shards.
+  std::function<void(uint64_t lease, bool expired)> on_end;
+  duration tick_interval = std::chrono::milliseconds{20};
+};
+
+lease_shard_actor spawn_lease_shard(caf::actor_system& sys,
+                                    lease::lease_table table,
+                                    lease_shard_env env);
+
+} // namespace shoal
