@@ -255,6 +255,15 @@ result<void> ws_client::send_text(std::string_view message) {
   return {};
 }
 
+result<void> ws_client::ping() {
+  beast::error_code ec;
+  impl_->ws.ping({}, ec);
+  if (ec) {
+    return fail(errc::unavailable, "ping failed: " + ec.message());
+  }
+  return {};
+}
+
 result<void> ws_client::send_binary(std::string_view message) {
   impl_->ws.binary(true);
   beast::error_code ec;

@@ -66,6 +66,9 @@ public:
 
   result<void> send_text(std::string_view message);
 
+  /// Sends a ping frame (the server's pong is consumed by `read`).
+  result<void> ping();
+
   /// Sends a binary frame (servers that take text only close with 1003).
   result<void> send_binary(std::string_view message);
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "actors/node.hpp"
+#include "net/http/http_error.hpp"
 #include "net/http/router.hpp"
 #include "net/http/server.hpp"
 
@@ -69,9 +70,20 @@ void add_lease_routes(router& routes, node& n);
 /// Runs `then` at once if `lease` is 0; otherwise asks the lease's shard
 /// and runs `then` on that shard's thread if the lease is alive (a kv or
 /// lock shard call made from `then` arrives before the lease's end is
-/// announced), or responds with the error (404 `not_found`).
-void with_live_lease(node& n, uint64_t lease, respond_fn respond,
+/// announced), or calls `refuse` with the error (`not_found`).
+void with_live_lease(node& n, uint64_t lease,
+                     std::function<void(const error&)> refuse,
                      std::function<void()> then);
+
+/// A `refuse` for `with_live_lease` that responds with the error.
+inline std::function<void(const error&)> respond_error(respond_fn respond) {
+  return [respond = std::move(respond)](const error& e) {
+    respond(error_response(e));
+  };
+}
+
+/// Registers the WebSocket route `/v1/session`.
+void add_session_routes(router& routes, node& n);
 
 /// Registers the WebSocket route `/v1/watch`.
 void add_watch_routes(router& routes, node& n);

@@ -56,9 +56,13 @@ result<json> parse_json_object(const request& req, bool allow_empty) {
     }
     return fail(errc::invalid_argument, "request body must be a JSON object");
   }
+  return parse_json_object(req.body);
+}
+
+result<json> parse_json_object(std::string_view text) {
   auto finder = std::make_shared<duplicate_finder>();
   auto parsed = json::parse(
-    req.body,
+    text,
     [finder](int depth, json::parse_event_t event, json& j) {
       return (*finder)(depth, event, j);
     },
@@ -66,7 +70,7 @@ result<json> parse_json_object(const request& req, bool allow_empty) {
   if (parsed.is_discarded()) {
     // Re-parse with exceptions for the position of the error.
     try {
-      auto ignored = json::parse(req.body);
+      auto ignored = json::parse(text);
       (void) ignored;
     } catch (const json::parse_error& e) {
       return fail(errc::invalid_argument,
@@ -78,7 +82,7 @@ result<json> parse_json_object(const request& req, bool allow_empty) {
     return fail(errc::invalid_argument, "invalid JSON");
   }
   if (!parsed.is_object()) {
-    return fail(errc::invalid_argument, "request body must be a JSON object");
+    return fail(errc::invalid_argument, "expected a JSON object");
   }
   if (finder->duplicate) {
     return fail(errc::invalid_argument,

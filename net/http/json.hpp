@@ -21,6 +21,10 @@ response json_response(unsigned status, const json& body);
 /// or when an object has a key twice (which JSON parsers disagree on).
 result<json> parse_json_object(const request& req, bool allow_empty = false);
 
+/// The same for any text (a WebSocket message): one JSON object, no
+/// duplicate members.
+result<json> parse_json_object(std::string_view text);
+
 /// Refuses members of `body` not in `known` (typos do not pass silently).
 result<void> check_fields(const json& body,
                           std::initializer_list<std::string_view> known);

@@ -11,6 +11,7 @@
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/json.hpp"
+#include "net/http/views.hpp"
 #include "runtime/base64.hpp"
 
 namespace shoal::http {
@@ -35,6 +36,8 @@ json time_json(time_point t) {
   return format_rfc3339(t);
 }
 
+} // namespace
+
 json entry_json(const kv::entry& e, bool with_value) {
   json j{{"key", e.key},
          {"revision", e.revision},
@@ -51,6 +54,8 @@ json entry_json(const kv::entry& e, bool with_value) {
   }
   return j;
 }
+
+namespace {
 
 std::string_view op_name(kv::operation op) {
   return kv::to_string(op);
@@ -137,7 +142,7 @@ void put_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto lease = cmd.lease;
-  with_live_lease(n, lease, respond,
+  with_live_lease(n, lease, respond_error(respond),
                   [&n, respond, cmd = std::move(cmd)]() mutable {
                     send_write(n, put_atom_v, std::move(cmd), respond,
                                [](const kv::write_result& r) {

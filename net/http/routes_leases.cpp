@@ -8,6 +8,7 @@
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/json.hpp"
+#include "net/http/views.hpp"
 
 namespace shoal::http {
 
@@ -21,17 +22,18 @@ json lease_json(const lease::lease_info& l, time_point now) {
               {"remaining_ms", std::max<int64_t>(left.count(), 0)}};
 }
 
-void with_live_lease(node& n, uint64_t lease, respond_fn respond,
+void with_live_lease(node& n, uint64_t lease,
+                     std::function<void(const error&)> refuse,
                      std::function<void()> then) {
   if (lease == 0) {
     then();
     return;
   }
   call<lease::lease_info>(n.leases().shard_for(lease),
-                          [respond = std::move(respond),
+                          [refuse = std::move(refuse),
                            then = std::move(then)](result<lease::lease_info> r) {
                             if (!r) {
-                              respond(error_response(r.err()));
+                              refuse(r.err());
                               return;
                             }
                             then();

@@ -8,12 +8,9 @@
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/json.hpp"
+#include "net/http/views.hpp"
 
 namespace shoal::http {
-
-namespace {
-
-constexpr const char* token_header = "x-shoal-lock-token";
 
 json lock_json(const lock::lock_info& l) {
   json j{{"key", l.key}, {"held", l.held}, {"fence", l.fence},
@@ -30,6 +27,10 @@ json lock_json(const lock::lock_info& l) {
   }
   return j;
 }
+
+namespace {
+
+constexpr const char* token_header = "x-shoal-lock-token";
 
 // Sends to the key's lock shard; answers `to_response` of the reply.
 template <class T, class ToResponse, class... Ts>
@@ -98,7 +99,7 @@ void acquire_route(node& n, request& req, respond_fn respond) {
   cmd.wait = *wait;
   cmd.lease = *lease;
   auto lease_id = cmd.lease;
-  with_live_lease(n, lease_id, respond,
+  with_live_lease(n, lease_id, respond_error(respond),
                   [&n, respond, cmd = std::move(cmd)]() mutable {
                     auto key = cmd.key;
                     send<lock::acquire_result>(

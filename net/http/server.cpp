@@ -350,6 +350,13 @@ private:
     srv_.ws_opened->inc();
     srv_.ws_open->add(1);
     counted_ = true;
+    // Runs inside async_read, on this session's strand; the session
+    // outlives its reads.
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::ping && handler_) {
+        handler_->on_ping();
+      }
+    });
     handler_->on_open(shared_from_this());
     do_read();
   }

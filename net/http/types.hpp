@@ -108,6 +108,9 @@ public:
   virtual void on_open(std::shared_ptr<ws_connection> conn) = 0;
   /// A complete text message arrived.
   virtual void on_text(std::string_view message) = 0;
+  /// A ping frame arrived (the server answers it by itself).
+  virtual void on_ping() {
+  }
   /// The socket closed (`code` from the peer's close frame, or 1006).
   virtual void on_close(uint16_t code) = 0;
 };

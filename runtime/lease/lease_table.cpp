@@ -40,18 +40,18 @@ std::string lease_table::record_key(uint64_t id) const {
   return out;
 }
 
-result<void> lease_table::check_ttl(duration ttl) const {
-  if (ttl < cfg_.min_ttl || ttl > cfg_.max_ttl) {
+result<void> check_ttl(const lease_config& cfg, duration ttl) {
+  if (ttl < cfg.min_ttl || ttl > cfg.max_ttl) {
     return fail(errc::invalid_ttl, "lease ttl must be "
-                                     + format_duration(cfg_.min_ttl) + "–"
-                                     + format_duration(cfg_.max_ttl));
+                                     + format_duration(cfg.min_ttl) + "–"
+                                     + format_duration(cfg.max_ttl));
   }
   return {};
 }
 
 result<lease_info> lease_table::grant(uint64_t id, duration ttl,
                                       time_point now, effects& out) {
-  if (auto ok = check_ttl(ttl); !ok) {
+  if (auto ok = check_ttl(cfg_, ttl); !ok) {
     return std::move(ok).err();
   }
   if (id == 0) {

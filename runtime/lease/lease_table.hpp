@@ -43,6 +43,9 @@ struct lease_config {
   size_t max_leases = 1'000'000;
 };
 
+/// `invalid_ttl` unless `ttl` is within the bounds of `cfg`.
+result<void> check_ttl(const lease_config& cfg, duration ttl);
+
 /// The pure state machine of one lease shard: the shard's leases and their
 /// deadlines. Ids are drawn by the shell (randomness is not the machine's
 /// business); the table refuses 0 and an id it already holds. A lease that
@@ -87,8 +90,6 @@ public:
   uint16_t shard() const {
     return shard_;
   }
-
-  result<void> check_ttl(duration ttl) const;
 
   /// Rebuilds state from one stored record (start-up).
   result<void> restore(std::string_view key, std::string_view value);

@@ -1,0 +1,23 @@
+#pragma once
+
+// The JSON views of kv entries, locks and leases, shared by the HTTP routes
+// and the session WebSocket.
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/kv/kv_types.hpp"
+#include "runtime/lease/lease_table.hpp"
+#include "runtime/lock/lock_table.hpp"
+
+namespace shoal::http {
+
+/// A kv entry; `with_value` adds the value (base64).
+nlohmann::json entry_json(const kv::entry& e, bool with_value);
+
+/// A lock, without its owner token.
+nlohmann::json lock_json(const lock::lock_info& l);
+
+/// A lease, with the time left at `now`.
+nlohmann::json lease_json(const lease::lease_info& l, time_point now);
+
+} // namespace shoal::http
