@@ -128,16 +128,14 @@ lock_shard_actor::behavior_type lock_shard_impl(shard_pointer self,
       finish(self, std::move(fx), std::move(r), std::move(reply.fn));
     },
     [self](release_atom, std::string& key, std::string& token,
-           reply_to<bool>& reply) {
+           reply_to<uint64_t>& reply) {
       auto& st = self->state;
       if (refuse_if_failed(self, reply.fn)) {
         return;
       }
       lock::effects fx;
       auto r = st.table->release(key, token, st.env.clock->now(), fx);
-      finish(self, std::move(fx),
-             r ? result<bool>{true} : result<bool>{std::move(r).err()},
-             std::move(reply.fn));
+      finish(self, std::move(fx), std::move(r), std::move(reply.fn));
     },
     [self](get_atom, std::string& key, reply_to<lock::lock_info>& reply) {
       auto& st = self->state;

@@ -18,13 +18,14 @@ namespace shoal {
 /// - acquire: granted (with owner token and fence), `lock_held`, or — with
 ///   a wait — answered later when granted, or `timeout`. The shard draws
 ///   the owner token and the waiter id itself.
-/// - refresh(key, token, ttl) → the lock; release(key, token) → true;
+/// - refresh(key, token, ttl) → the lock; release(key, token) → the fence
+///   of the hold that ended;
 ///   get(key) → the lock without its owner token.
 using lock_shard_actor = caf::typed_actor<
   caf::reacts_to<acquire_atom, lock::acquire_cmd, reply_to<lock::acquire_result>>,
   caf::reacts_to<refresh_atom, std::string, std::string, duration,
                  reply_to<lock::lock_info>>,
-  caf::reacts_to<release_atom, std::string, std::string, reply_to<bool>>,
+  caf::reacts_to<release_atom, std::string, std::string, reply_to<uint64_t>>,
   caf::reacts_to<get_atom, std::string, reply_to<lock::lock_info>>,
   caf::reacts_to<lease_end_atom, uint64_t, bool>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,

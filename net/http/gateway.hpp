@@ -82,6 +82,12 @@ inline std::function<void(const error&)> respond_error(respond_fn respond) {
   };
 }
 
+/// Registers the election routes under `/v1/elections`.
+void add_election_routes(router& routes, node& n);
+
+/// The kv key (and lock key) holding election `name`'s leader record.
+std::string election_key(const std::string& name);
+
 /// Registers the WebSocket route `/v1/session`.
 void add_session_routes(router& routes, node& n);
 

@@ -158,8 +158,10 @@ void release_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto key = req.param("key");
-  send<bool>(n, key, std::move(respond),
-             [](bool) { return json_response(200, json{{"released", true}}); },
+  send<uint64_t>(n, key, std::move(respond),
+             [](uint64_t fence) {
+               return json_response(200, json{{"released", true}, {"fence", fence}});
+             },
              release_atom_v, key, std::move(owner->token));
 }
 

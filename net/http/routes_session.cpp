@@ -256,8 +256,10 @@ private:
       if (!key || !token) {
         return !key ? key.err() : token.err();
       }
-      call<bool>(node_.locks().shard_for(*key),
-                 answer<bool>(id, [](bool) { return json{{"released", true}}; }),
+      call<uint64_t>(node_.locks().shard_for(*key),
+                 answer<uint64_t>(id, [](uint64_t fence) {
+                   return json{{"released", true}, {"fence", fence}};
+                 }),
                  release_atom_v, *key, *token);
       return {};
     }

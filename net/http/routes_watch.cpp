@@ -27,7 +27,7 @@ std::string dump(const json& j) {
 // Turns watch deliveries into JSON text frames on one WebSocket. Holds the
 // connection weakly: the connection owns the handler that owns the watch,
 // so a strong reference here would keep all three alive forever.
-class ws_watch_sink final : public kv_watch_sink {
+class ws_watch_sink : public kv_watch_sink {
 public:
   explicit ws_watch_sink(std::shared_ptr<ws_connection> conn)
     : conn_(std::move(conn)) {
@@ -98,9 +98,49 @@ private:
   std::weak_ptr<ws_connection> conn_;
 };
 
+// An election's leader changes: the leader record when one is elected
+// (or at the start, if there is one), `no_leader` when the record goes.
+class election_watch_sink final : public ws_watch_sink {
+public:
+  election_watch_sink(std::shared_ptr<ws_connection> conn, std::string name)
+    : ws_watch_sink(std::move(conn)), name_(std::move(name)) {
+  }
+
+  bool on_value(const kv::entry& e) override {
+    return send(dump(leader(e.value, {})));
+  }
+
+  bool on_event(const kv::event& ev, const std::string& c) override {
+    if (ev.op == kv::operation::put) {
+      return send(dump(leader(ev.value, c)));
+    }
+    return send(dump(json{{"type", "no_leader"}, {"name", name_}, {"cursor", c}}));
+  }
+
+private:
+  json leader(const std::string& value, const std::string& c) const {
+    auto record = json::parse(value, nullptr, false);
+    if (!record.is_object()) {
+      record = json::object();
+    }
+    record["type"] = "leader";
+    record["name"] = name_;
+    if (!c.empty()) {
+      record["cursor"] = c;
+    }
+    return record;
+  }
+
+  std::string name_;
+};
+
+using sink_factory
+  = std::function<std::shared_ptr<kv_watch_sink>(std::shared_ptr<ws_connection>)>;
+
 class watch_handler final : public ws_handler {
 public:
-  watch_handler(node& n, kv_watch_options opts) : node_(n), opts_(std::move(opts)) {
+  watch_handler(node& n, kv_watch_options opts, sink_factory make_sink = {})
+    : node_(n), opts_(std::move(opts)), make_sink_(std::move(make_sink)) {
   }
 
   ~watch_handler() override {
@@ -108,7 +148,8 @@ public:
   }
 
   void on_open(std::shared_ptr<ws_connection> conn) override {
-    auto sink = std::make_shared<ws_watch_sink>(std::move(conn));
+    auto sink = make_sink_ ? make_sink_(std::move(conn))
+                           : std::make_shared<ws_watch_sink>(std::move(conn));
     watch_ = spawn_kv_watch(node_.system(), node_.kv(), opts_, std::move(sink));
   }
 
@@ -130,6 +171,7 @@ private:
 
   node& node_;
   kv_watch_options opts_;
+  sink_factory make_sink_;
   caf::actor watch_;
 };
 
@@ -162,6 +204,28 @@ void add_watch_routes(router& routes, node& n) {
     }
     return std::unique_ptr<ws_handler>{
       std::make_unique<watch_handler>(n, std::move(opts))};
+  });
+  routes.add_ws("/v1/elections/{name}/observe", [&n](const request& req)
+                                                  -> result<std::unique_ptr<ws_handler>> {
+    auto name = req.param("name");
+    kv_watch_options opts;
+    opts.pattern = election_key(name);
+    opts.initial = true;
+    if (auto* c = req.query_param("cursor")) {
+      opts.cursor = *c;
+      opts.initial = false;
+    }
+    if (auto ok = validate_key(opts.pattern); !ok) {
+      return fail(errc::invalid_key, "election name: " + ok.err().message);
+    }
+    auto shards = static_cast<uint32_t>(n.kv().shards().size());
+    if (auto ok = validate_watch(opts, shards); !ok) {
+      return std::move(ok).err();
+    }
+    return std::unique_ptr<ws_handler>{std::make_unique<watch_handler>(
+      n, std::move(opts), [name](std::shared_ptr<ws_connection> conn) {
+        return std::make_shared<election_watch_sink>(std::move(conn), name);
+      })};
   });
 }
 

@@ -253,8 +253,9 @@ result<lock_info> lock_table::refresh(std::string_view key,
   return info_of(it->first, e, true);
 }
 
-result<void> lock_table::release(std::string_view key, std::string_view token,
-                                 time_point now, effects& out) {
+result<uint64_t> lock_table::release(std::string_view key,
+                                     std::string_view token, time_point now,
+                                     effects& out) {
   if (auto ok = validate_key(key); !ok) {
     return std::move(ok).err();
   }
@@ -264,6 +265,7 @@ result<void> lock_table::release(std::string_view key, std::string_view token,
   }
   auto it = *held;
   auto& e = it->second;
+  auto fence = e.fence;
   unindex(it->first, e);
   end_hold(it, out);
   // An unlock is not a vanished holder: no lock-delay.
@@ -272,7 +274,7 @@ result<void> lock_table::release(std::string_view key, std::string_view token,
   if (auto again = locks_.find(key); again != locks_.end()) {
     index(again->first, again->second);
   }
-  return {};
+  return fence;
 }
 
 void lock_table::cancel(std::string_view key, uint64_t waiter, time_point now,

@@ -124,8 +124,9 @@ public:
                                  effects& out);
   result<lock_info> refresh(std::string_view key, std::string_view token,
                             duration ttl, time_point now, effects& out);
-  result<void> release(std::string_view key, std::string_view token,
-                       time_point now, effects& out);
+  /// Returns the fence of the hold that ended.
+  result<uint64_t> release(std::string_view key, std::string_view token,
+                           time_point now, effects& out);
   /// A queued acquirer went away (its connection closed).
   void cancel(std::string_view key, uint64_t waiter, time_point now,
               effects& out);

@@ -46,7 +46,7 @@ protected:
     return r;
   }
 
-  result<void> release(const std::string& key, const std::string& token) {
+  result<uint64_t> release(const std::string& key, const std::string& token) {
     effects fx;
     auto r = table_->release(key, token, clock_.now(), fx);
     persist(fx);
@@ -129,7 +129,9 @@ TEST_F(lock_table_test, refresh_extends_only_a_live_hold_of_its_owner) {
 TEST_F(lock_table_test, unlock_twice_or_with_another_token_is_lock_not_held) {
   auto a = acquire("k");
   EXPECT_EQ(release("k", "wrong").code(), errc::lock_not_held);
-  ASSERT_TRUE(release("k", a->info.owner_token));
+  auto released = release("k", a->info.owner_token);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(*released, a->info.fence);
   EXPECT_EQ(release("k", a->info.owner_token).code(), errc::lock_not_held);
   EXPECT_FALSE(table_->get("k", clock_.now())->held);
   EXPECT_EQ(table_->active(), 0u);
