@@ -59,3 +59,23 @@ value=$(python3 -c "print('v'*256)")
 echo "== watch fan-out: ${WATCHERS:-1000} WebSocket watchers on one pattern"
 "$bin/shoal-watch-fanout" --url "127.0.0.1:$kport" -w "${WATCHERS:-1000}" \
   -n 100 --pid "$kvpid" --json
+
+echo "== locks and leases on the same durable node"
+json=application/json
+# Baseline of the same shape: idempotency begin+complete pairs.
+"$bin/shoal-load" --url "127.0.0.1:$kport" -c "$conns" -d "$duration" --unique \
+  --method POST --path '/v1/idempotency/{key}/begin' --body '{}' --content-type $json \
+  --then-method POST --then-path '/v1/idempotency/{key}/complete' \
+  --then-body '{"token":"{token}","result":"b2s="}' --name idem-pairs --json
+"$bin/shoal-load" --url "127.0.0.1:$kport" -c "$conns" -d "$duration" --unique \
+  --method POST --path '/v1/locks/bench.{key}' --body '{"ttl":"30s"}' --content-type $json \
+  --then-method DELETE --then-path '/v1/locks/bench.{key}' \
+  --then-body '{"token":"{token}"}' --name lock-pairs --json
+# One key, 16 clients looping acquire (waiting) + release: every pair waits
+# for the 15 others; pairs/s is hand-offs/s.
+"$bin/shoal-load" --url "127.0.0.1:$kport" -c 16 -d "$duration" --keys 1 \
+  --method POST --path '/v1/locks/hot' --body '{"ttl":"30s","wait":"60s"}' \
+  --content-type $json --then-method DELETE --then-path '/v1/locks/hot' \
+  --then-body '{"token":"{token}"}' --name lock-handoff-16 --json
+"$bin/shoal-lease-keepalive" --url "127.0.0.1:$kport" -s 100 -l 100 \
+  -d "$duration" --json
