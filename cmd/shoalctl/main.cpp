@@ -24,85 +24,13 @@
 #include "net/http/idem_keys.hpp"
 #include "runtime/base64.hpp"
 #include "runtime/idempotency/key_builder.hpp"
+#include "cmd/shoalctl/common.hpp"
 
 using namespace shoal;
+using namespace shoal::ctl;
 using json = nlohmann::json;
 
 namespace {
-
-enum exit_code : int { ok = 0, server_error = 1, usage = 2, unreachable = 3 };
-
-struct context {
-  std::string endpoint = "127.0.0.1:7700";
-  std::string output = "human";
-  std::chrono::milliseconds timeout{10'000};
-};
-
-void print_human(const json& j, const std::string& indent = "") {
-  if (!j.is_object()) {
-    std::cout << indent << j.dump() << "\n";
-    return;
-  }
-  size_t width = 0;
-  for (auto& [k, v] : j.items()) {
-    width = std::max(width, k.size());
-  }
-  for (auto& [k, v] : j.items()) {
-    std::cout << indent << k << ":" << std::string(width - k.size() + 1, ' ');
-    if (v.is_object()) {
-      std::cout << "\n";
-      print_human(v, indent + "  ");
-    } else if (v.is_string()) {
-      std::cout << v.get<std::string>() << "\n";
-    } else {
-      std::cout << v.dump() << "\n";
-    }
-  }
-}
-
-using printer = std::function<void(const json&)>;
-
-// Sends one request and prints the answer (through `human` unless -o json);
-// returns the exit code.
-int call(const context& ctx, const std::string& verb, const std::string& target,
-         const std::string& body = {}, const printer& human = {}) {
-  auto hp = parse_host_port(ctx.endpoint);
-  if (!hp) {
-    std::cerr << "shoalctl: " << hp.err().message << "\n";
-    return usage;
-  }
-  http::client c{hp->first, hp->second, ctx.timeout};
-  auto res = c.request(verb, target, body);
-  if (!res) {
-    std::cerr << "shoalctl: cannot reach " << ctx.endpoint << ": "
-              << res.err().message << "\n";
-    return unreachable;
-  }
-  auto parsed = json::parse(res->body, nullptr, false);
-  if (res->status >= 400) {
-    if (ctx.output == "json") {
-      std::cout << res->body << "\n";
-    }
-    if (parsed.is_object() && parsed.contains("error")) {
-      std::cerr << "shoalctl: " << parsed["error"].value("code", "error")
-                << ": " << parsed["error"].value("message", "") << "\n";
-    } else {
-      std::cerr << "shoalctl: HTTP " << res->status << "\n";
-    }
-    return server_error;
-  }
-  if (ctx.output == "json" || parsed.is_discarded()) {
-    std::cout << res->body;
-    if (res->body.empty() || res->body.back() != '\n') {
-      std::cout << "\n";
-    }
-  } else if (human) {
-    human(parsed);
-  } else {
-    print_human(parsed);
-  }
-  return ok;
-}
 
 std::string decoded(const json& j) {
   if (!j.contains("value") || !j["value"].is_string()) {
@@ -506,6 +434,8 @@ int main(int argc, char** argv) {
 
   auto* idem_sweep = idem->add_subcommand("sweep", "remove expired records now");
   idem_sweep->callback([&] { code = call(ctx, "POST", "/v1/idempotency/sweep"); });
+
+  add_lock_commands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

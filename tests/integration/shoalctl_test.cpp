@@ -1,5 +1,6 @@
-// shoalctl as a real process against a real node: kv and idempotency
-// commands, the key builder agreeing with the node's, and exit codes.
+// shoalctl as a real process against a real node: kv, idempotency, lock,
+// lease and election commands, `lock run`, the key builder agreeing with
+// the node's, and exit codes.
 
 #include <sys/wait.h>
 
@@ -119,6 +120,47 @@ TEST_F(shoalctl_test, idem_begin_complete_get) {
   EXPECT_EQ(run({"idem", "del", "job-7"}).exit, 0);
   EXPECT_EQ(run({"idem", "get", "job-7"}).exit, 1);
   EXPECT_EQ(run({"idem", "sweep"}).exit, 0);
+}
+
+TEST_F(shoalctl_test, lock_lease_and_elect) {
+  auto got = run({"lock", "acquire", "--ttl", "1m", "jobs.nightly"});
+  ASSERT_EQ(got.exit, 0);
+  auto token = field(got, "token");
+  ASSERT_EQ(token.size(), 32u);
+  EXPECT_EQ(run({"lock", "acquire", "jobs.nightly"}).exit, 1);
+  EXPECT_EQ(field(run({"lock", "get", "jobs.nightly"}), "held"), "true");
+  EXPECT_EQ(run({"lock", "refresh", "jobs.nightly", token}).exit, 0);
+  EXPECT_EQ(run({"lock", "release", "jobs.nightly", token}).exit, 0);
+  EXPECT_EQ(run({"lock", "release", "jobs.nightly", token}).exit, 1);
+
+  auto lease = field(run({"lease", "grant", "--ttl", "1m"}), "id");
+  ASSERT_FALSE(lease.empty());
+  EXPECT_EQ(field(run({"lease", "get", lease}), "ttl"), "1m");
+  EXPECT_EQ(run({"lease", "keepalive", lease}).exit, 0);
+
+  auto lead = run({"elect", "campaign", "--lease", lease, "db", "10.0.0.7"});
+  ASSERT_EQ(lead.exit, 0);
+  EXPECT_EQ(field(run({"elect", "leader", "db"}), "value"), "10.0.0.7");
+  EXPECT_EQ(run({"elect", "resign", "db", field(lead, "token")}).exit, 0);
+  EXPECT_EQ(run({"elect", "leader", "db"}).exit, 1);
+  EXPECT_EQ(run({"lease", "revoke", lease}).exit, 0);
+  EXPECT_EQ(run({"lease", "get", lease}).exit, 1);
+}
+
+TEST_F(shoalctl_test, lock_run_holds_the_lock_while_the_command_runs) {
+  // The command itself asks the node about the lock it runs under.
+  auto r = run({"lock", "run", "--ttl", "2s", "jobs.backup", "--", SHOAL_SHOALCTL,
+                "--endpoint", endpoint_, "lock", "get", "jobs.backup"});
+  ASSERT_EQ(r.exit, 0);
+  EXPECT_EQ(field(r, "held"), "true");
+  EXPECT_FALSE(field(r, "lease").empty());
+  EXPECT_EQ(field(run({"lock", "get", "jobs.backup"}), "held"), "false");
+  // The command's exit code is shoalctl's; it sees its fence.
+  auto failing = run({"lock", "run", "jobs.backup", "--", "sh", "-c",
+                      "echo fence: $SHOAL_LOCK_FENCE; exit 3"});
+  EXPECT_EQ(failing.exit, 3);
+  EXPECT_FALSE(field(failing, "fence").empty());
+  EXPECT_EQ(field(run({"lock", "get", "jobs.backup"}), "held"), "false");
 }
 
 TEST_F(shoalctl_test, exit_codes) {

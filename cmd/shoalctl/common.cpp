@@ -1,0 +1,74 @@
+#include "cmd/shoalctl/common.hpp"
+
+#include <iostream>
+
+#include "actors/node.hpp"
+#include "net/http/client.hpp"
+
+namespace shoal::ctl {
+
+void print_human(const json& j, const std::string& indent) {
+  if (!j.is_object()) {
+    std::cout << indent << j.dump() << "\n";
+    return;
+  }
+  size_t width = 0;
+  for (auto& [k, v] : j.items()) {
+    width = std::max(width, k.size());
+  }
+  for (auto& [k, v] : j.items()) {
+    std::cout << indent << k << ":" << std::string(width - k.size() + 1, ' ');
+    if (v.is_object()) {
+      std::cout << "\n";
+      print_human(v, indent + "  ");
+    } else if (v.is_string()) {
+      std::cout << v.get<std::string>() << "\n";
+    } else {
+      std::cout << v.dump() << "\n";
+    }
+  }
+}
+
+// Sends one request and prints the answer (through `human` unless -o json);
+// returns the exit code.
+int call(const context& ctx, const std::string& verb, const std::string& target,
+         const std::string& body, const printer& human) {
+  auto hp = parse_host_port(ctx.endpoint);
+  if (!hp) {
+    std::cerr << "shoalctl: " << hp.err().message << "\n";
+    return usage;
+  }
+  http::client c{hp->first, hp->second, ctx.timeout};
+  auto res = c.request(verb, target, body);
+  if (!res) {
+    std::cerr << "shoalctl: cannot reach " << ctx.endpoint << ": "
+              << res.err().message << "\n";
+    return unreachable;
+  }
+  auto parsed = json::parse(res->body, nullptr, false);
+  if (res->status >= 400) {
+    if (ctx.output == "json") {
+      std::cout << res->body << "\n";
+    }
+    if (parsed.is_object() && parsed.contains("error")) {
+      std::cerr << "shoalctl: " << parsed["error"].value("code", "error")
+                << ": " << parsed["error"].value("message", "") << "\n";
+    } else {
+      std::cerr << "shoalctl: HTTP " << res->status << "\n";
+    }
+    return server_error;
+  }
+  if (ctx.output == "json" || parsed.is_discarded()) {
+    std::cout << res->body;
+    if (res->body.empty() || res->body.back() != '\n') {
+      std::cout << "\n";
+    }
+  } else if (human) {
+    human(parsed);
+  } else {
+    print_human(parsed);
+  }
+  return ok;
+}
+
+} // namespace shoal::ctl

@@ -1,0 +1,40 @@
+#pragma once
+
+// What every shoalctl command shares: the endpoint and output options, the
+// exit codes, and one HTTP call that prints the answer.
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace shoal::ctl {
+
+using json = nlohmann::json;
+
+/// 0 success, 1 the server answered with an error (its code and message go
+/// to stderr), 2 usage error, 3 the node could not be reached.
+enum exit_code : int { ok = 0, server_error = 1, usage = 2, unreachable = 3 };
+
+struct context {
+  std::string endpoint = "127.0.0.1:7700";
+  std::string output = "human";
+  std::chrono::milliseconds timeout{10'000};
+};
+
+/// Aligned `key: value` lines, nested objects indented.
+void print_human(const json& j, const std::string& indent = "");
+
+using printer = std::function<void(const json&)>;
+
+/// Sends one request and prints the answer (through `human` unless -o
+/// json); returns the exit code.
+int call(const context& ctx, const std::string& verb, const std::string& target,
+         const std::string& body = {}, const printer& human = {});
+
+/// Registers `lock`, `lease` and `elect`; their callbacks set `code`.
+void add_lock_commands(CLI::App& app, context& ctx, int& code);
+
+} // namespace shoal::ctl
