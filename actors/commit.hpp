@@ -4,6 +4,7 @@
 // the shard receives `(commit_atom, seq, code, message)` — code 0 on
 // success — and passes it to its `durable_gate`.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,13 @@ inline std::optional<error> commit_failure(uint8_t code, std::string message) {
   }
   return error{static_cast<errc>(code), std::move(message)};
 }
+
+/// Passes a `(commit_atom, seq, code, message)` report to `gate`; a failure
+/// is logged as critical, naming the primitive and shard. Returns the
+/// failure, if any.
+std::optional<error> on_commit_report(durable_gate& gate, const char* primitive,
+                                      uint16_t shard, uint64_t seq, uint8_t code,
+                                      std::string message);
 
 /// A shard's writes as one more change of `gate`, handed to the
 /// committer (nothing if there are none).

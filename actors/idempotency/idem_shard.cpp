@@ -161,12 +161,8 @@ idem_shard_actor::behavior_type idem_shard_impl(shard_pointer self,
       return answer<uint64_t>(self, {}, result<uint64_t>{n});
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      auto failure = commit_failure(code, std::move(message));
-      if (failure) {
-        spdlog::critical("idempotency shard {}: storage write failed: {}",
-                         self->state.table->shard(), failure->message);
-      }
-      self->state.gate.committed(seq, failure ? &*failure : nullptr);
+      on_commit_report(self->state.gate, "idempotency", self->state.table->shard(), seq,
+                       code, std::move(message));
     },
     [self](tick_atom) {
       sweep(self);

@@ -229,17 +229,11 @@ void read(shard_pointer self, const std::string& key,
 void on_commit(shard_pointer self, uint64_t seq, uint8_t code,
                std::string message) {
   auto& st = self->state;
-  auto failure = commit_failure(code, std::move(message));
-  if (failure) {
-    // The in-memory state is ahead of the disk and cannot be trusted: the
-    // shard stops serving rather than answer from it.
-    spdlog::critical("kv shard {}: storage write failed: {}", st.table->shard(),
-                     failure->message);
-    if (st.commit_failures != nullptr) {
-      st.commit_failures->inc();
-    }
+  auto failure = on_commit_report(st.gate, "kv", st.table->shard(), seq, code,
+                                  std::move(message));
+  if (failure && st.commit_failures != nullptr) {
+    st.commit_failures->inc();
   }
-  st.gate.committed(seq, failure ? &*failure : nullptr);
 }
 
 void sweep(shard_pointer self) {

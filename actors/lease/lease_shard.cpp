@@ -131,12 +131,8 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
                           std::move(reply.fn));
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      auto failure = commit_failure(code, std::move(message));
-      if (failure) {
-        spdlog::critical("lease shard {}: storage write failed: {}",
-                         self->state.table->shard(), failure->message);
-      }
-      self->state.gate.committed(seq, failure ? &*failure : nullptr);
+      on_commit_report(self->state.gate, "lease", self->state.table->shard(), seq,
+                       code, std::move(message));
     },
     [self](tick_atom) {
       auto& st = self->state;

@@ -153,12 +153,8 @@ lock_shard_actor::behavior_type lock_shard_impl(shard_pointer self,
       apply_effects(self, std::move(fx));
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      auto failure = commit_failure(code, std::move(message));
-      if (failure) {
-        spdlog::critical("lock shard {}: storage write failed: {}",
-                         self->state.table->shard(), failure->message);
-      }
-      self->state.gate.committed(seq, failure ? &*failure : nullptr);
+      on_commit_report(self->state.gate, "lock", self->state.table->shard(), seq,
+                       code, std::move(message));
     },
     [self](tick_atom) {
       auto& st = self->state;

@@ -71,4 +71,35 @@ int call(const context& ctx, const std::string& verb, const std::string& target,
   return ok;
 }
 
+int follow(const context& ctx, const std::string& target,
+           const std::function<int(const json&)>& on_message) {
+  auto hp = parse_host_port(ctx.endpoint);
+  if (!hp) {
+    std::cerr << "shoalctl: " << hp.err().message << "\n";
+    return usage;
+  }
+  auto ws = http::ws_client::connect(hp->first, hp->second, target);
+  if (!ws) {
+    std::cerr << "shoalctl: " << to_string(ws.code()) << ": "
+              << ws.err().message << "\n";
+    return ws.code() == errc::unavailable ? unreachable : server_error;
+  }
+  for (;;) {
+    auto m = ws->read(std::chrono::hours{24});
+    if (!m) {
+      if (m.code() == errc::timeout) {
+        continue;
+      }
+      return ws->close_code() == http::close_code::normal ? ok : server_error;
+    }
+    if (ctx.output == "json") {
+      std::cout << *m << std::endl;
+      continue;
+    }
+    if (auto rc = on_message(json::parse(*m, nullptr, false)); rc != ok) {
+      return rc;
+    }
+  }
+}
+
 } // namespace shoal::ctl

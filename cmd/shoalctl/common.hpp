@@ -34,6 +34,12 @@ using printer = std::function<void(const json&)>;
 int call(const context& ctx, const std::string& verb, const std::string& target,
          const std::string& body = {}, const printer& human = {});
 
+/// Opens a WebSocket on `target` and hands every message to `on_message`
+/// (or prints it as is with -o json) until the socket closes or
+/// `on_message` returns an exit code other than `ok`; returns the exit code.
+int follow(const context& ctx, const std::string& target,
+           const std::function<int(const json&)>& on_message);
+
 /// Registers `lock`, `lease` and `elect`; their callbacks set `code`.
 void add_lock_commands(CLI::App& app, context& ctx, int& code);
 

@@ -152,23 +152,7 @@ int run_locked(const context& ctx, const std::string& key, const std::string& tt
 
 // `elect observe`: one line per leader change until the socket closes.
 int observe(const context& ctx, const std::string& name) {
-  auto ws = open_ws(ctx, election_path(name, "observe"));
-  if (!ws) {
-    return ws_failure(ws.err());
-  }
-  for (;;) {
-    auto m = ws->read(std::chrono::hours{24});
-    if (!m) {
-      if (m.code() == errc::timeout) {
-        continue;
-      }
-      return ws->close_code() == http::close_code::normal ? ok : server_error;
-    }
-    if (ctx.output == "json") {
-      std::cout << *m << std::endl;
-      continue;
-    }
-    auto j = json::parse(*m, nullptr, false);
+  return follow(ctx, election_path(name, "observe"), [](const json& j) {
     auto type = j.value("type", "");
     if (type == "leader") {
       std::cout << "leader " << j.value("value", "") << " fence="
@@ -178,9 +162,10 @@ int observe(const context& ctx, const std::string& name) {
     } else if (type == "error") {
       std::cerr << "shoalctl: " << j["error"].value("code", "") << ": "
                 << j["error"].value("message", "") << std::endl;
-      return server_error;
+      return int{server_error};
     }
-  }
+    return int{ok};
+  });
 }
 
 } // namespace

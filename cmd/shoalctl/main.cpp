@@ -68,30 +68,7 @@ void print_record(const json& j) {
 
 // Follows a watch until the socket closes; one line per message.
 int watch(const context& ctx, const std::string& query) {
-  auto hp = parse_host_port(ctx.endpoint);
-  if (!hp) {
-    std::cerr << "shoalctl: " << hp.err().message << "\n";
-    return usage;
-  }
-  auto ws = http::ws_client::connect(hp->first, hp->second, "/v1/watch?" + query);
-  if (!ws) {
-    std::cerr << "shoalctl: " << to_string(ws.code()) << ": "
-              << ws.err().message << "\n";
-    return ws.code() == errc::unavailable ? unreachable : server_error;
-  }
-  for (;;) {
-    auto m = ws->read(std::chrono::hours{24});
-    if (!m) {
-      if (m.code() == errc::timeout) {
-        continue;
-      }
-      return ws->close_code() == http::close_code::normal ? ok : server_error;
-    }
-    if (ctx.output == "json") {
-      std::cout << *m << std::endl;
-      continue;
-    }
-    auto j = json::parse(*m, nullptr, false);
+  return follow(ctx, "/v1/watch?" + query, [](const json& j) {
     auto type = j.value("type", "");
     if (type == "event") {
       std::cout << j.value("operation", "") << " " << j.value("key", "") << " "
@@ -106,9 +83,10 @@ int watch(const context& ctx, const std::string& query) {
       std::cerr << "shoalctl: " << j["error"].value("code", "") << ": "
                 << j["error"].value("message", "") << " (cursor "
                 << j.value("cursor", "") << ")" << std::endl;
-      return server_error;
+      return int{server_error};
     }
-  }
+    return int{ok};
+  });
 }
 
 } // namespace

@@ -165,23 +165,29 @@ private:
     }
   }
 
+  // keepalive or revoke of the lease the message names.
+  template <class Atom>
+  result<void> on_lease(const json& msg, const json& id, Atom atom,
+                        std::function<json(const lease::lease_info&)> fields) {
+    if (auto ok = check_fields(msg, {"id", "op", "lease"}); !ok) {
+      return ok;
+    }
+    auto lease = lease_of(msg);
+    if (!lease) {
+      return std::move(lease).err();
+    }
+    call<lease::lease_info>(node_.leases().shard_for(*lease),
+                            answer<lease::lease_info>(id, std::move(fields)), atom,
+                            *lease);
+    return {};
+  }
+
   result<void> dispatch(const std::string& op, const json& msg, const json& id) {
     auto now = [clock = &node_.clock()] { return clock->now(); };
     if (op == "keepalive") {
-      if (auto ok = check_fields(msg, {"id", "op", "lease"}); !ok) {
-        return ok;
-      }
-      auto lease = lease_of(msg);
-      if (!lease) {
-        return std::move(lease).err();
-      }
-      call<lease::lease_info>(
-        node_.leases().shard_for(*lease),
-        answer<lease::lease_info>(id, [now](const lease::lease_info& l) {
-          return lease_reply(l, now());
-        }),
-        keepalive_atom_v, *lease);
-      return {};
+      return on_lease(msg, id, keepalive_atom_v, [now](const lease::lease_info& l) {
+        return lease_reply(l, now());
+      });
     }
     if (op == "grant") {
       if (auto ok = check_fields(msg, {"id", "op", "ttl"}); !ok) {
@@ -200,20 +206,9 @@ private:
       return {};
     }
     if (op == "revoke") {
-      if (auto ok = check_fields(msg, {"id", "op", "lease"}); !ok) {
-        return ok;
-      }
-      auto lease = lease_of(msg);
-      if (!lease) {
-        return std::move(lease).err();
-      }
-      call<lease::lease_info>(
-        node_.leases().shard_for(*lease),
-        answer<lease::lease_info>(id, [](const lease::lease_info& l) {
-          return json{{"lease", l.id}, {"revoked", true}};
-        }),
-        revoke_atom_v, *lease);
-      return {};
+      return on_lease(msg, id, revoke_atom_v, [](const lease::lease_info& l) {
+        return json{{"lease", l.id}, {"revoked", true}};
+      });
     }
     if (op == "lock") {
       if (auto ok = check_fields(msg, {"id", "op", "key", "ttl", "wait", "lease"});
