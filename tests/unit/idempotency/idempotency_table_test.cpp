@@ -6,6 +6,7 @@
 
 #include "runtime/sha256.hpp"
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/record_store.hpp"
 
 namespace shoal::idem {
 namespace {
@@ -21,13 +22,7 @@ protected:
   int tokens_ = 0;
 
   void persist(const effects& fx) {
-    for (const auto& w : fx.writes) {
-      if (w.value) {
-        store_[w.key] = *w.value;
-      } else {
-        store_.erase(w.key);
-      }
-    }
+    test::apply_writes(store_, fx.writes);
     last_ = fx;
   }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/record_store.hpp"
 
 namespace shoal::lease {
 namespace {
@@ -19,13 +20,7 @@ protected:
   effects last_;
 
   void persist(const effects& fx) {
-    for (const auto& w : fx.writes) {
-      if (w.value) {
-        store_[w.key] = *w.value;
-      } else {
-        store_.erase(w.key);
-      }
-    }
+    test::apply_writes(store_, fx.writes);
     last_ = fx;
   }
 
