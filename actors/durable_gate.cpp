@@ -2,10 +2,14 @@
 
 namespace shoal {
 
+error durable_gate::stopped_error() {
+  return error{errc::storage_error,
+               "shard stopped after a storage failure; restart the node"};
+}
+
 void durable_gate::after_durable(waiter fn) {
   if (failed_) {
-    auto err = error{errc::storage_error,
-                     "shard stopped after a storage failure; restart the node"};
+    auto err = stopped_error();
     fn(&err);
     return;
   }

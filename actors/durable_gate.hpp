@@ -44,6 +44,20 @@ public:
     return failed_;
   }
 
+  /// What a failed gate answers: `storage_error`, the shard stopped.
+  static error stopped_error();
+
+  /// If the gate failed, calls `deliver` with `stopped_error()` and returns
+  /// true: the shard must not apply the command.
+  template <class Deliver>
+  bool refuse_if_failed(const Deliver& deliver) const {
+    if (!failed_) {
+      return false;
+    }
+    deliver(stopped_error());
+    return true;
+  }
+
   uint64_t applied() const {
     return applied_;
   }

@@ -58,15 +58,6 @@ void finish(shard_pointer self, lease::effects fx,
   }
 }
 
-bool refuse_if_failed(shard_pointer self, const info_reply& deliver) {
-  if (!self->state.gate.failed()) {
-    return false;
-  }
-  deliver(error{errc::storage_error,
-                "lease shard stopped after a storage failure; restart the node"});
-  return true;
-}
-
 lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
                                                   lease::lease_table table,
                                                   lease_shard_env env) {
@@ -81,7 +72,7 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
   return {
     [self](grant_atom, duration ttl, reply_to<lease::lease_info>& reply) {
       auto& st = self->state;
-      if (refuse_if_failed(self, reply.fn)) {
+      if (st.gate.refuse_if_failed(reply.fn)) {
         return;
       }
       auto n = std::max<uint32_t>(st.env.shard_count, 1);
@@ -101,7 +92,7 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
     },
     [self](keepalive_atom, uint64_t id, reply_to<lease::lease_info>& reply) {
       auto& st = self->state;
-      if (refuse_if_failed(self, reply.fn)) {
+      if (st.gate.refuse_if_failed(reply.fn)) {
         return;
       }
       lease::effects fx;
@@ -111,7 +102,7 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
     },
     [self](revoke_atom, uint64_t id, reply_to<lease::lease_info>& reply) {
       auto& st = self->state;
-      if (refuse_if_failed(self, reply.fn)) {
+      if (st.gate.refuse_if_failed(reply.fn)) {
         return;
       }
       lease::effects fx;
@@ -123,10 +114,8 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
       finish(self, std::move(fx), revoked, std::move(r), std::move(reply.fn));
     },
     [self](get_atom, uint64_t id, reply_to<lease::lease_info>& reply) {
+      // A failed gate answers with its error.
       auto& st = self->state;
-      if (refuse_if_failed(self, reply.fn)) {
-        return;
-      }
       answer_when_durable(st.gate, st.table->get(id, st.env.clock->now()),
                           std::move(reply.fn));
     },

@@ -78,15 +78,6 @@ void finish(shard_pointer self, lock::effects fx, result<T> value,
   answer_when_durable(self->state.gate, std::move(value), std::move(deliver));
 }
 
-bool refuse_if_failed(shard_pointer self, const auto& deliver) {
-  if (!self->state.gate.failed()) {
-    return false;
-  }
-  deliver(error{errc::storage_error,
-                "lock shard stopped after a storage failure; restart the node"});
-  return true;
-}
-
 lock_shard_actor::behavior_type lock_shard_impl(shard_pointer self,
                                                 lock::lock_table table,
                                                 lock_shard_env env) {
@@ -102,7 +93,7 @@ lock_shard_actor::behavior_type lock_shard_impl(shard_pointer self,
     [self](acquire_atom, lock::acquire_cmd& cmd,
            reply_to<lock::acquire_result>& reply) {
       auto& st = self->state;
-      if (refuse_if_failed(self, reply.fn)) {
+      if (st.gate.refuse_if_failed(reply.fn)) {
         return;
       }
       cmd.new_token = random_token();
@@ -120,7 +111,7 @@ lock_shard_actor::behavior_type lock_shard_impl(shard_pointer self,
     [self](refresh_atom, std::string& key, std::string& token, duration ttl,
            reply_to<lock::lock_info>& reply) {
       auto& st = self->state;
-      if (refuse_if_failed(self, reply.fn)) {
+      if (st.gate.refuse_if_failed(reply.fn)) {
         return;
       }
       lock::effects fx;
@@ -130,7 +121,7 @@ lock_shard_actor::behavior_type lock_shard_impl(shard_pointer self,
     [self](release_atom, std::string& key, std::string& token,
            reply_to<uint64_t>& reply) {
       auto& st = self->state;
-      if (refuse_if_failed(self, reply.fn)) {
+      if (st.gate.refuse_if_failed(reply.fn)) {
         return;
       }
       lock::effects fx;

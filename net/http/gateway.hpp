@@ -75,11 +75,14 @@ void with_live_lease(node& n, uint64_t lease,
                      std::function<void(const error&)> refuse,
                      std::function<void()> then);
 
-/// A `refuse` for `with_live_lease` that responds with the error.
-inline std::function<void(const error&)> respond_error(respond_fn respond) {
-  return [respond = std::move(respond)](const error& e) {
-    respond(error_response(e));
-  };
+/// `call<T>(shard, done, xs...)` once `lease` is seen alive (see
+/// `with_live_lease`); `done` gets the lease's error otherwise.
+template <class T, class Shard, class... Ts>
+void call_with_lease(node& n, uint64_t lease, const Shard& shard,
+                     std::function<void(result<T>)> done, Ts... xs) {
+  with_live_lease(
+    n, lease, [done](const error& e) { done(e); },
+    [shard, done, xs...]() mutable { call<T>(shard, done, std::move(xs)...); });
 }
 
 /// Registers the election routes under `/v1/elections`.

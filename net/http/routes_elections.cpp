@@ -87,36 +87,27 @@ void campaign_route(node& n, request& req, respond_fn respond) {
     put.value = record.dump();
     put.lease = lease;
     put.fence = kv::fence{key, fence};
-    auto refuse = [&n, respond, key, token](const error& e) {
-      abandon(n, key, token);
-      respond(error_response(e));
-    };
-    with_live_lease(
-      n, lease, refuse,
-      [&n, respond, refuse, name, record, token, put = std::move(put)]() mutable {
-        auto shard = n.kv().shard_for(put.key);
-        call<kv::write_result>(
-          shard,
-          [respond, refuse, name, record, token](result<kv::write_result> w) {
-            if (!w) {
-              refuse(w.err());
-              return;
-            }
-            auto out = record;
-            out["name"] = name;
-            out["leader"] = true;
-            out["token"] = token;
-            respond(json_response(200, out));
-          },
-          put_atom_v, std::move(put));
-      });
+    auto shard = n.kv().shard_for(key);
+    call_with_lease<kv::write_result>(
+      n, lease, shard,
+      [&n, respond, key, name, record, token](result<kv::write_result> w) {
+        if (!w) {
+          // The lease ended, or the write failed: give the lock back.
+          abandon(n, key, token);
+          respond(error_response(w.err()));
+          return;
+        }
+        auto out = record;
+        out["name"] = name;
+        out["leader"] = true;
+        out["token"] = token;
+        respond(json_response(200, out));
+      },
+      put_atom_v, std::move(put));
   };
-  with_live_lease(n, *lease, respond_error(respond),
-                  [&n, cmd = std::move(cmd), on_granted]() mutable {
-                    auto shard = n.locks().shard_for(cmd.key);
-                    call<lock::acquire_result>(shard, on_granted, acquire_atom_v,
-                                               std::move(cmd));
-                  });
+  auto shard = n.locks().shard_for(cmd.key);
+  call_with_lease<lock::acquire_result>(n, *lease, shard, on_granted, acquire_atom_v,
+                                        std::move(cmd));
 }
 
 void resign_route(node& n, request& req, respond_fn respond) {

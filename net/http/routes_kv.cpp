@@ -61,14 +61,14 @@ std::string_view op_name(kv::operation op) {
   return kv::to_string(op);
 }
 
-// Sends a put or delete to its key's shard and answers with `to_json` of
-// the result, or the error.
+// Sends a put or delete to its key's shard (once `lease`, if any, is seen
+// alive) and answers with `to_json` of the result, or the error.
 template <class Atom, class Command>
 void send_write(node& n, Atom atom, Command cmd, respond_fn respond,
-                json (*to_json)(const kv::write_result&)) {
+                json (*to_json)(const kv::write_result&), uint64_t lease = 0) {
   // Pick the shard before `cmd` is moved into the message.
   auto shard = n.kv().shard_for(cmd.key);
-  call<kv::write_result>(shard,
+  call_with_lease<kv::write_result>(n, lease, shard,
                          [respond, to_json](result<kv::write_result> r) {
                            if (!r) {
                              respond(error_response(r.err()));
@@ -77,14 +77,6 @@ void send_write(node& n, Atom atom, Command cmd, respond_fn respond,
                            respond(json_response(200, to_json(*r)));
                          },
                          atom, std::move(cmd));
-}
-
-// Query parameters shared by the write routes.
-result<uint64_t> if_revision_of(const request& req) {
-  if (auto* v = req.query_param("if_revision")) {
-    return parse_u64(*v, "if_revision");
-  }
-  return kv::any_revision;
 }
 
 // `?fence_lock=KEY&fence_token=N`: both or neither.
@@ -105,6 +97,26 @@ result<kv::fence> fence_of(const request& req) {
   return kv::fence{*lock, *t};
 }
 
+// What every write takes from the query — `if_revision` (absent: none)
+// and the fence — into `cmd`, then its key checked.
+template <class Command>
+result<void> write_conditions(const request& req, Command& cmd) {
+  cmd.if_revision = kv::any_revision;
+  if (auto* v = req.query_param("if_revision")) {
+    auto rev = parse_u64(*v, "if_revision");
+    if (!rev) {
+      return std::move(rev).err();
+    }
+    cmd.if_revision = *rev;
+  }
+  auto fence = fence_of(req);
+  if (!fence) {
+    return std::move(fence).err();
+  }
+  cmd.fence = std::move(*fence);
+  return validate_key(cmd.key);
+}
+
 void put_route(node& n, request& req, respond_fn respond) {
   kv::put_cmd cmd;
   cmd.key = req.param("key");
@@ -117,12 +129,6 @@ void put_route(node& n, request& req, respond_fn respond) {
     }
     cmd.ttl = *d;
   }
-  auto rev = if_revision_of(req);
-  if (!rev) {
-    respond(error_response(rev.err()));
-    return;
-  }
-  cmd.if_revision = *rev;
   if (auto* lease = req.query_param("lease")) {
     auto id = parse_u64(*lease, "lease");
     if (!id) {
@@ -131,26 +137,18 @@ void put_route(node& n, request& req, respond_fn respond) {
     }
     cmd.lease = *id;
   }
-  auto fence = fence_of(req);
-  if (!fence) {
-    respond(error_response(fence.err()));
-    return;
-  }
-  cmd.fence = std::move(*fence);
-  if (auto ok = validate_key(cmd.key); !ok) {
+  if (auto ok = write_conditions(req, cmd); !ok) {
     respond(error_response(ok.err()));
     return;
   }
   auto lease = cmd.lease;
-  with_live_lease(n, lease, respond_error(respond),
-                  [&n, respond, cmd = std::move(cmd)]() mutable {
-                    send_write(n, put_atom_v, std::move(cmd), respond,
-                               [](const kv::write_result& r) {
-                                 auto j = entry_json(r.current, false);
-                                 j["prev_revision"] = r.prev_revision;
-                                 return j;
-                               });
-                  });
+  send_write(n, put_atom_v, std::move(cmd), std::move(respond),
+             [](const kv::write_result& r) {
+               auto j = entry_json(r.current, false);
+               j["prev_revision"] = r.prev_revision;
+               return j;
+             },
+             lease);
 }
 
 void history_route(node& n, const std::string& key, request& req,
@@ -241,19 +239,7 @@ void get_route(node& n, request& req, respond_fn respond) {
 void delete_route(node& n, request& req, respond_fn respond) {
   kv::delete_cmd cmd;
   cmd.key = req.param("key");
-  auto rev = if_revision_of(req);
-  if (!rev) {
-    respond(error_response(rev.err()));
-    return;
-  }
-  cmd.if_revision = *rev;
-  auto fence = fence_of(req);
-  if (!fence) {
-    respond(error_response(fence.err()));
-    return;
-  }
-  cmd.fence = std::move(*fence);
-  if (auto ok = validate_key(cmd.key); !ok) {
+  if (auto ok = write_conditions(req, cmd); !ok) {
     respond(error_response(ok.err()));
     return;
   }

@@ -98,19 +98,19 @@ void acquire_route(node& n, request& req, respond_fn respond) {
   cmd.ttl = *ttl;
   cmd.wait = *wait;
   cmd.lease = *lease;
-  auto lease_id = cmd.lease;
-  with_live_lease(n, lease_id, respond_error(respond),
-                  [&n, respond, cmd = std::move(cmd)]() mutable {
-                    auto key = cmd.key;
-                    send<lock::acquire_result>(
-                      n, key, respond,
-                      [](const lock::acquire_result& r) {
-                        auto j = lock_json(r.info);
-                        j["token"] = r.info.owner_token;
-                        return json_response(200, j);
-                      },
-                      acquire_atom_v, std::move(cmd));
-                  });
+  auto shard = n.locks().shard_for(cmd.key);
+  call_with_lease<lock::acquire_result>(
+    n, *lease, shard,
+    [respond](result<lock::acquire_result> r) {
+      if (!r) {
+        respond(error_response(r.err()));
+        return;
+      }
+      auto j = lock_json(r->info);
+      j["token"] = r->info.owner_token;
+      respond(json_response(200, j));
+    },
+    acquire_atom_v, std::move(cmd));
 }
 
 // A call by the owner: its body (only `fields`) and token, or responds.

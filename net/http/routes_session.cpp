@@ -234,12 +234,8 @@ private:
         return j;
       });
       auto shard = node_.locks().shard_for(cmd.key);
-      with_live_lease(
-        node_, cmd.lease,
-        [done](const error& e) { done(e); },
-        [shard, done, cmd = std::move(cmd)]() mutable {
-          call<lock::acquire_result>(shard, done, acquire_atom_v, std::move(cmd));
-        });
+      call_with_lease<lock::acquire_result>(node_, *lease, shard, done, acquire_atom_v,
+                                            std::move(cmd));
       return {};
     }
     if (op == "unlock") {
@@ -288,12 +284,8 @@ private:
         return j;
       });
       auto shard = node_.kv().shard_for(cmd.key);
-      with_live_lease(
-        node_, cmd.lease,
-        [done](const error& e) { done(e); },
-        [shard, done, cmd = std::move(cmd)]() mutable {
-          call<kv::write_result>(shard, done, put_atom_v, std::move(cmd));
-        });
+      call_with_lease<kv::write_result>(node_, *lease, shard, done, put_atom_v,
+                                        std::move(cmd));
       return {};
     }
     return fail(errc::invalid_argument,
