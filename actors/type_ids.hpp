@@ -66,6 +66,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, keepalive_atom, "keepalive")
   CAF_ADD_ATOM(shoal, shoal, revoke_atom, "revoke")
   CAF_ADD_ATOM(shoal, shoal, lease_end_atom, "lease_end")
+  CAF_ADD_ATOM(shoal, shoal, idle_atom, "idle")
+  CAF_ADD_ATOM(shoal, shoal, retire_atom, "retire")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -2,7 +2,7 @@
 
 // CAF inspection of the lock types of runtime/lock (which stays CAF-free).
 
-#include "runtime/lock/lock_table.hpp"
+#include "runtime/lock/lock_types.hpp"
 
 namespace shoal::lock {
 
@@ -14,7 +14,7 @@ typename Inspector::result_type inspect(Inspector& f, lock_info& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, acquire_cmd& x) {
-  return f(x.key, x.ttl, x.wait, x.new_token, x.waiter, x.lease);
+  return f(x.key, x.ttl, x.wait, x.new_token, x.waiter, x.lease, x.fence);
 }
 
 template <class Inspector>

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <map>
+#include <string>
+
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -13,8 +16,12 @@
 namespace shoal {
 
 /// The typed handle of one lock shard actor (local requests with a
-/// `reply_to`, see actors/reply_to.hpp). Every answer waits until the
-/// state it reports is durable.
+/// `reply_to`, see actors/reply_to.hpp). The shard validates commands,
+/// draws fences and keeps the fencing counter; each held or contended key
+/// has a lock actor of its own (spawned on the first acquire, retired when
+/// the key is free and nobody waits) that owns the key's hold, waiter
+/// queue and expiry timer, and writes its holder record. Every answer
+/// waits until the state it reports is durable.
 /// - acquire: granted (with owner token and fence), `lock_held`, or — with
 ///   a wait — answered later when granted, or `timeout`. The shard draws
 ///   the owner token and the waiter id itself.
@@ -29,18 +36,23 @@ using lock_shard_actor = caf::typed_actor<
   caf::reacts_to<get_atom, std::string, reply_to<lock::lock_info>>,
   caf::reacts_to<lease_end_atom, uint64_t, bool>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<idle_atom, std::string, uint64_t>>;
 
 struct lock_shard_env {
   storage::engine* store = nullptr;
   storage::committer* committer = nullptr;
   const clock_source* clock = nullptr;
   metrics::registry* metrics = nullptr;
-  /// How often expiries and wait deadlines are checked.
-  duration tick_interval = std::chrono::milliseconds{20};
+  /// The longest a lock actor sleeps before it looks at its deadlines
+  /// again (they are also checked on every command).
+  duration max_timer = std::chrono::seconds{5};
 };
 
-lock_shard_actor spawn_lock_shard(caf::actor_system& sys, lock::lock_table table,
-                                  lock_shard_env env);
+/// Spawns a shard with its restored holds (`lock_table::take_restored`),
+/// each in its lock actor.
+lock_shard_actor
+spawn_lock_shard(caf::actor_system& sys, lock::lock_table table,
+                 std::map<std::string, lock::lock_key, std::less<>> held,
+                 lock_shard_env env);
 
 } // namespace shoal

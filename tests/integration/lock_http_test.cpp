@@ -34,6 +34,24 @@ protected:
     return node_.call(verb, target, body, expect);
   }
 
+  // Live lock actors, from the node's metrics.
+  double lock_actors() {
+    return node_.get()
+      .metrics()
+      .add_gauge("shoal_lock_actors", "Lock actors: held or contended lock keys.")
+      .value();
+  }
+
+  // Polls until `lock_actors()` is `n`.
+  void await_lock_actors(double n) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (lock_actors() != n) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << lock_actors() << " lock actors, want " << n;
+      std::this_thread::sleep_for(5ms); // polling the gauge, with a deadline
+    }
+  }
+
   test::http_node node_;
 };
 
@@ -109,6 +127,47 @@ TEST_F(lock_http_test, bad_input_gets_clear_errors) {
             "invalid_argument");
   EXPECT_EQ(call("DELETE", "/v1/locks/k", {}, 400)["error"]["code"], "invalid_argument");
   EXPECT_EQ(call("GET", "/v1/locks/k")["held"], false);
+}
+
+TEST_F(lock_http_test, each_held_or_contended_key_has_an_actor_until_it_is_free) {
+  std::vector<json> held;
+  for (int i = 0; i < 5; ++i) {
+    held.push_back(call("POST", "/v1/locks/a" + std::to_string(i), {{"ttl", "30s"}}));
+  }
+  EXPECT_EQ(lock_actors(), 5);
+  // A refused or invalid acquire on a free key leaves no actor behind.
+  call("POST", "/v1/locks/a..b", {}, 400);
+  call("POST", "/v1/locks/a0", {}, 409);
+  EXPECT_EQ(call("GET", "/v1/locks/free")["held"], false);
+  EXPECT_EQ(lock_actors(), 5);
+  auto waiting = std::async(std::launch::async, [&] {
+    return call("POST", "/v1/locks/a0", {{"ttl", "30s"}, {"wait", "20s"}});
+  });
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (call("GET", "/v1/locks/a0")["waiters"] != 1) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(5ms); // polling the queue, with a deadline
+  }
+  for (int i = 1; i < 5; ++i) {
+    call("DELETE", "/v1/locks/a" + std::to_string(i), {{"token", held[i]["token"]}});
+  }
+  await_lock_actors(1);
+  // The hand-off keeps a0's actor; the last release retires it.
+  call("DELETE", "/v1/locks/a0", {{"token", held[0]["token"]}});
+  auto next = waiting.get();
+  EXPECT_GT(next["fence"].get<uint64_t>(), held[0]["fence"].get<uint64_t>());
+  EXPECT_EQ(lock_actors(), 1);
+  call("DELETE", "/v1/locks/a0", {{"token", next["token"]}});
+  await_lock_actors(0);
+  // An expiry retires the actor by its own timer, with nobody asking.
+  auto brief = call("POST", "/v1/locks/brief", {{"ttl", "200ms"}});
+  EXPECT_EQ(lock_actors(), 1);
+  await_lock_actors(0);
+  EXPECT_EQ(call("GET", "/v1/locks/brief")["held"], false);
+  // A new acquire gets a new actor and a higher fence.
+  auto again = call("POST", "/v1/locks/brief", {{"ttl", "1s"}});
+  EXPECT_GT(again["fence"].get<uint64_t>(), brief["fence"].get<uint64_t>());
+  EXPECT_EQ(lock_actors(), 1);
 }
 
 TEST_F(lock_http_test, restart_keeps_holders_and_fences_keep_increasing) {

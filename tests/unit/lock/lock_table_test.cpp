@@ -12,17 +12,26 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Drives lock keys the way the lock shard actor does: the table checks a
+// command and draws its fence, the key's own machine applies it, and an
+// idle key is forgotten.
 class lock_table_test : public testing::Test {
 protected:
   lock_config cfg_;
   std::optional<lock_table> table_;
+  std::map<std::string, lock_key, std::less<>> keys_;
   test::manual_clock clock_;
   std::map<std::string, std::string> store_;
   effects last_;
   int tokens_ = 0;
 
   void SetUp() override {
+    reset();
+  }
+
+  void reset() {
     table_.emplace(3, cfg_);
+    keys_.clear();
   }
 
   void persist(const effects& fx) {
@@ -30,37 +39,134 @@ protected:
     last_ = fx;
   }
 
+  // Forgets `key` once idle, as the shard retires its actor.
+  void settle(const std::string& key) {
+    if (auto it = keys_.find(key); it != keys_.end() && it->second.idle(clock_.now())) {
+      keys_.erase(it);
+    }
+  }
+
   result<acquire_result> acquire(const std::string& key, duration ttl = 10s,
                                  duration wait = 0s, uint64_t waiter = 0,
                                  uint64_t lease = 0) {
-    effects fx;
     auto token = "t" + std::to_string(++tokens_);
-    auto r = table_->acquire(acquire_cmd{key, ttl, wait, token, waiter, lease},
-                             clock_.now(), fx);
+    acquire_cmd cmd{key, ttl, wait, token, waiter, lease};
+    if (auto ok = table_->check(cmd); !ok) {
+      persist({});
+      return std::move(ok).err();
+    }
+    effects fx;
+    cmd.fence = table_->draw_fence(fx);
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+      it = keys_.emplace(key, table_->make_key(key)).first;
+    }
+    auto r = it->second.acquire(cmd, clock_.now(), fx);
     persist(fx);
+    settle(key);
     return r;
   }
 
   result<uint64_t> release(const std::string& key, const std::string& token) {
+    if (auto ok = table_->validate_key(key); !ok) {
+      return std::move(ok).err();
+    }
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+      persist({});
+      return not_held(key);
+    }
     effects fx;
-    auto r = table_->release(key, token, clock_.now(), fx);
+    auto r = it->second.release(token, clock_.now(), fx);
     persist(fx);
+    settle(key);
     return r;
   }
 
   result<lock_info> refresh(const std::string& key, const std::string& token,
                             duration ttl = 10s) {
+    if (auto ok = table_->check_refresh(key, ttl); !ok) {
+      return std::move(ok).err();
+    }
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+      return not_held(key);
+    }
     effects fx;
-    auto r = table_->refresh(key, token, ttl, clock_.now(), fx);
+    auto r = it->second.refresh(token, ttl, clock_.now(), fx);
     persist(fx);
     return r;
   }
 
+  lock_info get(const std::string& key) {
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+      lock_info free;
+      free.key = key;
+      return free;
+    }
+    return it->second.get(clock_.now());
+  }
+
+  std::optional<time_point> next_deadline() const {
+    std::optional<time_point> out;
+    for (const auto& [key, k] : keys_) {
+      if (auto next = k.next_deadline(); next && (!out || *next < *out)) {
+        out = next;
+      }
+    }
+    return out;
+  }
+
+  // Each key's timer: the keys whose deadline passed tick.
   effects tick() {
     effects fx;
-    table_->tick(clock_.now(), fx);
+    std::vector<std::string> due;
+    for (auto& [key, k] : keys_) {
+      if (auto next = k.next_deadline(); next && *next <= clock_.now()) {
+        due.push_back(key);
+      }
+    }
+    for (const auto& key : due) {
+      keys_.find(key)->second.tick(clock_.now(), fx);
+      settle(key);
+    }
     persist(fx);
     return fx;
+  }
+
+  effects release_lease(uint64_t lease, size_t expect_ended) {
+    effects fx;
+    size_t ended = 0;
+    std::vector<std::string> names;
+    for (auto& [key, k] : keys_) {
+      ended += k.release_lease(lease, clock_.now(), fx) ? 1 : 0;
+      names.push_back(key);
+    }
+    for (const auto& key : names) {
+      settle(key);
+    }
+    EXPECT_EQ(ended, expect_ended);
+    persist(fx);
+    return fx;
+  }
+
+  std::vector<uint64_t> leases() const {
+    std::set<uint64_t> out;
+    for (const auto& [key, k] : keys_) {
+      k.leases(out);
+    }
+    return {out.begin(), out.end()};
+  }
+
+  // A shard restarted from the store: counter and holders.
+  void restart() {
+    lock_table restored{3, cfg_};
+    for (auto& [k, v] : store_) {
+      ASSERT_TRUE(restored.restore(k, v));
+    }
+    keys_ = restored.take_restored();
+    table_.emplace(std::move(restored));
   }
 };
 
@@ -74,10 +180,9 @@ TEST_F(lock_table_test, acquire_a_free_lock_grants_a_token_and_a_fence) {
   EXPECT_EQ(r->info.expires_at, clock_.now() + 10s);
   // The holder record and the fencing counter are persisted.
   EXPECT_EQ(last_.writes.size(), 2u);
-  auto info = table_->get("jobs.nightly", clock_.now());
-  ASSERT_TRUE(info);
-  EXPECT_TRUE(info->held);
-  EXPECT_TRUE(info->owner_token.empty()); // never given out by get
+  auto info = get("jobs.nightly");
+  EXPECT_TRUE(info.held);
+  EXPECT_TRUE(info.owner_token.empty()); // never given out by get
 }
 
 TEST_F(lock_table_test, a_held_lock_is_refused_without_wait_and_nothing_changes) {
@@ -86,7 +191,7 @@ TEST_F(lock_table_test, a_held_lock_is_refused_without_wait_and_nothing_changes)
   EXPECT_EQ(second.code(), errc::lock_held);
   EXPECT_NE(second.err().message.find("held until"), std::string::npos);
   EXPECT_TRUE(last_.writes.empty());
-  EXPECT_EQ(table_->get("k", clock_.now())->fence, 1u);
+  EXPECT_EQ(get("k").fence, 1u);
 }
 
 TEST_F(lock_table_test, fences_strictly_increase_across_release_and_expiry) {
@@ -128,8 +233,8 @@ TEST_F(lock_table_test, unlock_twice_or_with_another_token_is_lock_not_held) {
   ASSERT_TRUE(released);
   EXPECT_EQ(*released, a->info.fence);
   EXPECT_EQ(release("k", a->info.owner_token).code(), errc::lock_not_held);
-  EXPECT_FALSE(table_->get("k", clock_.now())->held);
-  EXPECT_EQ(table_->active(), 0u);
+  EXPECT_FALSE(get("k").held);
+  EXPECT_EQ(keys_.size(), 0u);
 }
 
 TEST_F(lock_table_test, an_expired_lock_is_taken_over_and_the_old_token_is_dead) {
@@ -171,12 +276,12 @@ TEST_F(lock_table_test, a_wait_times_out_at_its_deadline) {
   ASSERT_TRUE(acquire("k", 1min));
   ASSERT_TRUE(acquire("k", 10s, 5s, 7));
   ASSERT_TRUE(acquire("k", 10s, 50s, 8));
-  EXPECT_EQ(table_->next_deadline(), clock_.now() + 5s);
+  EXPECT_EQ(next_deadline(), clock_.now() + 5s);
   clock_.advance(5s);
   auto fx = tick();
   EXPECT_EQ(fx.timeouts, std::vector<uint64_t>{7});
   EXPECT_TRUE(fx.grants.empty());
-  EXPECT_EQ(table_->get("k", clock_.now())->waiters, 1u);
+  EXPECT_EQ(get("k").waiters, 1u);
 }
 
 TEST_F(lock_table_test, a_cancelled_waiter_leaves_the_line) {
@@ -184,7 +289,7 @@ TEST_F(lock_table_test, a_cancelled_waiter_leaves_the_line) {
   ASSERT_TRUE(acquire("k", 10s, 30s, 1));
   ASSERT_TRUE(acquire("k", 10s, 30s, 2));
   effects fx;
-  table_->cancel("k", 1, clock_.now(), fx);
+  keys_.find("k")->second.cancel(1, clock_.now(), fx);
   ASSERT_TRUE(release("k", holder->info.owner_token));
   ASSERT_EQ(last_.grants.size(), 1u);
   EXPECT_EQ(last_.grants[0].waiter, 2u);
@@ -215,14 +320,12 @@ TEST_F(lock_table_test, releasing_a_lease_releases_its_locks_only) {
   ASSERT_TRUE(acquire("b", 10s, 0s, 0, 77));
   ASSERT_TRUE(acquire("c", 10s, 0s, 0, 78));
   ASSERT_TRUE(acquire("a", 10s, 30s, 5));
-  effects fx;
-  EXPECT_EQ(table_->release_lease(77, clock_.now(), fx), 2u);
-  persist(fx);
+  auto fx = release_lease(77, 2);
   ASSERT_EQ(fx.grants.size(), 1u);
   EXPECT_EQ(fx.grants[0].info.key, "a");
-  EXPECT_FALSE(table_->get("b", clock_.now())->held);
-  EXPECT_TRUE(table_->get("c", clock_.now())->held);
-  EXPECT_EQ(table_->release_lease(0, clock_.now(), fx), 0u);
+  EXPECT_FALSE(get("b").held);
+  EXPECT_TRUE(get("c").held);
+  EXPECT_TRUE(release_lease(0, 0).writes.empty());
 }
 
 TEST_F(lock_table_test, a_lease_bound_hold_lasts_until_its_lease_ends) {
@@ -233,32 +336,26 @@ TEST_F(lock_table_test, a_lease_bound_hold_lasts_until_its_lease_ends) {
   // Its own TTL means nothing: it outlives it.
   clock_.advance(1h);
   EXPECT_TRUE(tick().expired.empty());
-  EXPECT_TRUE(table_->get("k", clock_.now())->held);
+  EXPECT_TRUE(get("k").held);
   EXPECT_EQ(refresh("k", a->info.owner_token).code(), errc::invalid_argument);
   // A waiter bound to a lease that ends leaves the line.
   ASSERT_FALSE(acquire("k", 10s, 30s, 5, 78)->granted);
   ASSERT_FALSE(acquire("k", 10s, 30s, 6, 79)->granted);
-  auto leases = table_->leases();
-  EXPECT_EQ(leases, (std::vector<uint64_t>{77, 78, 79}));
-  effects fx;
-  EXPECT_EQ(table_->release_lease(78, clock_.now(), fx), 0u);
-  persist(fx);
+  EXPECT_EQ(leases(), (std::vector<uint64_t>{77, 78, 79}));
+  // The hold has no deadline; the waiters do.
+  EXPECT_EQ(keys_.find("k")->second.next_deadline(), clock_.now() + 30s);
+  auto fx = release_lease(78, 0);
   EXPECT_EQ(fx.lease_lost, std::vector<uint64_t>{5});
-  EXPECT_EQ(table_->get("k", clock_.now())->waiters, 1u);
+  EXPECT_EQ(get("k").waiters, 1u);
   // The holder's lease ends: the next waiter gets the lock.
-  effects end;
-  EXPECT_EQ(table_->release_lease(77, clock_.now(), end), 1u);
-  persist(end);
+  auto end = release_lease(77, 1);
   ASSERT_EQ(end.grants.size(), 1u);
   EXPECT_EQ(end.grants[0].waiter, 6u);
   EXPECT_GT(end.grants[0].info.fence, a->info.fence);
   // Restored holds stay lease-bound.
-  lock_table restored{3, cfg_};
-  for (auto& [k, v] : store_) {
-    ASSERT_TRUE(restored.restore(k, v));
-  }
-  EXPECT_EQ(restored.leases(), std::vector<uint64_t>{79});
-  EXPECT_EQ(restored.get("k", clock_.now())->expires_at, no_deadline);
+  restart();
+  EXPECT_EQ(leases(), std::vector<uint64_t>{79});
+  EXPECT_EQ(get("k").expires_at, no_deadline);
 }
 
 TEST_F(lock_table_test, bad_input_changes_nothing) {
@@ -270,7 +367,7 @@ TEST_F(lock_table_test, bad_input_changes_nothing) {
   EXPECT_EQ(acquire("k", 10s, -1s).code(), errc::invalid_argument);
   EXPECT_EQ(acquire("k", 10s, 2h).code(), errc::invalid_argument);
   EXPECT_TRUE(store_.empty());
-  EXPECT_EQ(table_->active(), 0u);
+  EXPECT_EQ(keys_.size(), 0u);
   cfg_.max_waiters = 1;
   table_.emplace(3, cfg_);
   ASSERT_TRUE(acquire("k"));
@@ -282,24 +379,75 @@ TEST_F(lock_table_test, restore_keeps_holders_deadlines_and_the_fence_counter) {
   auto a = acquire("a", 30s);
   auto b = acquire("b", 30s);
   ASSERT_TRUE(release("b", b->info.owner_token));
-  lock_table restored{3, cfg_};
-  for (auto& [k, v] : store_) {
-    ASSERT_TRUE(restored.restore(k, v));
-  }
-  auto ra = restored.get("a", clock_.now());
-  EXPECT_TRUE(ra->held);
-  EXPECT_EQ(ra->expires_at, a->info.expires_at);
-  EXPECT_FALSE(restored.get("b", clock_.now())->held);
+  restart();
+  auto ra = get("a");
+  EXPECT_TRUE(ra.held);
+  EXPECT_EQ(ra.expires_at, a->info.expires_at);
+  EXPECT_FALSE(get("b").held);
   // The owner still holds it after a restart; fences keep increasing.
-  effects fx;
-  EXPECT_TRUE(restored.refresh("a", a->info.owner_token, 10s, clock_.now(), fx));
-  auto c = restored.acquire(acquire_cmd{"c", 10s, 0s, "tc", 0, 0}, clock_.now(), fx);
+  EXPECT_TRUE(refresh("a", a->info.owner_token, 10s));
+  auto c = acquire("c");
   EXPECT_GT(c->info.fence, b->info.fence);
   // The hold still expires at its absolute deadline.
-  clock_.advance(30s);
-  EXPECT_FALSE(restored.get("a", clock_.now())->held);
-  EXPECT_FALSE(restored.restore(lock_table::prefix(4) + "hx", "junk"));
-  EXPECT_FALSE(restored.restore(lock_table::prefix(3) + "hx", "junk"));
+  clock_.advance(10s);
+  EXPECT_FALSE(get("a").held);
+  lock_table fresh{3, cfg_};
+  EXPECT_FALSE(fresh.restore(lock_table::prefix(4) + "hx", "junk"));
+  EXPECT_FALSE(fresh.restore(lock_table::prefix(3) + "hx", "junk"));
+  EXPECT_FALSE(fresh.restore(lock_table::prefix(3) + "c", "junk"));
+  EXPECT_FALSE(fresh.restore(lock_table::prefix(3) + "z", "x"));
+}
+
+TEST_F(lock_table_test, the_counter_is_written_once_per_block_and_never_reused) {
+  cfg_.fence_block = 4;
+  reset();
+  std::vector<size_t> counter_writes;
+  uint64_t last = 0;
+  for (int i = 0; i < 9; ++i) {
+    auto r = acquire("k" + std::to_string(i));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->info.fence, last + 1);
+    last = r->info.fence;
+    counter_writes.push_back(last_.writes.size() - 1);
+  }
+  // Fences 1, 5 and 9 open a block.
+  EXPECT_EQ(counter_writes,
+            (std::vector<size_t>{1, 0, 0, 0, 1, 0, 0, 0, 1}));
+  // A restart continues above the reservation (12), not above the last
+  // fence handed out (9): a grant answered just before a crash is covered.
+  restart();
+  auto next = acquire("k0", 10s, 0s);
+  EXPECT_EQ(next.code(), errc::lock_held);
+  auto fresh = acquire("other");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->info.fence, 14u); // 13 went to the refused acquire
+}
+
+TEST_F(lock_table_test, a_key_is_forgotten_once_free_and_nobody_waits) {
+  cfg_.lock_delay = 2s;
+  reset();
+  auto a = acquire("k", 1s);
+  ASSERT_TRUE(acquire("k", 1s, 10s, 4));
+  EXPECT_FALSE(keys_.find("k")->second.idle(clock_.now()));
+  // Expiry hands over to the waiter after the lock-delay.
+  clock_.advance(1s);
+  EXPECT_TRUE(tick().grants.empty());
+  EXPECT_EQ(keys_.find("k")->second.next_deadline(), clock_.now() + 2s);
+  clock_.advance(2s);
+  auto fx = tick();
+  ASSERT_EQ(fx.grants.size(), 1u);
+  ASSERT_TRUE(release("k", fx.grants[0].info.owner_token));
+  EXPECT_TRUE(keys_.empty());
+  // An expiry with nobody waiting: the key stays until the delay ends.
+  ASSERT_TRUE(acquire("k", 1s));
+  clock_.advance(1s);
+  tick();
+  ASSERT_EQ(keys_.size(), 1u);
+  EXPECT_FALSE(keys_.find("k")->second.idle(clock_.now()));
+  clock_.advance(2s);
+  tick();
+  EXPECT_TRUE(keys_.empty());
+  EXPECT_FALSE(a->info.owner_token.empty());
 }
 
 TEST_F(lock_table_test, tick_is_deterministic_and_idempotent) {
@@ -312,8 +460,8 @@ TEST_F(lock_table_test, tick_is_deterministic_and_idempotent) {
   EXPECT_TRUE(tick().expired.empty());
   clock_.advance(10s);
   EXPECT_EQ(tick().expired.size(), 20u);
-  EXPECT_EQ(table_->active(), 0u);
-  EXPECT_FALSE(table_->next_deadline());
+  EXPECT_EQ(keys_.size(), 0u);
+  EXPECT_FALSE(next_deadline());
 }
 
 } // namespace
