@@ -1,10 +1,9 @@
 #include "actors/idem_client.hpp"
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <optional>
 
 #include "actors/ask.hpp"
+#include "actors/renewer.hpp"
 #include "actors/reply_to.hpp"
 
 namespace shoal {
@@ -118,45 +117,6 @@ result<uint64_t> idem_client::sweep() {
   });
 }
 
-namespace {
-
-// Touches a lease every `period` until stopped.
-class lease_keeper {
-public:
-  lease_keeper(idem_client& c, std::string key, std::string token,
-               duration ttl)
-    : thread_([this, &c, key = std::move(key), token = std::move(token), ttl] {
-        auto period = std::chrono::duration_cast<std::chrono::milliseconds>(ttl / 3);
-        std::unique_lock lock{mtx_};
-        while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
-          lock.unlock();
-          auto ok = c.touch(key, token, ttl);
-          lock.lock();
-          if (!ok) {
-            return; // lost; complete will report it
-          }
-        }
-      }) {
-  }
-
-  ~lease_keeper() {
-    {
-      std::lock_guard guard{mtx_};
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-} // namespace
-
 result<once_outcome> run_once(idem_client& client, const std::string& key,
                               const once_options& opts,
                               const std::function<result<std::string>()>& work) {
@@ -169,9 +129,12 @@ result<once_outcome> run_once(idem_client& client, const std::string& key,
   }
   auto token = begun->rec.owner_token;
   auto outcome = [&] {
-    std::optional<lease_keeper> keeper;
+    // A lost lease shows in `complete`/`fail` (not_owner, lease_expired).
+    std::optional<renewer> keeper;
     if (opts.keep_alive) {
-      keeper.emplace(client, key, token, opts.lease_ttl);
+      keeper.emplace(opts.lease_ttl / 3, [&] {
+        return static_cast<bool>(client.touch(key, token, opts.lease_ttl));
+      });
     }
     return work();
   }();

@@ -3,6 +3,7 @@
 #include <caf/send.hpp>
 
 #include "actors/ask.hpp"
+#include "actors/lease/live_lease.hpp"
 #include "actors/reply_to.hpp"
 
 namespace shoal {
@@ -54,8 +55,11 @@ kv_client::kv_client(node& n, std::chrono::milliseconds timeout)
 
 void kv_client::put_async(kv::put_cmd cmd,
                           std::function<void(result<kv::write_result>)> done) {
+  // A put bound to a lease goes in only while the lease is alive.
   auto shard = node_.kv().shard_for(cmd.key);
-  call<kv::write_result>(shard, std::move(done), put_atom_v, std::move(cmd));
+  auto lease = cmd.lease;
+  call_with_lease<kv::write_result>(node_.leases(), lease, shard, std::move(done),
+                                    put_atom_v, std::move(cmd));
 }
 
 void kv_client::erase_async(kv::delete_cmd cmd,

@@ -4,6 +4,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/lease/live_lease.hpp"
 #include "actors/sharding.hpp"
 
 namespace shoal {
@@ -46,6 +47,25 @@ void lease_service::stop() {
     caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   }
   shards_.clear();
+}
+
+void with_live_lease(const lease_service& leases, uint64_t lease,
+                     std::function<void(const error&)> refuse,
+                     std::function<void()> then) {
+  if (lease == 0) {
+    then();
+    return;
+  }
+  call<lease::lease_info>(
+    leases.shard_for(lease),
+    [refuse = std::move(refuse), then = std::move(then)](result<lease::lease_info> r) {
+      if (!r) {
+        refuse(r.err());
+        return;
+      }
+      then();
+    },
+    get_atom_v, lease);
 }
 
 } // namespace shoal

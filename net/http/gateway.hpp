@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 
+#include "actors/lease/live_lease.hpp"
 #include "actors/node.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/router.hpp"
@@ -66,24 +67,6 @@ void add_lock_routes(router& routes, node& n);
 
 /// Registers the lease routes under `/v1/leases`.
 void add_lease_routes(router& routes, node& n);
-
-/// Runs `then` at once if `lease` is 0; otherwise asks the lease's shard
-/// and runs `then` on that shard's thread if the lease is alive (a kv or
-/// lock shard call made from `then` arrives before the lease's end is
-/// announced), or calls `refuse` with the error (`not_found`).
-void with_live_lease(node& n, uint64_t lease,
-                     std::function<void(const error&)> refuse,
-                     std::function<void()> then);
-
-/// `call<T>(shard, done, xs...)` once `lease` is seen alive (see
-/// `with_live_lease`); `done` gets the lease's error otherwise.
-template <class T, class Shard, class... Ts>
-void call_with_lease(node& n, uint64_t lease, const Shard& shard,
-                     std::function<void(result<T>)> done, Ts... xs) {
-  with_live_lease(
-    n, lease, [done](const error& e) { done(e); },
-    [shard, done, xs...]() mutable { call<T>(shard, done, std::move(xs)...); });
-}
 
 /// Registers the election routes under `/v1/elections`.
 void add_election_routes(router& routes, node& n);

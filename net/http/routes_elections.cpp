@@ -89,7 +89,7 @@ void campaign_route(node& n, request& req, respond_fn respond) {
     put.fence = kv::fence{key, fence};
     auto shard = n.kv().shard_for(key);
     call_with_lease<kv::write_result>(
-      n, lease, shard,
+      n.leases(), lease, shard,
       [&n, respond, key, name, record, token](result<kv::write_result> w) {
         if (!w) {
           // The lease ended, or the write failed: give the lock back.
@@ -106,7 +106,7 @@ void campaign_route(node& n, request& req, respond_fn respond) {
       put_atom_v, std::move(put));
   };
   auto shard = n.locks().shard_for(cmd.key);
-  call_with_lease<lock::acquire_result>(n, *lease, shard, on_granted, acquire_atom_v,
+  call_with_lease<lock::acquire_result>(n.leases(), *lease, shard, on_granted, acquire_atom_v,
                                         std::move(cmd));
 }
 

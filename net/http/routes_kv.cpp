@@ -68,7 +68,7 @@ void send_write(node& n, Atom atom, Command cmd, respond_fn respond,
                 json (*to_json)(const kv::write_result&), uint64_t lease = 0) {
   // Pick the shard before `cmd` is moved into the message.
   auto shard = n.kv().shard_for(cmd.key);
-  call_with_lease<kv::write_result>(n, lease, shard,
+  call_with_lease<kv::write_result>(n.leases(), lease, shard,
                          [respond, to_json](result<kv::write_result> r) {
                            if (!r) {
                              respond(error_response(r.err()));

@@ -22,25 +22,6 @@ json lease_json(const lease::lease_info& l, time_point now) {
               {"remaining_ms", std::max<int64_t>(left.count(), 0)}};
 }
 
-void with_live_lease(node& n, uint64_t lease,
-                     std::function<void(const error&)> refuse,
-                     std::function<void()> then) {
-  if (lease == 0) {
-    then();
-    return;
-  }
-  call<lease::lease_info>(n.leases().shard_for(lease),
-                          [refuse = std::move(refuse),
-                           then = std::move(then)](result<lease::lease_info> r) {
-                            if (!r) {
-                              refuse(r.err());
-                              return;
-                            }
-                            then();
-                          },
-                          get_atom_v, lease);
-}
-
 namespace {
 
 result<uint64_t> lease_id_of(const request& req) {

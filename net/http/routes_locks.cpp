@@ -100,7 +100,7 @@ void acquire_route(node& n, request& req, respond_fn respond) {
   cmd.lease = *lease;
   auto shard = n.locks().shard_for(cmd.key);
   call_with_lease<lock::acquire_result>(
-    n, *lease, shard,
+    n.leases(), *lease, shard,
     [respond](result<lock::acquire_result> r) {
       if (!r) {
         respond(error_response(r.err()));

@@ -234,7 +234,7 @@ private:
         return j;
       });
       auto shard = node_.locks().shard_for(cmd.key);
-      call_with_lease<lock::acquire_result>(node_, *lease, shard, done, acquire_atom_v,
+      call_with_lease<lock::acquire_result>(node_.leases(), *lease, shard, done, acquire_atom_v,
                                             std::move(cmd));
       return {};
     }
@@ -284,7 +284,7 @@ private:
         return j;
       });
       auto shard = node_.kv().shard_for(cmd.key);
-      call_with_lease<kv::write_result>(node_, *lease, shard, done, put_atom_v,
+      call_with_lease<kv::write_result>(node_.leases(), *lease, shard, done, put_atom_v,
                                         std::move(cmd));
       return {};
     }
