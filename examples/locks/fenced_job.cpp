@@ -61,7 +61,9 @@ int main() {
     return fail("a writes", w.err());
   }
   // A stalls; its lease ends. B is handed the lock with a higher fence.
-  locks.revoke(lease_a->id);
+  if (auto r = locks.revoke(lease_a->id); !r) {
+    return fail("revoke a", r.err());
+  }
   b_thread.join();
   if (!b) {
     return fail("acquire b", b.err());
@@ -85,8 +87,12 @@ int main() {
     return EXIT_FAILURE;
   }
   std::printf("report: %s\n", report->value.c_str());
-  locks.release("jobs.nightly", b->owner_token);
-  locks.revoke(lease_b->id);
+  if (auto r = locks.release("jobs.nightly", b->owner_token); !r) {
+    return fail("release b", r.err());
+  }
+  if (auto r = locks.revoke(lease_b->id); !r) {
+    return fail("revoke b", r.err());
+  }
   (*n)->stop();
   return EXIT_SUCCESS;
 }
