@@ -84,7 +84,10 @@ int main(int argc, char** argv) {
   // Grant the leases, pipelined per session.
   for (auto& s : all) {
     for (size_t i = 0; i < per_session; ++i) {
-      s.ws.send_text(json{{"id", i}, {"op", "grant"}, {"ttl", "60s"}}.dump());
+      if (!s.ws.send_text(json{{"id", i}, {"op", "grant"}, {"ttl", "60s"}}.dump())) {
+        std::fprintf(stderr, "session closed while granting\n");
+        return 1;
+      }
     }
     for (size_t i = 0; i < per_session; ++i) {
       json r;
@@ -110,8 +113,10 @@ int main(int argc, char** argv) {
         for (size_t i = t; i < all.size(); i += threads) {
           auto& s = all[i];
           for (auto lease : s.leases) {
-            s.ws.send_text(
-              json{{"id", lease}, {"op", "keepalive"}, {"lease", lease}}.dump());
+            if (!s.ws.send_text(
+                  json{{"id", lease}, {"op", "keepalive"}, {"lease", lease}}.dump())) {
+              ++failed;
+            }
           }
         }
         for (size_t i = t; i < all.size(); i += threads) {

@@ -146,4 +146,61 @@ std::string format_rfc3339(time_point t) {
   return buf;
 }
 
+std::optional<time_point> parse_rfc3339(std::string_view text) {
+  using namespace std::chrono;
+  // Reads `n` digits at `pos`.
+  auto digits = [&](size_t pos, size_t n) -> std::optional<int64_t> {
+    if (pos + n > text.size()) {
+      return std::nullopt;
+    }
+    int64_t v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') {
+        return std::nullopt;
+      }
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  auto y = digits(0, 4);
+  auto mo = digits(5, 2);
+  auto d = digits(8, 2);
+  auto h = digits(11, 2);
+  auto mi = digits(14, 2);
+  auto sec = digits(17, 2);
+  if (!y || !mo || !d || !h || !mi || !sec || text.size() < 20 || text[4] != '-'
+      || text[7] != '-' || text[10] != 'T' || text[13] != ':' || text[16] != ':'
+      || *h > 23 || *mi > 59 || *sec > 59) {
+    return std::nullopt;
+  }
+  year_month_day ymd{year{static_cast<int>(*y)}, month{static_cast<unsigned>(*mo)},
+                     day{static_cast<unsigned>(*d)}};
+  if (!ymd.ok()) {
+    return std::nullopt;
+  }
+  size_t pos = 19;
+  int64_t frac = 0;
+  if (text[pos] == '.') {
+    size_t n = 0;
+    for (++pos; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos) {
+      if (++n > 9) {
+        return std::nullopt;
+      }
+      frac = frac * 10 + (text[pos] - '0');
+    }
+    if (n == 0) {
+      return std::nullopt;
+    }
+    for (; n < 9; ++n) {
+      frac *= 10;
+    }
+  }
+  if (pos + 1 != text.size() || text[pos] != 'Z') {
+    return std::nullopt;
+  }
+  auto secs = duration_cast<seconds>(sys_days{ymd}.time_since_epoch()).count()
+              + *h * 3600 + *mi * 60 + *sec;
+  return from_unix_nanos(secs * 1'000'000'000 + frac);
+}
+
 } // namespace shoal

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
 
 #include "runtime/result.hpp"
@@ -48,5 +49,9 @@ std::string format_duration(duration d);
 
 /// RFC 3339 with nanoseconds in UTC: `2026-11-23T19:46:00.123456789Z`.
 std::string format_rfc3339(time_point t);
+
+/// Parses what `format_rfc3339` writes: `YYYY-MM-DDTHH:MM:SS[.fraction]Z`
+/// (UTC, up to 9 fraction digits); nullopt for anything else.
+std::optional<time_point> parse_rfc3339(std::string_view text);
 
 } // namespace shoal

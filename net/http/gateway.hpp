@@ -71,9 +71,6 @@ void add_lease_routes(router& routes, node& n);
 /// Registers the election routes under `/v1/elections`.
 void add_election_routes(router& routes, node& n);
 
-/// The kv key (and lock key) holding election `name`'s leader record.
-std::string election_key(const std::string& name);
-
 /// Registers the WebSocket route `/v1/session`.
 void add_session_routes(router& routes, node& n);
 

@@ -6,6 +6,7 @@
 
 #include "actors/kv/kv_watch.hpp"
 #include "actors/node.hpp"
+#include "net/http/election.hpp"
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/json.hpp"

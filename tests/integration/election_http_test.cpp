@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/lock_client.hpp"
 #include "net/http/client.hpp"
+#include "net/http/election.hpp"
 #include "tests/support/http_node.hpp"
 
 namespace shoal {
@@ -108,6 +110,59 @@ TEST_F(election_http_test, bad_campaigns_are_refused) {
                        {{"value", "b"}, {"lease", lease()}, {"wait", "100ms"}}, 504)
               ["error"]["code"],
             "timeout");
+}
+
+TEST_F(election_http_test, the_cpp_api_elects_in_turn_and_agrees_with_http) {
+  auto& n = node_.get();
+  lock_client leases{n};
+  auto a = leases.grant(1h);
+  auto b = leases.grant(1h);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(leader(n, "jobs").code(), errc::not_found);
+  auto won = campaign(n, "jobs", "worker-a", a->id);
+  ASSERT_TRUE(won) << to_string(won.err());
+  EXPECT_EQ(won->token.size(), 32u);
+  // B queues behind A.
+  auto second = std::async(std::launch::async,
+                           [&] { return campaign(n, "jobs", "worker-b", b->id, 10s); });
+  auto now = leader(n, "jobs");
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->value, "worker-a");
+  EXPECT_EQ(now->fence, won->fence);
+  EXPECT_EQ(now->since, won->since);
+  EXPECT_TRUE(now->token.empty());
+  // HTTP reads the same record.
+  auto http_view = node_.call("GET", "/v1/elections/jobs");
+  EXPECT_EQ(http_view["value"], "worker-a");
+  EXPECT_EQ(http_view["fence"], won->fence);
+  EXPECT_EQ(resign(n, "jobs", "not-the-token").code(), errc::lock_not_held);
+  ASSERT_TRUE(resign(n, "jobs", won->token));
+  auto next_leader = second.get();
+  ASSERT_TRUE(next_leader);
+  EXPECT_GT(next_leader->fence, won->fence);
+  EXPECT_EQ(leader(n, "jobs")->value, "worker-b");
+  EXPECT_EQ(campaign(n, "a..b", "x", b->id).code(), errc::invalid_key);
+  EXPECT_EQ(campaign(n, "jobs", "x", 0).code(), errc::invalid_argument);
+  EXPECT_EQ(campaign(n, "other", "x", 12345).code(), errc::not_found);
+}
+
+TEST(leader_record, round_trips_and_refuses_junk) {
+  leadership l;
+  l.name = "db";
+  l.value = "node \"a\"";
+  l.lease = 7;
+  l.fence = 9;
+  l.since = from_unix_nanos(1'795'463'160'123'456'789);
+  auto back = parse_leader_record("db", leader_record(l));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->value, l.value);
+  EXPECT_EQ(back->lease, 7u);
+  EXPECT_EQ(back->fence, 9u);
+  EXPECT_EQ(back->since, l.since);
+  for (auto junk : {"", "[]", "{}", R"({"value":1,"lease":1,"fence":1,"since":"x"})",
+                    R"({"value":"v","lease":-1,"fence":1,"since":"2026-11-23T19:46:00Z"})"}) {
+    EXPECT_EQ(parse_leader_record("db", junk).code(), errc::internal) << junk;
+  }
 }
 
 } // namespace

@@ -67,6 +67,23 @@ TEST(time_point, rfc3339_in_utc_with_nanoseconds) {
             "2026-11-23T19:46:00.123456789Z");
 }
 
+TEST(time_point, rfc3339_parses_what_it_formats) {
+  for (int64_t ns : {int64_t{0}, int64_t{1'795'463'160'123'456'789}, int64_t{951'782'400'000'000'001}}) {
+    auto t = from_unix_nanos(ns);
+    EXPECT_EQ(parse_rfc3339(format_rfc3339(t)), t) << ns;
+  }
+  EXPECT_EQ(parse_rfc3339("2026-11-23T19:46:00Z"),
+            from_unix_nanos(1'795'463'160'000'000'000));
+  EXPECT_EQ(parse_rfc3339("2026-11-23T19:46:00.5Z"),
+            from_unix_nanos(1'795'463'160'500'000'000));
+  for (auto bad : {"", "2026-11-23", "2026-11-23T19:46:00", "2026-11-23T19:46:00+01:00",
+                   "2026-02-30T00:00:00Z", "2026-11-23T24:00:00Z", "2026-11-23T19:46:00.Z",
+                   "2026-11-23T19:46:00.1234567890Z", "2026-11-23 19:46:00Z",
+                   "2026-1a-23T19:46:00Z", "2026-11-23T19:46:00Zx"}) {
+    EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+  }
+}
+
 TEST(time_point, unix_nanos_round_trip) {
   auto t = from_unix_nanos(1'234'567'890'123);
   EXPECT_EQ(to_unix_nanos(t), 1'234'567'890'123);

@@ -1,0 +1,199 @@
+#include "net/http/election.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "actors/ask.hpp"
+#include "actors/lease/live_lease.hpp"
+#include "runtime/key.hpp"
+
+namespace shoal {
+
+using json = nlohmann::json;
+
+std::string election_key(const std::string& name) {
+  return "_election." + name;
+}
+
+namespace {
+
+result<std::string> checked_key(const std::string& name) {
+  auto key = election_key(name);
+  if (auto ok = validate_key(key); !ok) {
+    return fail(errc::invalid_key, "election name: " + ok.err().message);
+  }
+  return key;
+}
+
+// Gives the lock back when the leader record could not be written.
+void abandon(node& n, const std::string& key, const std::string& token) {
+  call<uint64_t>(n.locks().shard_for(key), [](result<uint64_t>) {}, release_atom_v,
+                 key, token);
+}
+
+} // namespace
+
+std::string leader_record(const leadership& l) {
+  return json{{"value", l.value},
+              {"lease", l.lease},
+              {"fence", l.fence},
+              {"since", format_rfc3339(l.since)}}
+    .dump();
+}
+
+result<leadership> parse_leader_record(std::string name, std::string_view record) {
+  auto j = json::parse(record, nullptr, false);
+  auto since = j.is_object() && j.contains("since") && j["since"].is_string()
+                 ? parse_rfc3339(j["since"].get<std::string>())
+                 : std::nullopt;
+  if (!j.is_object() || !j.contains("value") || !j["value"].is_string()
+      || !j.contains("lease") || !j["lease"].is_number_unsigned()
+      || !j.contains("fence") || !j["fence"].is_number_unsigned() || !since) {
+    return fail(errc::internal, "corrupt leader record of election " + name);
+  }
+  leadership out;
+  out.name = std::move(name);
+  out.value = j["value"].get<std::string>();
+  out.lease = j["lease"].get<uint64_t>();
+  out.fence = j["fence"].get<uint64_t>();
+  out.since = *since;
+  return out;
+}
+
+json leadership_json(const leadership& l) {
+  json out{{"name", l.name},
+           {"value", l.value},
+           {"lease", l.lease},
+           {"fence", l.fence},
+           {"since", format_rfc3339(l.since)}};
+  if (!l.token.empty()) {
+    out["leader"] = true;
+    out["token"] = l.token;
+  }
+  return out;
+}
+
+void campaign_async(node& n, std::string name, std::string value, uint64_t lease,
+                    duration wait, std::function<void(result<leadership>)> done) {
+  auto key = checked_key(name);
+  if (!key) {
+    done(std::move(key).err());
+    return;
+  }
+  if (lease == 0) {
+    done(error{errc::invalid_argument, "a campaign needs a lease (POST /v1/leases)"});
+    return;
+  }
+  lock::acquire_cmd cmd;
+  cmd.key = *key;
+  cmd.ttl = std::chrono::seconds{30}; // unused: the hold ends with the lease
+  cmd.wait = wait;
+  cmd.lease = lease;
+  auto on_granted = [&n, done, name, key = *key, value = std::move(value),
+                     lease](result<lock::acquire_result> r) {
+    if (!r) {
+      done(std::move(r).err());
+      return;
+    }
+    leadership won;
+    won.name = name;
+    won.value = value;
+    won.lease = lease;
+    won.fence = r->info.fence;
+    won.since = r->info.acquired;
+    won.token = r->info.owner_token;
+    kv::put_cmd put;
+    put.key = key;
+    put.value = leader_record(won);
+    put.lease = lease;
+    put.fence = kv::fence{key, won.fence};
+    call_with_lease<kv::write_result>(
+      n.leases(), lease, n.kv().shard_for(key),
+      [&n, done, key, won](result<kv::write_result> w) {
+        if (!w) {
+          // The lease ended, or the write failed: give the lock back.
+          abandon(n, key, won.token);
+          done(std::move(w).err());
+          return;
+        }
+        done(won);
+      },
+      put_atom_v, std::move(put));
+  };
+  auto shard = n.locks().shard_for(cmd.key);
+  call_with_lease<lock::acquire_result>(n.leases(), lease, shard,
+                                        std::move(on_granted), acquire_atom_v,
+                                        std::move(cmd));
+}
+
+void resign_async(node& n, std::string name, std::string token,
+                  std::function<void(result<void>)> done) {
+  auto key = checked_key(name);
+  if (!key) {
+    done(std::move(key).err());
+    return;
+  }
+  call<uint64_t>(
+    n.locks().shard_for(*key),
+    [&n, done, key = *key](result<uint64_t> fence) {
+      if (!fence) {
+        done(std::move(fence).err());
+        return;
+      }
+      // Fenced: if the next leader already wrote its record, this delete
+      // is refused and the record stays.
+      kv::delete_cmd del;
+      del.key = key;
+      del.fence = kv::fence{key, *fence};
+      call<kv::write_result>(n.kv().shard_for(key),
+                             [done](result<kv::write_result> r) {
+                               if (!r && r.code() != errc::fenced) {
+                                 done(std::move(r).err());
+                                 return;
+                               }
+                               done(result<void>{});
+                             },
+                             delete_atom_v, std::move(del));
+    },
+    release_atom_v, *key, std::move(token));
+}
+
+void leader_async(node& n, std::string name,
+                  std::function<void(result<leadership>)> done) {
+  auto key = checked_key(name);
+  if (!key) {
+    done(std::move(key).err());
+    return;
+  }
+  call<kv::entry>(n.kv().shard_for(*key),
+                  [done, name](result<kv::entry> e) {
+                    if (!e) {
+                      done(e.code() == errc::not_found
+                             ? error{errc::not_found,
+                                     "election " + name + " has no leader"}
+                             : e.err());
+                      return;
+                    }
+                    done(parse_leader_record(name, e->value));
+                  },
+                  get_atom_v, *key);
+}
+
+result<leadership> campaign(node& n, std::string name, std::string value,
+                            uint64_t lease, duration wait) {
+  return wait_for<leadership>([&](auto done) {
+    campaign_async(n, std::move(name), std::move(value), lease, wait, std::move(done));
+  });
+}
+
+result<void> resign(node& n, std::string name, std::string token) {
+  return wait_for<void>([&](auto done) {
+    resign_async(n, std::move(name), std::move(token), std::move(done));
+  });
+}
+
+result<leadership> leader(node& n, std::string name) {
+  return wait_for<leadership>(
+    [&](auto done) { leader_async(n, std::move(name), std::move(done)); });
+}
+
+} // namespace shoal
