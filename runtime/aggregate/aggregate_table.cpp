@@ -1,0 +1,410 @@
+#include "runtime/aggregate/aggregate_table.hpp"
+
+#include <algorithm>
+
+#include "runtime/codec.hpp"
+#include "runtime/key.hpp"
+
+namespace shoal::agg {
+
+namespace {
+
+constexpr uint8_t format_v1 = 1;
+constexpr char type_cell = 'c';
+constexpr char type_mark = 'd';
+
+// Buckets sort by their record key: the sign bit flipped, big-endian.
+uint64_t ordered(int64_t bucket) {
+  return static_cast<uint64_t>(bucket) ^ (uint64_t{1} << 63);
+}
+
+int64_t unordered(uint64_t v) {
+  return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+}
+
+int64_t nanos_of(time_point t) {
+  return t == time_point::max() ? 0 : to_unix_nanos(t);
+}
+
+time_point time_of(int64_t ns) {
+  return ns == 0 ? time_point::max() : from_unix_nanos(ns);
+}
+
+} // namespace
+
+aggregate_table::aggregate_table(uint16_t shard, table_config cfg)
+  : shard_(shard), cfg_(cfg) {
+}
+
+std::string aggregate_table::prefix(uint16_t shard) {
+  std::string out;
+  codec::writer{out}.u16be(shard);
+  return out;
+}
+
+std::string aggregate_table::cell_record_key(const cell_key& k) const {
+  auto out = prefix(shard_);
+  out += type_cell;
+  codec::writer w{out};
+  w.bytes(std::get<0>(k));
+  w.bytes(std::get<1>(k));
+  w.u64be(ordered(std::get<2>(k)));
+  return out;
+}
+
+std::string aggregate_table::mark_record_key(const mark_key& k) const {
+  auto out = prefix(shard_);
+  out += type_mark;
+  codec::writer w{out};
+  w.bytes(k.first);
+  w.raw(k.second);
+  return out;
+}
+
+std::string aggregate_table::encode_cell(const aggregate& a, const cell& c) const {
+  std::string out;
+  codec::writer w{out};
+  w.u8(format_v1);
+  w.i64(nanos_of(c.expires_at));
+  w.raw(a.m.encode(c.v));
+  return out;
+}
+
+result<void> aggregate_table::define(definition def) {
+  if (auto ok = validate_key(def.name); !ok) {
+    return fail(errc::invalid_key, "aggregate name: " + ok.err().message);
+  }
+  if (def.window < duration::zero() || def.retention < duration::zero()
+      || def.dedup_retention <= duration::zero()) {
+    return fail(errc::invalid_argument,
+                "window and retention must be >= 0, dedup_retention > 0");
+  }
+  auto m = monoid::make(def.k, def.params);
+  if (!m) {
+    return std::move(m).err();
+  }
+  auto it = aggregates_.find(def.name);
+  if (it != aggregates_.end()
+      && (it->second.def.k != def.k || !(it->second.def.params == def.params)
+          || it->second.def.window != def.window)) {
+    auto name = def.name;
+    auto any = std::any_of(cells_.begin(), cells_.end(), [&](const auto& c) {
+      return std::get<0>(c.first) == name;
+    });
+    if (any) {
+      return fail(errc::invalid_argument,
+                  "aggregate " + name
+                    + " has values: its kind, parameters and window are fixed");
+    }
+  }
+  auto name = def.name;
+  aggregates_.insert_or_assign(std::move(name), aggregate{std::move(def), std::move(*m)});
+  return {};
+}
+
+void aggregate_table::drop(std::string_view name, effects& out) {
+  auto it = aggregates_.find(name);
+  if (it == aggregates_.end()) {
+    return;
+  }
+  for (auto c = cells_.lower_bound(cell_key{std::string{name}, {}, INT64_MIN});
+       c != cells_.end() && std::get<0>(c->first) == name;) {
+    cell_deadlines_.erase({c->second.expires_at, c->first});
+    out.writes.push_back({cell_record_key(c->first), std::nullopt});
+    c = cells_.erase(c);
+  }
+  aggregates_.erase(it);
+}
+
+const definition* aggregate_table::find(std::string_view name) const {
+  auto it = aggregates_.find(name);
+  return it == aggregates_.end() ? nullptr : &it->second.def;
+}
+
+result<const aggregate_table::aggregate*>
+aggregate_table::lookup(std::string_view name) const {
+  auto it = aggregates_.find(name);
+  if (it == aggregates_.end()) {
+    return fail(errc::not_found, "no aggregate " + std::string{name});
+  }
+  return &it->second;
+}
+
+result<void> aggregate_table::check_entity(std::string_view entity) const {
+  if (entity.empty() || entity.size() > cfg_.max_entity_bytes) {
+    return fail(errc::invalid_key, "entity must be 1.."
+                                     + std::to_string(cfg_.max_entity_bytes)
+                                     + " bytes");
+  }
+  return {};
+}
+
+int64_t aggregate_table::bucket_of(const definition& def, time_point t) {
+  if (def.window <= duration::zero()) {
+    return 0;
+  }
+  auto ns = to_unix_nanos(t);
+  auto w = std::chrono::duration_cast<std::chrono::nanoseconds>(def.window).count();
+  auto b = ns / w;
+  return ns % w < 0 ? b - 1 : b; // floor
+}
+
+void aggregate_table::write_mark(const mark_key& k, time_point expires_at,
+                                 effects& out) {
+  if (auto old = marks_.find(k); old != marks_.end()) {
+    mark_deadlines_.erase({old->second, k});
+  }
+  marks_[k] = expires_at;
+  mark_deadlines_.emplace(expires_at, k);
+  std::string v;
+  codec::writer w{v};
+  w.u8(format_v1);
+  w.i64(to_unix_nanos(expires_at));
+  out.writes.push_back({mark_record_key(k), std::move(v)});
+}
+
+result<merge_result> aggregate_table::merge(const merge_cmd& cmd, time_point now,
+                                            effects& out) {
+  auto a = lookup(cmd.name);
+  if (!a) {
+    return std::move(a).err();
+  }
+  const auto& agg = **a;
+  if (auto ok = check_entity(cmd.entity); !ok) {
+    return std::move(ok).err();
+  }
+  if (cmd.event_id.size() > cfg_.max_event_id_bytes) {
+    return fail(errc::invalid_argument, "event_id is longer than "
+                                          + std::to_string(cfg_.max_event_id_bytes)
+                                          + " bytes");
+  }
+  if (cmd.ttl < duration::zero()) {
+    return fail(errc::invalid_ttl, "ttl must be >= 0");
+  }
+  if (cmd.bucket && agg.def.window <= duration::zero() && *cmd.bucket != 0) {
+    return fail(errc::invalid_argument,
+                "aggregate " + cmd.name + " has no window: its only bucket is 0");
+  }
+  merge_result res;
+  res.bucket = cmd.bucket ? *cmd.bucket
+                          : bucket_of(agg.def, cmd.event_time.value_or(now));
+  mark_key mk{"a:" + cmd.name, cmd.event_id};
+  if (!cmd.event_id.empty()) {
+    auto seen = marks_.find(mk);
+    if (seen != marks_.end() && seen->second > now) {
+      res.duplicate = true;
+      return res;
+    }
+  }
+  // The cell's expiry: the bucket's end plus retention, and at least
+  // now + ttl.
+  auto expires = time_point::max();
+  if (agg.def.retention > duration::zero()) {
+    auto end = agg.def.window > duration::zero()
+                 ? from_unix_nanos((res.bucket + 1)
+                                   * std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       agg.def.window)
+                                       .count())
+                 : now;
+    expires = end + agg.def.retention;
+    if (expires <= now) {
+      return fail(errc::invalid_argument, "bucket " + std::to_string(res.bucket)
+                                            + " is past the retention of "
+                                            + cmd.name);
+    }
+  }
+  cell_key ck{cmd.name, cmd.entity, res.bucket};
+  auto it = cells_.find(ck);
+  auto live = it != cells_.end() && it->second.expires_at > now;
+  cell next;
+  next.v = live ? it->second.v : agg.m.identity();
+  if (auto ok = agg.m.combine(next.v, cmd.delta); !ok) {
+    return std::move(ok).err();
+  }
+  // A ttl sets an expiry where there is none and otherwise extends it.
+  auto current = live ? it->second.expires_at : expires;
+  next.expires_at = cmd.ttl <= duration::zero() ? current
+                    : current == time_point::max()
+                      ? now + cmd.ttl
+                      : std::max(current, now + cmd.ttl);
+  if (!cmd.event_id.empty()) {
+    write_mark(mk, now + agg.def.dedup_retention, out);
+  }
+  if (it != cells_.end()) {
+    cell_deadlines_.erase({it->second.expires_at, ck});
+  }
+  if (next.expires_at != time_point::max()) {
+    cell_deadlines_.emplace(next.expires_at, ck);
+  }
+  out.writes.push_back({cell_record_key(ck), encode_cell(agg, next)});
+  cells_.insert_or_assign(ck, std::move(next));
+  out.merged.push_back(cmd);
+  out.merged.back().bucket = res.bucket;
+  return res;
+}
+
+result<bool> aggregate_table::mark_seen(std::string_view scope,
+                                        std::string_view event_id,
+                                        duration retention, time_point now,
+                                        effects& out) {
+  if (auto ok = validate_key(scope); !ok) {
+    return fail(errc::invalid_key, "dedup scope: " + ok.err().message);
+  }
+  if (event_id.empty() || event_id.size() > cfg_.max_event_id_bytes) {
+    return fail(errc::invalid_argument, "event_id must be 1.."
+                                          + std::to_string(cfg_.max_event_id_bytes)
+                                          + " bytes");
+  }
+  if (retention <= duration::zero()) {
+    return fail(errc::invalid_ttl, "retention must be > 0");
+  }
+  mark_key mk{"s:" + std::string{scope}, std::string{event_id}};
+  auto seen = marks_.find(mk);
+  if (seen != marks_.end() && seen->second > now) {
+    return false;
+  }
+  write_mark(mk, now + retention, out);
+  return true;
+}
+
+result<cell_view> aggregate_table::get(std::string_view name, std::string_view entity,
+                                       std::optional<int64_t> bucket,
+                                       time_point now) const {
+  auto a = lookup(name);
+  if (!a) {
+    return std::move(a).err();
+  }
+  if (auto ok = check_entity(entity); !ok) {
+    return std::move(ok).err();
+  }
+  cell_view out;
+  out.bucket = bucket ? *bucket : bucket_of((*a)->def, now);
+  auto it = cells_.find(cell_key{std::string{name}, std::string{entity}, out.bucket});
+  if (it == cells_.end() || it->second.expires_at <= now) {
+    out.v = (*a)->m.identity();
+    return out;
+  }
+  out.v = it->second.v;
+  out.found = true;
+  out.expires_at = it->second.expires_at;
+  return out;
+}
+
+result<value> aggregate_table::window(std::string_view name, std::string_view entity,
+                                      int64_t from, int64_t to, time_point now) const {
+  auto a = lookup(name);
+  if (!a) {
+    return std::move(a).err();
+  }
+  if (auto ok = check_entity(entity); !ok) {
+    return std::move(ok).err();
+  }
+  if (to < from || (to - from) > cfg_.max_window_buckets) {
+    return fail(errc::invalid_argument,
+                "a window is [from, to) with at most "
+                  + std::to_string(cfg_.max_window_buckets) + " buckets");
+  }
+  auto out = (*a)->m.identity();
+  auto lo = cells_.lower_bound(cell_key{std::string{name}, std::string{entity}, from});
+  for (auto it = lo; it != cells_.end() && std::get<0>(it->first) == name
+                     && std::get<1>(it->first) == entity && std::get<2>(it->first) < to;
+       ++it) {
+    if (it->second.expires_at <= now) {
+      continue;
+    }
+    if (auto ok = (*a)->m.combine(out, it->second.v); !ok) {
+      return std::move(ok).err();
+    }
+  }
+  return out;
+}
+
+result<value> aggregate_table::last(std::string_view name, std::string_view entity,
+                                    int64_t n, time_point now) const {
+  auto a = lookup(name);
+  if (!a) {
+    return std::move(a).err();
+  }
+  if (n <= 0) {
+    return fail(errc::invalid_argument, "last must be >= 1");
+  }
+  auto current = bucket_of((*a)->def, now);
+  return window(name, entity, current - n + 1, current + 1, now);
+}
+
+size_t aggregate_table::sweep(time_point now, effects& out) {
+  size_t n = 0;
+  while (n < cfg_.max_sweep && !cell_deadlines_.empty()
+         && cell_deadlines_.begin()->first <= now) {
+    auto key = cell_deadlines_.begin()->second;
+    cell_deadlines_.erase(cell_deadlines_.begin());
+    cells_.erase(key);
+    out.writes.push_back({cell_record_key(key), std::nullopt});
+    ++n;
+  }
+  while (n < cfg_.max_sweep && !mark_deadlines_.empty()
+         && mark_deadlines_.begin()->first <= now) {
+    auto key = mark_deadlines_.begin()->second;
+    mark_deadlines_.erase(mark_deadlines_.begin());
+    marks_.erase(key);
+    out.writes.push_back({mark_record_key(key), std::nullopt});
+    ++n;
+  }
+  return n;
+}
+
+result<void> aggregate_table::restore(std::string_view key, std::string_view value) {
+  auto pfx = prefix(shard_);
+  if (!key.starts_with(pfx) || key.size() < pfx.size() + 1) {
+    return fail(errc::storage_error, "not an aggregate record of this shard");
+  }
+  codec::reader k{key.substr(pfx.size() + 1)};
+  codec::reader r{value};
+  auto fmt = r.u8();
+  auto expires = r.i64();
+  if (!r.good() || fmt != format_v1) {
+    return fail(errc::storage_error, "corrupt aggregate record");
+  }
+  if (key[pfx.size()] == type_mark) {
+    auto scope = k.bytes();
+    auto id = std::string{k.rest()};
+    if (!k.good() || !r.done()) {
+      return fail(errc::storage_error, "corrupt dedup mark");
+    }
+    mark_key mk{std::move(scope), std::move(id)};
+    marks_[mk] = from_unix_nanos(expires);
+    mark_deadlines_.emplace(from_unix_nanos(expires), std::move(mk));
+    return {};
+  }
+  if (key[pfx.size()] != type_cell) {
+    return fail(errc::storage_error, "unknown aggregate record");
+  }
+  auto name = k.bytes();
+  auto entity = k.bytes();
+  auto bucket = unordered(k.u64be());
+  if (!k.done()) {
+    return fail(errc::storage_error, "corrupt aggregate cell key");
+  }
+  auto a = aggregates_.find(name);
+  if (a == aggregates_.end()) {
+    orphans_.emplace_back(key);
+    return {};
+  }
+  auto v = a->second.m.decode(r.rest());
+  if (!v) {
+    return std::move(v).err();
+  }
+  cell_key ck{std::move(name), std::move(entity), bucket};
+  cell c{std::move(*v), time_of(expires)};
+  if (c.expires_at != time_point::max()) {
+    cell_deadlines_.emplace(c.expires_at, ck);
+  }
+  cells_.insert_or_assign(std::move(ck), std::move(c));
+  return {};
+}
+
+std::vector<std::string> aggregate_table::take_orphans() {
+  return std::exchange(orphans_, {});
+}
+
+} // namespace shoal::agg

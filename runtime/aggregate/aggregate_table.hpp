@@ -1,0 +1,178 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "runtime/aggregate/monoid.hpp"
+#include "runtime/result.hpp"
+#include "runtime/time.hpp"
+
+namespace shoal::agg {
+
+/// A declared aggregate: its kind, its time window and how long buckets
+/// and event-id marks are kept.
+struct definition {
+  std::string name;
+  kind k = kind::sum;
+  kind_params params;
+  /// Bucket width (0: no window, everything in bucket 0). Bucket b covers
+  /// [b·window, (b+1)·window) of event time since the Unix epoch.
+  duration window{0};
+  /// A bucket expires this long after its end (0: never).
+  duration retention{0};
+  /// How long a merge's event id is remembered for dedup.
+  duration dedup_retention = std::chrono::hours{24};
+};
+
+/// One merge. The bucket comes from `bucket`, else from `event_time`
+/// (windowed aggregates), else the current time.
+struct merge_cmd {
+  std::string name;
+  std::string entity;
+  std::optional<int64_t> bucket;
+  std::optional<time_point> event_time;
+  value delta;
+  /// Extends the cell's expiry to at least now + ttl (0: no change).
+  duration ttl{0};
+  /// With an id, the dedup mark and the merge are one record batch; a
+  /// repeated id within the dedup retention changes nothing.
+  std::string event_id;
+};
+
+struct merge_result {
+  int64_t bucket = 0;
+  /// The event id was seen before: nothing changed.
+  bool duplicate = false;
+};
+
+/// A cell's value as read.
+struct cell_view {
+  int64_t bucket = 0;
+  value v;
+  /// Absent or expired: `v` is the identity.
+  bool found = false;
+  time_point expires_at = time_point::max();
+};
+
+/// A record the shell persists (`value` nullopt: delete).
+struct write {
+  std::string key;
+  std::optional<std::string> value;
+};
+
+struct effects {
+  std::vector<write> writes;
+  /// Merges applied (for on-merge hooks and watchers, once durable).
+  std::vector<merge_cmd> merged;
+};
+
+struct table_config {
+  size_t max_entity_bytes = 1024;
+  size_t max_event_id_bytes = 256;
+  /// Buckets one window query may merge.
+  int64_t max_window_buckets = 100'000;
+  /// Expired cells and marks removed per sweep.
+  size_t max_sweep = 10'000;
+};
+
+/// The pure state machine of one aggregate shard: cells (aggregate,
+/// entity, bucket) → value with an optional expiry, and dedup marks (scope,
+/// event id) → expiry. Commands take `now` and append the records to
+/// persist; a merge with an event id writes its mark and its cell in the
+/// same effects, so they are durable together or not at all. Expired cells
+/// and marks are invisible at once and removed by `sweep`.
+///
+/// Records (after the u16be shard prefix): `c` + len-prefixed name +
+/// len-prefixed entity + bucket (u64be, order-preserving) → cell; `d` +
+/// len-prefixed scope + event id → mark. Definitions are the node's and
+/// are given to every shard (`define`).
+class aggregate_table {
+public:
+  aggregate_table(uint16_t shard, table_config cfg = {});
+
+  /// Adds or replaces a definition (its cells stay if the kind and
+  /// parameters are unchanged; `invalid_argument` otherwise while cells
+  /// exist).
+  result<void> define(definition def);
+  /// Forgets a definition and deletes its cells.
+  void drop(std::string_view name, effects& out);
+  const definition* find(std::string_view name) const;
+
+  result<merge_result> merge(const merge_cmd& cmd, time_point now, effects& out);
+
+  /// Claims `event_id` in `scope` for `retention`: true for exactly the
+  /// first caller while the mark lives.
+  result<bool> mark_seen(std::string_view scope, std::string_view event_id,
+                         duration retention, time_point now, effects& out);
+
+  /// The cell of `bucket` (nullopt: the current one).
+  result<cell_view> get(std::string_view name, std::string_view entity,
+                        std::optional<int64_t> bucket, time_point now) const;
+  /// The merge of buckets [from, to).
+  result<value> window(std::string_view name, std::string_view entity, int64_t from,
+                       int64_t to, time_point now) const;
+  /// The merge of the last `n` buckets, the current one included.
+  result<value> last(std::string_view name, std::string_view entity, int64_t n,
+                     time_point now) const;
+
+  /// The bucket of `t` for aggregate `def`.
+  static int64_t bucket_of(const definition& def, time_point t);
+
+  /// Removes expired cells and marks (at most `max_sweep`); returns how many.
+  size_t sweep(time_point now, effects& out);
+
+  /// Rebuilds a cell or a mark from a stored record (start-up, after every
+  /// definition). A cell of an aggregate no longer defined (dropped while
+  /// the node went down) is set aside: `take_orphans` names its record.
+  result<void> restore(std::string_view key, std::string_view value);
+  std::vector<std::string> take_orphans();
+
+  static std::string prefix(uint16_t shard);
+  uint16_t shard() const {
+    return shard_;
+  }
+  size_t cells() const {
+    return cells_.size();
+  }
+  size_t marks() const {
+    return marks_.size();
+  }
+
+private:
+  struct cell {
+    value v;
+    time_point expires_at = time_point::max();
+  };
+  struct aggregate {
+    definition def;
+    monoid m;
+  };
+  using cell_key = std::tuple<std::string, std::string, int64_t>;
+  using mark_key = std::pair<std::string, std::string>;
+
+  result<const aggregate*> lookup(std::string_view name) const;
+  result<void> check_entity(std::string_view entity) const;
+  std::string cell_record_key(const cell_key& k) const;
+  std::string mark_record_key(const mark_key& k) const;
+  std::string encode_cell(const aggregate& a, const cell& c) const;
+  void write_mark(const mark_key& k, time_point expires_at, effects& out);
+
+  uint16_t shard_;
+  table_config cfg_;
+  std::map<std::string, aggregate, std::less<>> aggregates_;
+  std::map<cell_key, cell> cells_;
+  std::map<mark_key, time_point> marks_;
+  // Expiries of cells and marks, for the sweep.
+  std::set<std::pair<time_point, cell_key>> cell_deadlines_;
+  std::set<std::pair<time_point, mark_key>> mark_deadlines_;
+  // Records of cells without a definition, found at restore.
+  std::vector<std::string> orphans_;
+};
+
+} // namespace shoal::agg
