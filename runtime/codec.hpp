@@ -85,4 +85,12 @@ private:
   bool good_ = true;
 };
 
+/// The key prefix of a shard's records: its index, 2 bytes big-endian, so
+/// one shard's records form one contiguous range.
+inline std::string shard_prefix(uint16_t shard) {
+  std::string out;
+  writer{out}.u16be(shard);
+  return out;
+}
+
 } // namespace shoal::codec

@@ -37,9 +37,7 @@ aggregate_table::aggregate_table(uint16_t shard, table_config cfg)
 }
 
 std::string aggregate_table::prefix(uint16_t shard) {
-  std::string out;
-  codec::writer{out}.u16be(shard);
-  return out;
+  return codec::shard_prefix(shard);
 }
 
 std::string aggregate_table::cell_record_key(const cell_key& k) const {

@@ -40,9 +40,7 @@ idempotency_table::idempotency_table(uint16_t shard, idem_config cfg)
 }
 
 std::string idempotency_table::prefix(uint16_t shard) {
-  std::string out;
-  codec::writer{out}.u16be(shard);
-  return out;
+  return codec::shard_prefix(shard);
 }
 
 std::string idempotency_table::record_key(uint16_t shard, std::string_view key) {

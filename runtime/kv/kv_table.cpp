@@ -45,10 +45,7 @@ kv_table::kv_table(uint16_t shard, kv_config cfg)
 // -- storage keys and codecs --------------------------------------------------
 
 std::string kv_table::prefix(uint16_t shard) {
-  std::string out;
-  codec::writer w{out};
-  w.u16be(shard);
-  return out;
+  return codec::shard_prefix(shard);
 }
 
 std::string kv_table::entry_key(uint16_t shard, std::string_view key) {

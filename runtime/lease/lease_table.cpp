@@ -29,9 +29,7 @@ lease_table::lease_table(uint16_t shard, lease_config cfg)
 }
 
 std::string lease_table::prefix(uint16_t shard) {
-  std::string out;
-  codec::writer{out}.u16be(shard);
-  return out;
+  return codec::shard_prefix(shard);
 }
 
 std::string lease_table::record_key(uint64_t id) const {

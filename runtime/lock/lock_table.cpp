@@ -21,9 +21,7 @@ lock_table::lock_table(uint16_t shard, lock_config cfg)
 }
 
 std::string lock_table::prefix(uint16_t shard) {
-  std::string out;
-  codec::writer{out}.u16be(shard);
-  return out;
+  return codec::shard_prefix(shard);
 }
 
 std::string lock_table::holder_key(std::string_view key) const {

@@ -8,6 +8,7 @@
 
 #include "actors/idem_client.hpp"
 #include "actors/node.hpp"
+#include "tests/support/embedded_node.hpp"
 
 namespace shoal {
 namespace {
@@ -17,19 +18,16 @@ using namespace std::chrono_literals;
 class idem_client_test : public testing::Test {
 protected:
   void SetUp() override {
-    node_config cfg;
-    cfg.http_address.clear();
-    cfg.worker_threads = 2;
-    cfg.shard_count = 4;
-    auto n = node::start(cfg);
-    ASSERT_TRUE(n) << to_string(n.err());
-    node_ = std::move(n).value();
+    node_ = test::start_embedded_node();
+    ASSERT_NE(node_, nullptr);
     client_.emplace(*node_);
   }
 
   void TearDown() override {
     client_.reset();
-    node_->stop();
+    if (node_) {
+      node_->stop();
+    }
   }
 
   std::unique_ptr<node> node_;

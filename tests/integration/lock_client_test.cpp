@@ -11,6 +11,7 @@
 #include "actors/kv_client.hpp"
 #include "actors/lock_client.hpp"
 #include "actors/node.hpp"
+#include "tests/support/embedded_node.hpp"
 
 namespace shoal {
 namespace {
@@ -20,13 +21,8 @@ using namespace std::chrono_literals;
 class lock_client_test : public testing::Test {
 protected:
   void SetUp() override {
-    node_config cfg;
-    cfg.http_address.clear();
-    cfg.worker_threads = 2;
-    cfg.shard_count = 4;
-    auto n = node::start(cfg);
-    ASSERT_TRUE(n) << to_string(n.err());
-    node_ = std::move(n).value();
+    node_ = test::start_embedded_node();
+    ASSERT_NE(node_, nullptr);
     locks_.emplace(*node_);
     kv_.emplace(*node_);
   }
@@ -34,7 +30,9 @@ protected:
   void TearDown() override {
     locks_.reset();
     kv_.reset();
-    node_->stop();
+    if (node_) {
+      node_->stop();
+    }
   }
 
   std::unique_ptr<node> node_;
