@@ -21,18 +21,10 @@ namespace {
 // ---------------------------------------------------------------------------
 // The lock actor of one key.
 
-/// The messages the shard forwards (each counted, see `idle_atom`), its
+/// The requests the shard forwards (each counted, see `idle_atom`), its
 /// own commit reports and timer, and the shard's `retire`.
-using lock_key_actor = caf::typed_actor<
-  caf::reacts_to<acquire_atom, lock::acquire_cmd, reply_to<lock::acquire_result>>,
-  caf::reacts_to<refresh_atom, std::string, std::string, duration,
-                 reply_to<lock::lock_info>>,
-  caf::reacts_to<release_atom, std::string, std::string, reply_to<uint64_t>>,
-  caf::reacts_to<get_atom, std::string, reply_to<lock::lock_info>>,
-  caf::reacts_to<lease_end_atom, uint64_t, bool>,
-  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
-  caf::reacts_to<tick_atom>,
-  caf::reacts_to<retire_atom>>;
+using lock_key_actor
+  = lock_requests::extend<caf::reacts_to<tick_atom>, caf::reacts_to<retire_atom>>;
 
 using acquire_reply = std::function<void(result<lock::acquire_result>)>;
 

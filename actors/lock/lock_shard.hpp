@@ -15,6 +15,18 @@
 
 namespace shoal {
 
+/// What a lock shard and its lock actors both handle: the lock requests
+/// (the shard forwards them to the key's lock actor), the end of a lease
+/// and their own commit reports.
+using lock_requests = caf::typed_actor<
+  caf::reacts_to<acquire_atom, lock::acquire_cmd, reply_to<lock::acquire_result>>,
+  caf::reacts_to<refresh_atom, std::string, std::string, duration,
+                 reply_to<lock::lock_info>>,
+  caf::reacts_to<release_atom, std::string, std::string, reply_to<uint64_t>>,
+  caf::reacts_to<get_atom, std::string, reply_to<lock::lock_info>>,
+  caf::reacts_to<lease_end_atom, uint64_t, bool>,
+  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>>;
+
 /// The typed handle of one lock shard actor (local requests with a
 /// `reply_to`, see actors/reply_to.hpp). The shard validates commands,
 /// draws fences and keeps the fencing counter; each held or contended key
@@ -28,15 +40,10 @@ namespace shoal {
 /// - refresh(key, token, ttl) → the lock; release(key, token) → the fence
 ///   of the hold that ended;
 ///   get(key) → the lock without its owner token.
-using lock_shard_actor = caf::typed_actor<
-  caf::reacts_to<acquire_atom, lock::acquire_cmd, reply_to<lock::acquire_result>>,
-  caf::reacts_to<refresh_atom, std::string, std::string, duration,
-                 reply_to<lock::lock_info>>,
-  caf::reacts_to<release_atom, std::string, std::string, reply_to<uint64_t>>,
-  caf::reacts_to<get_atom, std::string, reply_to<lock::lock_info>>,
-  caf::reacts_to<lease_end_atom, uint64_t, bool>,
-  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
-  caf::reacts_to<idle_atom, std::string, uint64_t>>;
+///   A lock actor reports `(idle_atom, key, messages received)` when its
+///   key is free; the shard retires it if it forwarded no more since.
+using lock_shard_actor
+  = lock_requests::extend<caf::reacts_to<idle_atom, std::string, uint64_t>>;
 
 struct lock_shard_env {
   storage::engine* store = nullptr;
