@@ -76,6 +76,11 @@ public:
     return name_;
   }
 
+  /// The fence of the current (or last) hold.
+  uint64_t fence() const {
+    return fence_;
+  }
+
   /// The state of a held key from its holder record (start-up).
   static result<lock_key> restore(std::string name, std::string record_key,
                                   const lock_config& cfg, std::string_view value);

@@ -124,7 +124,7 @@ result<void> lock_table::restore(std::string_view key, std::string_view value) {
   }
   // A holder's fence is covered by a reservation; keep it so if the
   // counter record were older.
-  auto fence = restored->get(time_point{}).fence;
+  auto fence = restored->fence();
   fence_ = std::max(fence_, fence);
   reserved_ = std::max(reserved_, fence);
   restored_.insert_or_assign(std::move(name), std::move(*restored));
