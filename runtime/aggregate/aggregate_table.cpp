@@ -85,13 +85,10 @@ result<void> aggregate_table::define(definition def) {
   if (it != aggregates_.end()
       && (it->second.def.k != def.k || !(it->second.def.params == def.params)
           || it->second.def.window != def.window)) {
-    auto name = def.name;
-    auto any = std::any_of(cells_.begin(), cells_.end(), [&](const auto& c) {
-      return std::get<0>(c.first) == name;
-    });
-    if (any) {
+    auto c = first_cell(def.name);
+    if (c != cells_.end() && std::get<0>(c->first) == def.name) {
       return fail(errc::invalid_argument,
-                  "aggregate " + name
+                  "aggregate " + def.name
                     + " has values: its kind, parameters and window are fixed");
     }
   }
@@ -105,13 +102,17 @@ void aggregate_table::drop(std::string_view name, effects& out) {
   if (it == aggregates_.end()) {
     return;
   }
-  for (auto c = cells_.lower_bound(cell_key{std::string{name}, {}, INT64_MIN});
-       c != cells_.end() && std::get<0>(c->first) == name;) {
+  for (auto c = first_cell(name); c != cells_.end() && std::get<0>(c->first) == name;) {
     cell_deadlines_.erase({c->second.expires_at, c->first});
     out.writes.push_back({cell_record_key(c->first), std::nullopt});
     c = cells_.erase(c);
   }
   aggregates_.erase(it);
+}
+
+std::map<aggregate_table::cell_key, aggregate_table::cell>::iterator
+aggregate_table::first_cell(std::string_view name) {
+  return cells_.lower_bound(cell_key{std::string{name}, {}, INT64_MIN});
 }
 
 const definition* aggregate_table::find(std::string_view name) const {

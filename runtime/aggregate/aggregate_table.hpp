@@ -157,6 +157,8 @@ private:
   using mark_key = std::pair<std::string, std::string>;
 
   result<const aggregate*> lookup(std::string_view name) const;
+  // The first cell of aggregate `name` (cells sort by name first).
+  std::map<cell_key, cell>::iterator first_cell(std::string_view name);
   result<void> check_entity(std::string_view entity) const;
   std::string cell_record_key(const cell_key& k) const;
   std::string mark_record_key(const mark_key& k) const;
