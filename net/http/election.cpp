@@ -14,15 +14,15 @@ std::string election_key(const std::string& name) {
   return "_election." + name;
 }
 
-namespace {
-
-result<std::string> checked_key(const std::string& name) {
+result<std::string> checked_election_key(const std::string& name) {
   auto key = election_key(name);
   if (auto ok = validate_key(key); !ok) {
     return fail(errc::invalid_key, "election name: " + ok.err().message);
   }
   return key;
 }
+
+namespace {
 
 // Gives the lock back when the leader record could not be written.
 void abandon(node& n, const std::string& key, const std::string& token) {
@@ -74,7 +74,7 @@ json leadership_json(const leadership& l) {
 
 void campaign_async(node& n, std::string name, std::string value, uint64_t lease,
                     duration wait, std::function<void(result<leadership>)> done) {
-  auto key = checked_key(name);
+  auto key = checked_election_key(name);
   if (!key) {
     done(std::move(key).err());
     return;
@@ -127,7 +127,7 @@ void campaign_async(node& n, std::string name, std::string value, uint64_t lease
 
 void resign_async(node& n, std::string name, std::string token,
                   std::function<void(result<void>)> done) {
-  auto key = checked_key(name);
+  auto key = checked_election_key(name);
   if (!key) {
     done(std::move(key).err());
     return;
@@ -159,7 +159,7 @@ void resign_async(node& n, std::string name, std::string token,
 
 void leader_async(node& n, std::string name,
                   std::function<void(result<leadership>)> done) {
-  auto key = checked_key(name);
+  auto key = checked_election_key(name);
   if (!key) {
     done(std::move(key).err());
     return;

@@ -38,6 +38,8 @@ struct leadership {
 
 /// The kv key (and lock key) of election `name`.
 std::string election_key(const std::string& name);
+/// The same, or `invalid_key` if `name` does not make a valid key.
+result<std::string> checked_election_key(const std::string& name);
 
 /// Waits (up to `wait`) until this campaigner leads `name`, then writes its
 /// leader record. `lease` must be alive (it bounds the leadership).

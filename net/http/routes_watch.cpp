@@ -120,12 +120,9 @@ public:
 
 private:
   json leader(const std::string& value, const std::string& c) const {
-    auto record = json::parse(value, nullptr, false);
-    if (!record.is_object()) {
-      record = json::object();
-    }
+    auto l = parse_leader_record(name_, value);
+    auto record = l ? leadership_json(*l) : json{{"name", name_}};
     record["type"] = "leader";
-    record["name"] = name_;
     if (!c.empty()) {
       record["cursor"] = c;
     }
@@ -209,15 +206,16 @@ void add_watch_routes(router& routes, node& n) {
   routes.add_ws("/v1/elections/{name}/observe", [&n](const request& req)
                                                   -> result<std::unique_ptr<ws_handler>> {
     auto name = req.param("name");
+    auto key = checked_election_key(name);
+    if (!key) {
+      return std::move(key).err();
+    }
     kv_watch_options opts;
-    opts.pattern = election_key(name);
+    opts.pattern = std::move(*key);
     opts.initial = true;
     if (auto* c = req.query_param("cursor")) {
       opts.cursor = *c;
       opts.initial = false;
-    }
-    if (auto ok = validate_key(opts.pattern); !ok) {
-      return fail(errc::invalid_key, "election name: " + ok.err().message);
     }
     auto shards = static_cast<uint32_t>(n.kv().shards().size());
     if (auto ok = validate_watch(opts, shards); !ok) {
