@@ -101,6 +101,19 @@ result<void> check_fields(const json& body,
   return {};
 }
 
+result<json> parse_json_fields(const request& req,
+                               std::initializer_list<std::string_view> known,
+                               bool allow_empty) {
+  auto body = parse_json_object(req, allow_empty);
+  if (!body) {
+    return body;
+  }
+  if (auto ok = check_fields(*body, known); !ok) {
+    return std::move(ok).err();
+  }
+  return body;
+}
+
 result<std::string> string_field(const json& body, const char* name,
                                  bool required, std::string fallback) {
   auto it = body.find(name);

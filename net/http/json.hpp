@@ -29,6 +29,11 @@ result<json> parse_json_object(std::string_view text);
 result<void> check_fields(const json& body,
                           std::initializer_list<std::string_view> known);
 
+/// `parse_json_object(req, allow_empty)`, then `check_fields` on it.
+result<json> parse_json_fields(const request& req,
+                               std::initializer_list<std::string_view> known,
+                               bool allow_empty = true);
+
 /// A string member; absent: `fallback` (or `invalid_argument` if required).
 result<std::string> string_field(const json& body, const char* name,
                                  bool required, std::string fallback = {});

@@ -15,20 +15,16 @@ namespace {
 constexpr duration default_campaign_wait = std::chrono::hours{1};
 
 void campaign_route(node& n, request& req, respond_fn respond) {
-  auto body = parse_json_object(req);
+  auto body = parse_json_fields(req, {"value", "lease", "wait"}, false);
   if (!body) {
     respond(error_response(body.err()));
     return;
   }
-  auto fields = check_fields(*body, {"value", "lease", "wait"});
   auto value = string_field(*body, "value", false);
   auto lease = u64_field(*body, "lease");
   auto wait = duration_field(*body, "wait", default_campaign_wait);
-  if (!fields || !value || !lease || !wait) {
-    respond(error_response(!fields ? fields.err()
-                           : !value  ? value.err()
-                           : !lease  ? lease.err()
-                                     : wait.err()));
+  if (!value || !lease || !wait) {
+    respond(error_response(!value ? value.err() : !lease ? lease.err() : wait.err()));
     return;
   }
   campaign_async(n, req.param("name"), *value, *lease, *wait,
@@ -42,15 +38,14 @@ void campaign_route(node& n, request& req, respond_fn respond) {
 }
 
 void resign_route(node& n, request& req, respond_fn respond) {
-  auto body = parse_json_object(req);
+  auto body = parse_json_fields(req, {"token"}, false);
   if (!body) {
     respond(error_response(body.err()));
     return;
   }
-  auto fields = check_fields(*body, {"token"});
   auto token = string_field(*body, "token", true);
-  if (!fields || !token) {
-    respond(error_response(!fields ? fields.err() : token.err()));
+  if (!token) {
+    respond(error_response(token.err()));
     return;
   }
   resign_async(n, req.param("name"), *token, [respond](result<void> r) {

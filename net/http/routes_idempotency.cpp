@@ -65,13 +65,9 @@ std::optional<parsed_call> parse_call(node& n, request& req,
   if (!key) {
     return std::nullopt;
   }
-  auto body = parse_json_object(req, true);
+  auto body = parse_json_fields(req, fields);
   if (!body) {
     respond(error_response(body.err()));
-    return std::nullopt;
-  }
-  if (auto ok = check_fields(*body, fields); !ok) {
-    respond(error_response(ok.err()));
     return std::nullopt;
   }
   return parsed_call{std::move(*key), std::move(*body)};

@@ -53,13 +53,9 @@ void send(node& n, uint64_t id, respond_fn respond, Atom atom,
 }
 
 void grant_route(node& n, request& req, respond_fn respond) {
-  auto body = parse_json_object(req, true);
+  auto body = parse_json_fields(req, {"ttl"});
   if (!body) {
     respond(error_response(body.err()));
-    return;
-  }
-  if (auto ok = check_fields(*body, {"ttl"}); !ok) {
-    respond(error_response(ok.err()));
     return;
   }
   auto ttl = duration_field(*body, "ttl", std::chrono::seconds{60},

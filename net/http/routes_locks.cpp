@@ -47,22 +47,6 @@ void send(node& n, const std::string& key, respond_fn respond,
           std::forward<Ts>(xs)...);
 }
 
-// The body as an object (empty allowed) with only `fields`, or responds.
-std::optional<json> body_of(request& req,
-                            std::initializer_list<std::string_view> fields,
-                            const respond_fn& respond) {
-  auto body = parse_json_object(req, true);
-  if (!body) {
-    respond(error_response(body.err()));
-    return std::nullopt;
-  }
-  if (auto ok = check_fields(*body, fields); !ok) {
-    respond(error_response(ok.err()));
-    return std::nullopt;
-  }
-  return std::move(*body);
-}
-
 // The owner token from the body or the X-Shoal-Lock-Token header.
 result<std::string> token_of(const request& req, const json& body) {
   auto token = string_field(body, "token", false);
@@ -81,8 +65,9 @@ result<std::string> token_of(const request& req, const json& body) {
 }
 
 void acquire_route(node& n, request& req, respond_fn respond) {
-  auto body = body_of(req, {"ttl", "wait", "lease"}, respond);
+  auto body = parse_json_fields(req, {"ttl", "wait", "lease"});
   if (!body) {
+    respond(error_response(body.err()));
     return;
   }
   lock::acquire_cmd cmd;
@@ -122,8 +107,9 @@ struct owner_call {
 std::optional<owner_call> owner_call_of(request& req,
                                         std::initializer_list<std::string_view> fields,
                                         const respond_fn& respond) {
-  auto body = body_of(req, fields, respond);
+  auto body = parse_json_fields(req, fields);
   if (!body) {
+    respond(error_response(body.err()));
     return std::nullopt;
   }
   auto token = token_of(req, *body);
