@@ -1,6 +1,7 @@
 #include "runtime/aggregate/aggregate_table.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "runtime/codec.hpp"
 #include "runtime/key.hpp"
@@ -31,6 +32,46 @@ time_point time_of(int64_t ns) {
 }
 
 } // namespace
+
+std::string encode_definition(const definition& def) {
+  std::string out;
+  codec::writer w{out};
+  w.u8(format_v1);
+  w.bytes(def.name);
+  w.u8(static_cast<uint8_t>(def.k));
+  w.varint(def.params.k);
+  w.varint(def.params.capacity);
+  w.u64be(std::bit_cast<uint64_t>(def.params.fp_rate));
+  w.varint(def.params.max_elements);
+  w.i64(std::chrono::duration_cast<std::chrono::nanoseconds>(def.window).count());
+  w.i64(std::chrono::duration_cast<std::chrono::nanoseconds>(def.retention).count());
+  w.i64(std::chrono::duration_cast<std::chrono::nanoseconds>(def.dedup_retention)
+          .count());
+  return out;
+}
+
+result<definition> decode_definition(std::string_view bytes) {
+  codec::reader r{bytes};
+  definition def;
+  auto fmt = r.u8();
+  def.name = r.bytes();
+  def.k = static_cast<kind>(r.u8());
+  def.params.k = static_cast<uint32_t>(r.varint());
+  def.params.capacity = r.varint();
+  def.params.fp_rate = std::bit_cast<double>(r.u64be());
+  def.params.max_elements = static_cast<uint32_t>(r.varint());
+  def.window = std::chrono::nanoseconds{r.i64()};
+  def.retention = std::chrono::nanoseconds{r.i64()};
+  def.dedup_retention = std::chrono::nanoseconds{r.i64()};
+  if (!r.done() || fmt != format_v1 || !monoid::make(def.k, def.params)) {
+    return fail(errc::storage_error, "corrupt aggregate definition");
+  }
+  return def;
+}
+
+bool same_shape(const definition& prev, const definition& next) {
+  return prev.k == next.k && prev.params == next.params && prev.window == next.window;
+}
 
 aggregate_table::aggregate_table(uint16_t shard, table_config cfg)
   : shard_(shard), cfg_(cfg) {
@@ -82,9 +123,7 @@ result<void> aggregate_table::define(definition def) {
     return std::move(m).err();
   }
   auto it = aggregates_.find(def.name);
-  if (it != aggregates_.end()
-      && (it->second.def.k != def.k || !(it->second.def.params == def.params)
-          || it->second.def.window != def.window)) {
+  if (it != aggregates_.end() && !same_shape(it->second.def, def)) {
     auto c = first_cell(def.name);
     if (c != cells_.end() && std::get<0>(c->first) == def.name) {
       return fail(errc::invalid_argument,
@@ -107,7 +146,27 @@ void aggregate_table::drop(std::string_view name, effects& out) {
     out.writes.push_back({cell_record_key(c->first), std::nullopt});
     c = cells_.erase(c);
   }
+  // The event ids of its merges go too: a new aggregate of the same name
+  // starts with none seen.
+  auto scope_prefix = merge_scope(name, "");
+  for (auto m = marks_.lower_bound(mark_key{scope_prefix, {}});
+       m != marks_.end() && m->first.first.starts_with(scope_prefix);) {
+    mark_deadlines_.erase({m->second, m->first});
+    out.writes.push_back({mark_record_key(m->first), std::nullopt});
+    m = marks_.erase(m);
+  }
   aggregates_.erase(it);
+}
+
+std::string aggregate_table::merge_scope(std::string_view name,
+                                         std::string_view entity) {
+  // Names are valid keys (no NUL), so the scope of one aggregate is a prefix
+  // of no other's.
+  std::string out = "a:";
+  out += name;
+  out += '\0';
+  out += entity;
+  return out;
 }
 
 std::map<aggregate_table::cell_key, aggregate_table::cell>::iterator
@@ -184,10 +243,16 @@ result<merge_result> aggregate_table::merge(const merge_cmd& cmd, time_point now
     return fail(errc::invalid_argument,
                 "aggregate " + cmd.name + " has no window: its only bucket is 0");
   }
+  if (cmd.bucket && agg.def.window > duration::zero()) {
+    auto w = std::chrono::duration_cast<std::chrono::nanoseconds>(agg.def.window).count();
+    if (*cmd.bucket >= INT64_MAX / w - 1 || *cmd.bucket <= INT64_MIN / w + 1) {
+      return fail(errc::invalid_argument, "bucket out of range");
+    }
+  }
   merge_result res;
   res.bucket = cmd.bucket ? *cmd.bucket
                           : bucket_of(agg.def, cmd.event_time.value_or(now));
-  mark_key mk{"a:" + cmd.name, cmd.event_id};
+  mark_key mk{merge_scope(cmd.name, cmd.entity), cmd.event_id};
   if (!cmd.event_id.empty()) {
     auto seen = marks_.find(mk);
     if (seen != marks_.end() && seen->second > now) {
@@ -289,21 +354,18 @@ result<cell_view> aggregate_table::get(std::string_view name, std::string_view e
   return out;
 }
 
-result<value> aggregate_table::window(std::string_view name, std::string_view entity,
-                                      int64_t from, int64_t to, time_point now) const {
-  auto a = lookup(name);
-  if (!a) {
-    return std::move(a).err();
-  }
-  if (auto ok = check_entity(entity); !ok) {
-    return std::move(ok).err();
-  }
+result<void> aggregate_table::merge_range(const aggregate& a, std::string_view name,
+                                          std::string_view entity, int64_t from,
+                                          int64_t to, time_point now,
+                                          reading& out) const {
   if (to < from || (to - from) > cfg_.max_window_buckets) {
     return fail(errc::invalid_argument,
                 "a window is [from, to) with at most "
                   + std::to_string(cfg_.max_window_buckets) + " buckets");
   }
-  auto out = (*a)->m.identity();
+  out.from = from;
+  out.to = to;
+  out.v = a.m.identity();
   auto lo = cells_.lower_bound(cell_key{std::string{name}, std::string{entity}, from});
   for (auto it = lo; it != cells_.end() && std::get<0>(it->first) == name
                      && std::get<1>(it->first) == entity && std::get<2>(it->first) < to;
@@ -311,24 +373,80 @@ result<value> aggregate_table::window(std::string_view name, std::string_view en
     if (it->second.expires_at <= now) {
       continue;
     }
-    if (auto ok = (*a)->m.combine(out, it->second.v); !ok) {
+    if (auto ok = a.m.combine(out.v, it->second.v); !ok) {
       return std::move(ok).err();
     }
+    out.found = true;
+    out.expires_at = std::min(out.expires_at, it->second.expires_at);
+  }
+  return {};
+}
+
+result<reading> aggregate_table::read(const read_query& q, time_point now) const {
+  auto a = lookup(q.name);
+  if (!a) {
+    return std::move(a).err();
+  }
+  if (auto ok = check_entity(q.entity); !ok) {
+    return std::move(ok).err();
+  }
+  const auto& def = (*a)->def;
+  int64_t from = 0;
+  int64_t to = 0;
+  switch (q.how) {
+  case read_query::mode::current:
+    from = bucket_of(def, now);
+    to = from + 1;
+    break;
+  case read_query::mode::bucket:
+    from = q.bucket;
+    if (from == INT64_MAX) {
+      return fail(errc::invalid_argument, "bucket out of range");
+    }
+    to = from + 1;
+    break;
+  case read_query::mode::range:
+    from = q.from;
+    to = q.to;
+    break;
+  case read_query::mode::last: {
+    if (q.n <= 0 || q.n > cfg_.max_window_buckets) {
+      return fail(errc::invalid_argument,
+                  "last must be 1.." + std::to_string(cfg_.max_window_buckets));
+    }
+    to = bucket_of(def, now) + 1;
+    from = to - q.n;
+    break;
+  }
+  }
+  reading out;
+  out.entity = q.entity;
+  if (auto ok = merge_range(**a, q.name, q.entity, from, to, now, out); !ok) {
+    return std::move(ok).err();
   }
   return out;
 }
 
+result<value> aggregate_table::window(std::string_view name, std::string_view entity,
+                                      int64_t from, int64_t to, time_point now) const {
+  auto r = read(read_query{std::string{name}, std::string{entity},
+                           read_query::mode::range, 0, from, to, 0},
+                now);
+  if (!r) {
+    return std::move(r).err();
+  }
+  return std::move(r->v);
+}
+
 result<value> aggregate_table::last(std::string_view name, std::string_view entity,
                                     int64_t n, time_point now) const {
-  auto a = lookup(name);
-  if (!a) {
-    return std::move(a).err();
+  auto r = read(read_query{std::string{name}, std::string{entity},
+                           read_query::mode::last, 0, 0, 0, n},
+                now);
+  if (!r) {
+    return std::move(r).err();
   }
-  if (n <= 0) {
-    return fail(errc::invalid_argument, "last must be >= 1");
-  }
-  auto current = bucket_of((*a)->def, now);
-  return window(name, entity, current - n + 1, current + 1, now);
+  return std::move(r->v);
 }
 
 size_t aggregate_table::sweep(time_point now, effects& out) {

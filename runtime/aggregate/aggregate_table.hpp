@@ -30,6 +30,15 @@ struct definition {
   duration dedup_retention = std::chrono::hours{24};
 };
 
+/// A definition as a stored record (the node keeps its aggregates'
+/// definitions in its meta keyspace).
+std::string encode_definition(const definition& def);
+result<definition> decode_definition(std::string_view bytes);
+
+/// Whether `next` may replace `prev` with the cells of `prev` kept: the
+/// same kind, parameters and window (retentions may change).
+bool same_shape(const definition& prev, const definition& next);
+
 /// One merge. The bucket comes from `bucket`, else from `event_time`
 /// (windowed aggregates), else the current time.
 struct merge_cmd {
@@ -41,7 +50,8 @@ struct merge_cmd {
   /// Extends the cell's expiry to at least now + ttl (0: no change).
   duration ttl{0};
   /// With an id, the dedup mark and the merge are one record batch; a
-  /// repeated id within the dedup retention changes nothing.
+  /// repeated id for the same aggregate and entity within the dedup
+  /// retention changes nothing.
   std::string event_id;
 };
 
@@ -70,6 +80,40 @@ struct effects {
   std::vector<write> writes;
   /// Merges applied (for on-merge hooks and watchers, once durable).
   std::vector<merge_cmd> merged;
+};
+
+/// What to read of one (aggregate, entity).
+struct read_query {
+  enum class mode : uint8_t {
+    /// The bucket of now.
+    current,
+    /// `bucket`.
+    bucket,
+    /// The merge of buckets [from, to).
+    range,
+    /// The merge of the last `n` buckets, the current one included.
+    last,
+  };
+  std::string name;
+  std::string entity;
+  mode how = mode::current;
+  int64_t bucket = 0;
+  int64_t from = 0;
+  int64_t to = 0;
+  int64_t n = 0;
+};
+
+/// The answer to a `read_query`: the buckets [from, to) it covered and
+/// their merged value (the identity if none is live).
+struct reading {
+  std::string entity;
+  /// Some live cell was merged.
+  bool found = false;
+  int64_t from = 0;
+  int64_t to = 0;
+  value v;
+  /// The earliest expiry of the cells merged (max: none expires).
+  time_point expires_at = time_point::max();
 };
 
 struct table_config {
@@ -120,6 +164,8 @@ public:
   /// The merge of the last `n` buckets, the current one included.
   result<value> last(std::string_view name, std::string_view entity, int64_t n,
                      time_point now) const;
+  /// Any of the above.
+  result<reading> read(const read_query& q, time_point now) const;
 
   /// The bucket of `t` for aggregate `def`.
   static int64_t bucket_of(const definition& def, time_point t);
@@ -159,6 +205,12 @@ private:
   result<const aggregate*> lookup(std::string_view name) const;
   // The first cell of aggregate `name` (cells sort by name first).
   std::map<cell_key, cell>::iterator first_cell(std::string_view name);
+  // Merges the live cells of [from, to) into `out`.
+  result<void> merge_range(const aggregate& a, std::string_view name,
+                           std::string_view entity, int64_t from, int64_t to,
+                           time_point now, reading& out) const;
+  // The dedup scope of merges into (name, entity).
+  static std::string merge_scope(std::string_view name, std::string_view entity);
   result<void> check_entity(std::string_view entity) const;
   std::string cell_record_key(const cell_key& k) const;
   std::string mark_record_key(const mark_key& k) const;

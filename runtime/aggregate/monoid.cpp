@@ -449,4 +449,32 @@ result<value> monoid::from_elements(const std::vector<std::string>& elements,
   return out;
 }
 
+namespace {
+
+// The kind whose encoding stands for each alternative of `value`.
+constexpr kind shape_kinds[] = {kind::sum,   kind::count, kind::min,   kind::first,
+                                kind::hll,   kind::topk,  kind::bloom, kind::set};
+static_assert(std::size(shape_kinds) == std::variant_size_v<value>);
+
+} // namespace
+
+std::string encode_any(const value& v) {
+  auto m = monoid::make(shape_kinds[v.index()]);
+  return m->encode(v);
+}
+
+result<value> decode_any(std::string_view bytes) {
+  if (bytes.size() < 2) {
+    return fail(errc::invalid_argument, "not an encoded aggregate value");
+  }
+  auto k = static_cast<kind>(static_cast<uint8_t>(bytes[1]));
+  kind_params widest;
+  widest.max_elements = 100'000;
+  auto m = monoid::make(k, widest);
+  if (!m) {
+    return std::move(m).err();
+  }
+  return m->decode(bytes);
+}
+
 } // namespace shoal::agg

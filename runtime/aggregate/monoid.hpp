@@ -129,4 +129,9 @@ private:
   kind_params params_;
 };
 
+/// A value in bytes that name its shape, for messages between nodes:
+/// `decode_any(encode_any(v)) == v` whatever the kind.
+std::string encode_any(const value& v);
+result<value> decode_any(std::string_view bytes);
+
 } // namespace shoal::agg

@@ -133,6 +133,8 @@ TEST_F(aggregate_table_test, an_event_id_counts_once_and_its_mark_is_written_wit
                   hll{}, 0s, "evt-1"};
   effects fx;
   EXPECT_FALSE(table_.merge(other, clock_.now(), fx)->duplicate);
+  // So are another entity's: one event may count for a page and a user.
+  EXPECT_FALSE(merge("blog", 1, "evt-1")->duplicate);
   // Past the dedup retention the id counts again.
   clock_.advance(10min);
   EXPECT_FALSE(merge("home", 1, "evt-1")->duplicate);
@@ -225,7 +227,7 @@ TEST_F(aggregate_table_test, restart_restores_cells_and_marks_and_sets_orphans_a
 }
 
 TEST_F(aggregate_table_test, definitions_are_fixed_while_values_exist_and_drop_deletes) {
-  ASSERT_TRUE(merge("home", 1));
+  ASSERT_TRUE(merge("home", 1, "e1"));
   auto changed = views();
   changed.k = kind::max;
   EXPECT_EQ(table_.define(changed).code(), errc::invalid_argument);
@@ -239,9 +241,66 @@ TEST_F(aggregate_table_test, definitions_are_fixed_while_values_exist_and_drop_d
   table_.drop("views", fx);
   test::apply_writes(store_, fx.writes);
   EXPECT_EQ(table_.cells(), 0u);
+  // Its event ids go with it; the other aggregate's records stay.
+  EXPECT_EQ(table_.marks(), 0u);
+  EXPECT_TRUE(store_.empty());
   EXPECT_EQ(table_.find("views"), nullptr);
   EXPECT_EQ(table_.get("views", "home", std::nullopt, clock_.now()).code(), errc::not_found);
   EXPECT_TRUE(table_.define(changed)); // a new kind once the values are gone
+}
+
+TEST_F(aggregate_table_test, read_reports_the_buckets_covered_and_the_earliest_expiry) {
+  auto b = current_bucket();
+  ASSERT_TRUE(merge("home", 4, {}, clock_.now() - 1h));
+  ASSERT_TRUE(merge("home", 1));
+  read_query q{"views", "home", read_query::mode::last, 0, 0, 0, 3};
+  auto r = table_.read(q, clock_.now());
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->found);
+  EXPECT_EQ(r->entity, "home");
+  EXPECT_EQ(r->from, b - 2);
+  EXPECT_EQ(r->to, b + 1);
+  EXPECT_EQ(std::get<int64_t>(r->v), 5);
+  // Bucket b-1 ends at the current bucket's start: it expires first.
+  EXPECT_EQ(r->expires_at, from_unix_nanos(b * 3'600'000'000'000) + 2h);
+  q.how = read_query::mode::bucket;
+  q.bucket = b - 5;
+  r = table_.read(q, clock_.now());
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->found);
+  EXPECT_EQ(std::get<int64_t>(r->v), 0);
+  q.how = read_query::mode::current;
+  EXPECT_EQ(std::get<int64_t>(table_.read(q, clock_.now())->v), 1);
+  q.how = read_query::mode::bucket;
+  q.bucket = INT64_MAX;
+  EXPECT_EQ(table_.read(q, clock_.now()).code(), errc::invalid_argument);
+  q.how = read_query::mode::last;
+  q.n = 100'001;
+  EXPECT_EQ(table_.read(q, clock_.now()).code(), errc::invalid_argument);
+  merge_cmd far{"views", "home", INT64_MAX / 2, std::nullopt, int64_t{1}};
+  effects fx;
+  EXPECT_EQ(table_.merge(far, clock_.now(), fx).code(), errc::invalid_argument);
+}
+
+TEST(aggregate_definition, round_trips_and_refuses_junk) {
+  definition def{.name = "top.pages", .k = kind::topk, .params = {.k = 25},
+                 .window = std::chrono::hours{1}, .retention = std::chrono::hours{48},
+                 .dedup_retention = std::chrono::minutes{30}};
+  auto back = decode_definition(encode_definition(def));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->name, def.name);
+  EXPECT_EQ(back->k, def.k);
+  EXPECT_TRUE(back->params == def.params);
+  EXPECT_EQ(back->window, def.window);
+  EXPECT_EQ(back->retention, def.retention);
+  EXPECT_EQ(back->dedup_retention, def.dedup_retention);
+  EXPECT_TRUE(same_shape(def, *back));
+  auto bytes = encode_definition(def);
+  EXPECT_FALSE(decode_definition(bytes.substr(0, bytes.size() - 1)));
+  EXPECT_FALSE(decode_definition(bytes + "x"));
+  EXPECT_FALSE(decode_definition(""));
+  def.params.k = 0; // out of range
+  EXPECT_FALSE(decode_definition(encode_definition(def)));
 }
 
 } // namespace

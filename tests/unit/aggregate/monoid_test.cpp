@@ -122,7 +122,13 @@ TEST_P(every_kind, encoding_round_trips_and_corrupt_bytes_are_refused) {
     auto back = m.decode(bytes);
     ASSERT_TRUE(back) << back.err().message;
     EXPECT_EQ(*back, acc);
+    // The kind-free form (messages between nodes) too.
+    auto any = decode_any(encode_any(acc));
+    ASSERT_TRUE(any) << any.err().message;
+    EXPECT_EQ(*any, acc);
   }
+  EXPECT_FALSE(decode_any(""));
+  EXPECT_FALSE(decode_any("\x01\x7f"));
   auto bytes = m.encode(acc);
   // Every strict prefix is refused, never a crash or a wrong value.
   for (size_t n = 0; n < bytes.size(); ++n) {
