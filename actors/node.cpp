@@ -111,6 +111,7 @@ struct node::impl {
   std::unique_ptr<idem_service> idempotency;
   std::unique_ptr<lock_service> locks;
   std::unique_ptr<lease_service> leases;
+  std::unique_ptr<agg_service> aggregates;
   std::vector<caf::actor> bridges;
   mutable std::atomic<size_t> next_bridge{0};
   std::string id;
@@ -224,6 +225,14 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     return std::move(locks).err();
   }
   im.locks = std::move(*locks);
+  auto aggs = agg_service::start(
+    *im.sys, c.shard_count, c.aggregates,
+    agg_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+  if (!aggs) {
+    result_node->stop();
+    return std::move(aggs).err();
+  }
+  im.aggregates = std::move(*aggs);
   lease_shard_env lease_env{im.store.get(), im.commits.get(), &im.clock,
                             &im.registry};
   // Runs on a lease shard's thread: messages sent here reach each shard
@@ -309,6 +318,9 @@ void node::stop() {
     if (im.leases) {
       im.leases->stop();
     }
+    if (im.aggregates) {
+      im.aggregates->stop();
+    }
     for (auto& b : im.bridges) {
       caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
     }
@@ -357,6 +369,18 @@ const lock_service& node::locks() const {
 
 const lease_service& node::leases() const {
   return *impl_->leases;
+}
+
+agg_service& node::aggregates() const {
+  return *impl_->aggregates;
+}
+
+uint64_t node::on_merge(std::string name, merge_hooks::callback fn) {
+  return impl_->aggregates->hooks().add(std::move(name), std::move(fn));
+}
+
+bool node::remove_merge_hook(uint64_t id) {
+  return impl_->aggregates->hooks().remove(id);
 }
 
 const std::string& node::id() const {

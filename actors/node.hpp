@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/aggregate/agg_service.hpp"
 #include "actors/idempotency/idem_service.hpp"
 #include "actors/kv/kv_service.hpp"
 #include "actors/lease/lease_service.hpp"
@@ -66,6 +67,8 @@ struct node_config {
   lock::lock_config locks;
   /// TTL bounds of leases.
   lease::lease_config leases;
+  /// Limits and the window cache budget of aggregates.
+  agg_config aggregates;
   /// Services to start after the actors (see `node_service`).
   std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
 };
@@ -121,6 +124,14 @@ public:
 
   /// The lease shards (see `lease_shard_actor`).
   const lease_service& leases() const;
+
+  /// The aggregate catalog, shards and on-merge hooks (see `agg_service`).
+  agg_service& aggregates() const;
+
+  /// Runs `fn` after every durable merge into aggregate `name` (see
+  /// `merge_hooks`); returns the id for `remove_merge_hook`.
+  uint64_t on_merge(std::string name, merge_hooks::callback fn);
+  bool remove_merge_hook(uint64_t id);
 
   /// The stable node id.
   const std::string& id() const;

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "actors/aggregate/agg_messages.hpp"
 #include "actors/idempotency/idem_messages.hpp"
 #include "actors/kv/kv_messages.hpp"
 #include "actors/lease/lease_messages.hpp"
@@ -42,6 +43,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (shoal::lock::acquire_cmd))
   CAF_ADD_TYPE_ID(shoal, (shoal::lock::acquire_result))
   CAF_ADD_TYPE_ID(shoal, (shoal::lease::lease_info))
+  CAF_ADD_TYPE_ID(shoal, (shoal::agg::definition))
+  CAF_ADD_TYPE_ID(shoal, (shoal::agg::merge_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::agg::merge_outcome))
+  CAF_ADD_TYPE_ID(shoal, (shoal::agg::read_query))
+  CAF_ADD_TYPE_ID(shoal, (shoal::agg::read_outcome))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::merge_cmd>))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::merge_outcome>))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::read_query>))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::read_outcome>))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -68,6 +78,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, lease_end_atom, "lease_end")
   CAF_ADD_ATOM(shoal, shoal, idle_atom, "idle")
   CAF_ADD_ATOM(shoal, shoal, retire_atom, "retire")
+  CAF_ADD_ATOM(shoal, shoal, define_atom, "define")
+  CAF_ADD_ATOM(shoal, shoal, drop_atom, "drop")
+  CAF_ADD_ATOM(shoal, shoal, merge_atom, "merge")
+  CAF_ADD_ATOM(shoal, shoal, seen_atom, "seen")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

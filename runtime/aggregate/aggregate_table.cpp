@@ -358,13 +358,6 @@ result<void> aggregate_table::merge_range(const aggregate& a, std::string_view n
                                           std::string_view entity, int64_t from,
                                           int64_t to, time_point now,
                                           reading& out) const {
-  if (to < from || (to - from) > cfg_.max_window_buckets) {
-    return fail(errc::invalid_argument,
-                "a window is [from, to) with at most "
-                  + std::to_string(cfg_.max_window_buckets) + " buckets");
-  }
-  out.from = from;
-  out.to = to;
   out.v = a.m.identity();
   auto lo = cells_.lower_bound(cell_key{std::string{name}, std::string{entity}, from});
   for (auto it = lo; it != cells_.end() && std::get<0>(it->first) == name
@@ -382,7 +375,8 @@ result<void> aggregate_table::merge_range(const aggregate& a, std::string_view n
   return {};
 }
 
-result<reading> aggregate_table::read(const read_query& q, time_point now) const {
+result<std::pair<int64_t, int64_t>> aggregate_table::span(const read_query& q,
+                                                         time_point now) const {
   auto a = lookup(q.name);
   if (!a) {
     return std::move(a).err();
@@ -391,37 +385,45 @@ result<reading> aggregate_table::read(const read_query& q, time_point now) const
     return std::move(ok).err();
   }
   const auto& def = (*a)->def;
-  int64_t from = 0;
-  int64_t to = 0;
   switch (q.how) {
-  case read_query::mode::current:
-    from = bucket_of(def, now);
-    to = from + 1;
-    break;
+  case read_query::mode::current: {
+    auto b = bucket_of(def, now);
+    return std::pair{b, b + 1};
+  }
   case read_query::mode::bucket:
-    from = q.bucket;
-    if (from == INT64_MAX) {
+    if (q.bucket == INT64_MAX) {
       return fail(errc::invalid_argument, "bucket out of range");
     }
-    to = from + 1;
-    break;
+    return std::pair{q.bucket, q.bucket + 1};
   case read_query::mode::range:
-    from = q.from;
-    to = q.to;
-    break;
-  case read_query::mode::last: {
+    if (q.to < q.from || (q.to - q.from) > cfg_.max_window_buckets) {
+      return fail(errc::invalid_argument,
+                  "a window is [from, to) with at most "
+                    + std::to_string(cfg_.max_window_buckets) + " buckets");
+    }
+    return std::pair{q.from, q.to};
+  case read_query::mode::last:
     if (q.n <= 0 || q.n > cfg_.max_window_buckets) {
       return fail(errc::invalid_argument,
                   "last must be 1.." + std::to_string(cfg_.max_window_buckets));
     }
-    to = bucket_of(def, now) + 1;
-    from = to - q.n;
-    break;
+    auto to = bucket_of(def, now) + 1;
+    return std::pair{to - q.n, to};
   }
+  return fail(errc::invalid_argument, "unknown read mode");
+}
+
+result<reading> aggregate_table::read(const read_query& q, time_point now) const {
+  auto s = span(q, now);
+  if (!s) {
+    return std::move(s).err();
   }
   reading out;
   out.entity = q.entity;
-  if (auto ok = merge_range(**a, q.name, q.entity, from, to, now, out); !ok) {
+  out.from = s->first;
+  out.to = s->second;
+  const auto& a = aggregates_.find(q.name)->second;
+  if (auto ok = merge_range(a, q.name, q.entity, out.from, out.to, now, out); !ok) {
     return std::move(ok).err();
   }
   return out;

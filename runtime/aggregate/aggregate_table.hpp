@@ -166,6 +166,8 @@ public:
                      time_point now) const;
   /// Any of the above.
   result<reading> read(const read_query& q, time_point now) const;
+  /// The buckets [from, to) `q` covers at `now`, or why it is refused.
+  result<std::pair<int64_t, int64_t>> span(const read_query& q, time_point now) const;
 
   /// The bucket of `t` for aggregate `def`.
   static int64_t bucket_of(const definition& def, time_point t);

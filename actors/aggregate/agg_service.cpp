@@ -1,0 +1,479 @@
+#include "actors/aggregate/agg_service.hpp"
+
+#include <atomic>
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/ask.hpp"
+#include "actors/reply_to.hpp"
+
+namespace shoal {
+
+namespace {
+
+constexpr std::string_view definition_prefix = "aggregate/";
+
+constexpr const char* op_names[] = {"get", "get_many", "merge", "window"};
+
+// Sends one part of a batch per shard and puts the answers back in request
+// order. `send(shard, items, done)` asks one shard; `done` gets every
+// outcome, or the first failure of a whole part.
+template <class Item, class Outcome, class ShardOf, class Send>
+void scatter(std::vector<Item> items, ShardOf shard_of, Send send,
+             std::function<void(result<std::vector<Outcome>>)> done) {
+  using answer = std::function<void(result<std::vector<Outcome>>)>;
+  if (items.empty()) {
+    done(std::vector<Outcome>{});
+    return;
+  }
+  std::map<uint16_t, std::pair<std::vector<Item>, std::vector<size_t>>> parts;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto& p = parts[shard_of(items[i])];
+    p.first.push_back(std::move(items[i]));
+    p.second.push_back(i);
+  }
+  if (parts.size() == 1) {
+    auto& [shard, part] = *parts.begin();
+    send(shard, std::move(part.first), answer{std::move(done)});
+    return;
+  }
+  struct gather {
+    std::vector<Outcome> out;
+    std::atomic<size_t> pending;
+    std::mutex mtx;
+    std::optional<error> failure;
+    answer done;
+  };
+  auto g = std::make_shared<gather>();
+  g->out.resize(items.size());
+  g->pending = parts.size();
+  g->done = std::move(done);
+  for (auto& [shard, part] : parts) {
+    send(shard, std::move(part.first),
+         answer{[g, where = std::move(part.second)](result<std::vector<Outcome>> r) {
+           if (r) {
+             for (size_t j = 0; j < where.size() && j < r->size(); ++j) {
+               g->out[where[j]] = std::move((*r)[j]);
+             }
+           } else {
+             std::lock_guard guard{g->mtx};
+             if (!g->failure) {
+               g->failure = std::move(r).err();
+             }
+           }
+           if (g->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+             if (g->failure) {
+               g->done(*g->failure);
+             } else {
+               g->done(std::move(g->out));
+             }
+           }
+         }});
+  }
+}
+
+// Waits for a shard's answer on the calling thread (the catalog actor
+// runs detached: it may block).
+template <class T, class Handle, class... Ts>
+result<T> call_and_wait(const Handle& h, Ts... xs) {
+  return wait_for<T>([&](std::function<void(result<T>)> done) {
+    call<T>(h, std::move(done), std::move(xs)...);
+  });
+}
+
+std::string record_key(std::string_view name) {
+  return std::string{definition_prefix} + std::string{name};
+}
+
+} // namespace
+
+struct agg_service::op_metrics {
+  metrics::histogram* latency[4] = {};
+  metrics::counter* errors[4] = {};
+  metrics::counter* cache_hits = nullptr;
+  metrics::counter* cache_misses = nullptr;
+
+  void observe(agg_op op, std::chrono::steady_clock::time_point since,
+               uint64_t failed) {
+    auto i = static_cast<size_t>(op);
+    latency[i]->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
+    if (failed > 0) {
+      errors[i]->inc(failed);
+    }
+  }
+};
+
+// The catalog actor's access to the service's view.
+struct catalog_access {
+  static std::shared_ptr<const agg_service::catalog> snapshot(const agg_service& s) {
+    return s.snapshot();
+  }
+  static void publish(agg_service& s, std::shared_ptr<const agg_service::catalog> c) {
+    s.publish(std::move(c));
+  }
+  static std::shared_ptr<agg_service::op_metrics> metrics_for(agg_service& s,
+                                                              const std::string& name) {
+    return s.metrics_for(name);
+  }
+};
+
+namespace {
+
+// Catalog changes, one at a time on a thread of its own: each writes its
+// record synchronously, then tells every shard and waits for all.
+caf::behavior catalog_impl(caf::event_based_actor*, agg_service* svc,
+                           storage::engine* store) {
+  return {
+    [svc, store](define_atom, agg::definition& def, reply_to<bool>& reply) {
+      // The table's own checks (name, durations, kind parameters).
+      agg::aggregate_table check{0};
+      if (auto ok = check.define(def); !ok) {
+        reply.fn(std::move(ok).err());
+        return;
+      }
+      auto current = catalog_access::snapshot(*svc);
+      auto old = current->find(def.name);
+      if (old != current->end()) {
+        if (!agg::same_shape(old->second.def, def)) {
+          reply.fn(error{errc::conflict,
+                         "aggregate " + def.name
+                           + " exists with another kind, parameters or window; "
+                             "drop it first"});
+          return;
+        }
+        if (old->second.def.retention == def.retention
+            && old->second.def.dedup_retention == def.dedup_retention) {
+          reply.fn(false);
+          return;
+        }
+      }
+      storage::write_batch b;
+      b.put(storage::column::meta, record_key(def.name), agg::encode_definition(def));
+      if (auto ok = store->write(b, storage::durability::sync); !ok) {
+        reply.fn(std::move(ok).err());
+        return;
+      }
+      for (const auto& shard : svc->shards()) {
+        auto r = call_and_wait<bool>(shard, define_atom_v, def);
+        if (!r) {
+          // The record is durable: a restart gives the shard the definition.
+          spdlog::error("aggregate {}: a shard refused the definition: {}", def.name,
+                        to_string(r.err()));
+          reply.fn(std::move(r).err());
+          return;
+        }
+      }
+      auto next = std::make_shared<agg_service::catalog>(*current);
+      (*next)[def.name]
+        = agg_service::entry{def, catalog_access::metrics_for(*svc, def.name)};
+      catalog_access::publish(*svc, std::move(next));
+      spdlog::info("aggregate {} {} ({})", def.name,
+                   old == current->end() ? "defined" : "updated", agg::to_string(def.k));
+      reply.fn(old == current->end());
+    },
+    [svc, store](drop_atom, std::string& name, reply_to<bool>& reply) {
+      auto current = catalog_access::snapshot(*svc);
+      if (current->find(name) == current->end()) {
+        reply.fn(false);
+        return;
+      }
+      storage::write_batch b;
+      b.erase(storage::column::meta, record_key(name));
+      if (auto ok = store->write(b, storage::durability::sync); !ok) {
+        reply.fn(std::move(ok).err());
+        return;
+      }
+      auto next = std::make_shared<agg_service::catalog>(*current);
+      next->erase(name);
+      catalog_access::publish(*svc, std::move(next));
+      uint64_t removed = 0;
+      for (const auto& shard : svc->shards()) {
+        auto r = call_and_wait<uint64_t>(shard, drop_atom_v, name);
+        if (!r) {
+          // The definition is gone: a restart deletes the cells left.
+          reply.fn(std::move(r).err());
+          return;
+        }
+        removed += *r;
+      }
+      spdlog::info("aggregate {} dropped ({} records removed)", name, removed);
+      reply.fn(true);
+    },
+  };
+}
+
+} // namespace
+
+result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
+                                                        uint32_t shard_count,
+                                                        agg_config cfg,
+                                                        agg_shard_env env) {
+  auto out = std::unique_ptr<agg_service>{new agg_service};
+  out->hooks_ = std::make_unique<merge_hooks>();
+  if (env.metrics == nullptr) {
+    out->own_metrics_ = std::make_unique<metrics::registry>();
+    env.metrics = out->own_metrics_.get();
+  }
+  env.hooks = out->hooks_.get();
+  env.cache_bytes = shard_count == 0 ? 0 : cfg.cache_bytes / shard_count;
+  out->env_ = env;
+  auto defs = std::make_shared<catalog>();
+  auto loaded = env.store->load_prefix(
+    storage::column::meta, definition_prefix,
+    [&](std::string_view, std::string_view v) -> result<void> {
+      auto def = agg::decode_definition(v);
+      if (!def) {
+        return std::move(def).err();
+      }
+      auto name = def->name;
+      (*defs)[name] = entry{std::move(*def), out->metrics_for(name)};
+      return {};
+    });
+  if (!loaded) {
+    return std::move(loaded).err();
+  }
+  out->catalog_ = defs;
+  size_t cells = 0;
+  size_t marks = 0;
+  storage::write_batch orphans;
+  for (uint32_t i = 0; i < shard_count; ++i) {
+    agg::aggregate_table table{static_cast<uint16_t>(i), cfg.table};
+    for (const auto& [name, e] : *defs) {
+      if (auto ok = table.define(e.def); !ok) {
+        return std::move(ok).err();
+      }
+    }
+    if (auto ok = restore_shard(*env.store, storage::column::aggregate, table,
+                                "aggregate");
+        !ok) {
+      return std::move(ok).err();
+    }
+    for (auto& k : table.take_orphans()) {
+      orphans.erase(storage::column::aggregate, std::move(k));
+    }
+    cells += table.cells();
+    marks += table.marks();
+    out->shards_.push_back(spawn_agg_shard(sys, std::move(table), env));
+  }
+  if (!orphans.empty()) {
+    auto n = orphans.ops().size();
+    if (auto ok = env.store->write(orphans, storage::durability::sync); !ok) {
+      return std::move(ok).err();
+    }
+    spdlog::info("aggregates: deleted {} cells of dropped aggregates", n);
+  }
+  out->catalog_actor_ = sys.spawn<caf::detached>(catalog_impl, out.get(), env.store);
+  spdlog::info("aggregates: {} shards, {} definitions, {} cells, {} dedup marks restored",
+               shard_count, defs->size(), cells, marks);
+  return out;
+}
+
+agg_service::~agg_service() = default;
+
+std::shared_ptr<const agg_service::catalog> agg_service::snapshot() const {
+  std::lock_guard guard{mtx_};
+  return catalog_;
+}
+
+void agg_service::publish(std::shared_ptr<const catalog> next) {
+  std::lock_guard guard{mtx_};
+  catalog_ = std::move(next);
+}
+
+std::shared_ptr<agg_service::op_metrics> agg_service::metrics_for(const std::string& name) {
+  auto m = std::make_shared<op_metrics>();
+  auto& reg = *env_.metrics;
+  for (size_t i = 0; i < 4; ++i) {
+    metrics::labels l{{"aggregate", name}, {"op", op_names[i]}};
+    m->latency[i] = &reg.add_histogram("shoal_aggregate_op_seconds",
+                                       "Aggregate operation latency by aggregate and "
+                                       "operation.",
+                                       metrics::latency_buckets(), l);
+    m->errors[i] = &reg.add_counter("shoal_aggregate_op_errors_total",
+                                    "Aggregate operations (or batch items) refused.",
+                                    l);
+  }
+  m->cache_hits = &reg.add_counter("shoal_aggregate_cache_total",
+                                   "Window reads answered from the window cache (hit) "
+                                   "or merged from cells (miss).",
+                                   {{"aggregate", name}, {"result", "hit"}});
+  m->cache_misses = &reg.add_counter("shoal_aggregate_cache_total",
+                                     "Window reads answered from the window cache "
+                                     "(hit) or merged from cells (miss).",
+                                     {{"aggregate", name}, {"result", "miss"}});
+  return m;
+}
+
+void agg_service::define(agg::definition def, std::function<void(result<bool>)> done) {
+  call<bool>(catalog_actor_, std::move(done), define_atom_v, std::move(def));
+}
+
+void agg_service::drop(std::string name, std::function<void(result<bool>)> done) {
+  call<bool>(catalog_actor_, std::move(done), drop_atom_v, std::move(name));
+}
+
+std::optional<agg::definition> agg_service::find(std::string_view name) const {
+  auto c = snapshot();
+  auto it = c->find(name);
+  if (it == c->end()) {
+    return std::nullopt;
+  }
+  return it->second.def;
+}
+
+std::vector<agg::definition> agg_service::list() const {
+  auto c = snapshot();
+  std::vector<agg::definition> out;
+  for (const auto& [name, e] : *c) {
+    out.push_back(e.def);
+  }
+  return out;
+}
+
+uint16_t agg_service::shard_of(std::string_view name, std::string_view entity) const {
+  std::string k;
+  k.reserve(name.size() + entity.size() + 1);
+  k.append(name);
+  k.push_back('\0');
+  k.append(entity);
+  return shard_index(k, static_cast<uint32_t>(shards_.size()));
+}
+
+uint16_t agg_service::scope_shard_of(std::string_view scope,
+                                     std::string_view event_id) const {
+  std::string k{"\x01"};
+  k.append(scope);
+  k.push_back('\0');
+  k.append(event_id);
+  return shard_index(k, static_cast<uint32_t>(shards_.size()));
+}
+
+void agg_service::merge(std::vector<agg::merge_cmd> batch,
+                        std::function<void(result<std::vector<agg::merge_outcome>>)> done) {
+  auto since = std::chrono::steady_clock::now();
+  std::vector<std::string> names; // per merge, for its aggregate's metrics
+  names.reserve(batch.size());
+  for (const auto& m : batch) {
+    names.push_back(m.name);
+  }
+  auto measured = [this, since, names = std::move(names), done = std::move(done)](
+                    result<std::vector<agg::merge_outcome>> r) mutable {
+    auto c = snapshot();
+    std::map<std::string_view, uint64_t> failed;
+    for (size_t i = 0; i < names.size(); ++i) {
+      failed[names[i]] += !r || (*r)[i].code != 0 ? 1 : 0;
+    }
+    for (const auto& [name, n] : failed) {
+      if (auto it = c->find(name); it != c->end()) {
+        it->second.metrics->observe(agg_op::merge, since, n);
+      }
+    }
+    done(std::move(r));
+  };
+  scatter<agg::merge_cmd, agg::merge_outcome>(
+    std::move(batch),
+    [this](const agg::merge_cmd& m) { return shard_of(m.name, m.entity); },
+    [this](uint16_t shard, std::vector<agg::merge_cmd> part,
+           std::function<void(result<std::vector<agg::merge_outcome>>)> answer) {
+      call<std::vector<agg::merge_outcome>>(shards_[shard], std::move(answer), merge_atom_v,
+                                            std::move(part));
+    },
+    std::function<void(result<std::vector<agg::merge_outcome>>)>{std::move(measured)});
+}
+
+void agg_service::read(std::vector<agg::read_query> queries, bool many,
+                       std::function<void(result<std::vector<agg::read_outcome>>)> done) {
+  auto since = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, bool>> kinds; // (aggregate, window?) per query
+  kinds.reserve(queries.size());
+  for (const auto& q : queries) {
+    kinds.emplace_back(q.name, q.how == agg::read_query::mode::range
+                                 || q.how == agg::read_query::mode::last);
+  }
+  auto measured = [this, since, many, kinds = std::move(kinds), done = std::move(done)](
+                    result<std::vector<agg::read_outcome>> r) mutable {
+    auto c = snapshot();
+    // One observation per aggregate and operation.
+    std::map<std::pair<std::string_view, agg_op>, uint64_t> failed;
+    for (size_t i = 0; i < kinds.size(); ++i) {
+      auto op = many ? agg_op::get_many : kinds[i].second ? agg_op::window : agg_op::get;
+      auto& f = failed[{kinds[i].first, op}];
+      if (!r || (*r)[i].code != 0) {
+        ++f;
+      }
+      auto it = c->find(kinds[i].first);
+      if (r && it != c->end() && kinds[i].second && (*r)[i].code == 0) {
+        ((*r)[i].cached ? it->second.metrics->cache_hits
+                        : it->second.metrics->cache_misses)
+          ->inc();
+      }
+    }
+    for (const auto& [key, n] : failed) {
+      auto it = c->find(key.first);
+      if (it != c->end()) {
+        it->second.metrics->observe(key.second, since, n);
+      }
+    }
+    done(std::move(r));
+  };
+  scatter<agg::read_query, agg::read_outcome>(
+    std::move(queries),
+    [this](const agg::read_query& q) { return shard_of(q.name, q.entity); },
+    [this](uint16_t shard, std::vector<agg::read_query> part,
+           std::function<void(result<std::vector<agg::read_outcome>>)> answer) {
+      call<std::vector<agg::read_outcome>>(shards_[shard], std::move(answer), get_atom_v,
+                                           std::move(part));
+    },
+    std::function<void(result<std::vector<agg::read_outcome>>)>{std::move(measured)});
+}
+
+void agg_service::mark_seen(std::string scope, std::string event_id, duration retention,
+                            std::function<void(result<bool>)> done) {
+  auto& shard = shards_[scope_shard_of(scope, event_id)];
+  call<bool>(shard, std::move(done), seen_atom_v, std::move(scope), std::move(event_id),
+             retention);
+}
+
+void agg_service::sweep(std::function<void(result<uint64_t>)> done) {
+  struct gather {
+    std::atomic<uint64_t> total{0};
+    std::atomic<size_t> pending;
+    std::function<void(result<uint64_t>)> done;
+  };
+  if (shards_.empty()) {
+    done(uint64_t{0});
+    return;
+  }
+  auto g = std::make_shared<gather>();
+  g->pending = shards_.size();
+  g->done = std::move(done);
+  for (const auto& s : shards_) {
+    call<uint64_t>(s, std::function<void(result<uint64_t>)>{[g](result<uint64_t> r) {
+                     if (r) {
+                       g->total += *r;
+                     }
+                     if (g->pending.fetch_sub(1) == 1) {
+                       g->done(g->total.load());
+                     }
+                   }},
+                   sweep_atom_v);
+  }
+}
+
+void agg_service::stop() {
+  if (catalog_actor_) {
+    caf::anon_send_exit(catalog_actor_, caf::exit_reason::user_shutdown);
+    catalog_actor_ = nullptr;
+  }
+  // The handles stay: requests still under way get `unavailable`.
+  for (auto& s : shards_) {
+    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  }
+}
+
+} // namespace shoal

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "actors/aggregate/agg_shard.hpp"
+#include "actors/aggregate/merge_hooks.hpp"
+#include "actors/sharding.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace shoal {
+
+/// Limits and budgets of the aggregate primitive.
+struct agg_config {
+  agg::table_config table;
+  /// The node's window cache, split evenly among the shards (0: none).
+  size_t cache_bytes = size_t{64} << 20;
+};
+
+/// The operations the per-aggregate metrics distinguish.
+enum class agg_op : uint8_t { get, get_many, merge, window };
+
+/// The aggregate primitive of a node.
+///
+/// - A catalog of definitions, persisted in the node's meta keyspace and
+///   given to every shard. `define` adds one (or changes its retentions);
+///   its kind, parameters and window are fixed until it is dropped. `drop`
+///   deletes its cells everywhere. Catalog changes run one at a time.
+/// - Shards: the cells of (aggregate, entity) live on the shard of both
+///   names, with the dedup marks of their merges; a standalone dedup mark
+///   lives on the shard of (scope, event id). At start every shard restores
+///   its records; cells of aggregates dropped while the node was down are
+///   deleted then.
+/// - Batched merges and reads are split by shard and their answers put
+///   back in request order. Each merge is atomic; a batch is not.
+/// - Per-aggregate metrics: latency and errors per operation, and window
+///   cache hits and misses, in `/metrics`.
+/// - On-merge hooks (`hooks()`).
+///
+/// Every method may be called from any thread; callbacks run on actor
+/// threads and must not block.
+class agg_service {
+public:
+  static result<std::unique_ptr<agg_service>> start(caf::actor_system& sys,
+                                                    uint32_t shard_count,
+                                                    agg_config cfg,
+                                                    agg_shard_env env);
+  ~agg_service();
+
+  // -- catalog ------------------------------------------------------------------
+
+  /// Declares `def`: true if it is new, false if it existed (with the same
+  /// kind, parameters and window; its retentions are now `def`'s). Fails
+  /// with `conflict` if it exists with another shape, `invalid_key` or
+  /// `invalid_argument` for a bad definition.
+  void define(agg::definition def, std::function<void(result<bool>)> done);
+  /// Drops aggregate `name` and its values: true if it existed.
+  void drop(std::string name, std::function<void(result<bool>)> done);
+  std::optional<agg::definition> find(std::string_view name) const;
+  std::vector<agg::definition> list() const;
+
+  // -- values -------------------------------------------------------------------
+
+  /// Applies `batch` (any aggregates and entities): one outcome per merge.
+  void merge(std::vector<agg::merge_cmd> batch,
+             std::function<void(result<std::vector<agg::merge_outcome>>)> done);
+  /// Answers `queries`: one outcome per query. `many`: counted as get_many.
+  void read(std::vector<agg::read_query> queries, bool many,
+            std::function<void(result<std::vector<agg::read_outcome>>)> done);
+  /// Claims `event_id` in `scope` for `retention` (see `aggregate_table::mark_seen`).
+  void mark_seen(std::string scope, std::string event_id, duration retention,
+                 std::function<void(result<bool>)> done);
+  /// Sweeps every shard now; the number of cells and marks removed.
+  void sweep(std::function<void(result<uint64_t>)> done);
+
+  merge_hooks& hooks() {
+    return *hooks_;
+  }
+
+  // -- routing ------------------------------------------------------------------
+
+  uint16_t shard_of(std::string_view name, std::string_view entity) const;
+  uint16_t scope_shard_of(std::string_view scope, std::string_view event_id) const;
+  const std::vector<agg_shard_actor>& shards() const {
+    return shards_;
+  }
+
+  void stop();
+
+  // The catalog's view, shared with its actor.
+  struct op_metrics;
+  struct entry {
+    agg::definition def;
+    std::shared_ptr<op_metrics> metrics;
+  };
+  using catalog = std::map<std::string, entry, std::less<>>;
+
+private:
+  std::shared_ptr<const catalog> snapshot() const;
+  std::shared_ptr<op_metrics> metrics_for(const std::string& name);
+  void publish(std::shared_ptr<const catalog> next);
+
+  std::vector<agg_shard_actor> shards_;
+  caf::actor catalog_actor_;
+  agg_shard_env env_;
+  std::unique_ptr<merge_hooks> hooks_;
+  // Without a node registry (tests), the metrics count here.
+  std::unique_ptr<metrics::registry> own_metrics_;
+  mutable std::mutex mtx_;
+  std::shared_ptr<const catalog> catalog_;
+  friend struct catalog_access;
+};
+
+} // namespace shoal

@@ -1,0 +1,229 @@
+#include "actors/aggregate/agg_shard.hpp"
+
+#include <optional>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/commit.hpp"
+#include "actors/durable_gate.hpp"
+#include "runtime/aggregate/window_cache.hpp"
+
+namespace shoal {
+
+namespace {
+
+struct agg_shard_state {
+  static inline const char* name = "shoal.aggregate.shard";
+
+  std::optional<agg::aggregate_table> table;
+  std::optional<agg::window_cache> cache;
+  agg_shard_env env;
+  durable_gate gate;
+  metrics::counter* swept = nullptr;
+};
+
+using shard_pointer = agg_shard_actor::stateful_pointer<agg_shard_state>;
+
+void persist_effects(shard_pointer self, const agg::effects& fx) {
+  auto& st = self->state;
+  persist(st.gate, *st.env.committer, storage::column::aggregate, fx.writes,
+          caf::actor_cast<agg_shard_actor>(self));
+}
+
+template <class T>
+void reply_when_durable(shard_pointer self, T value, reply_to<T>& reply) {
+  answer_when_durable(self->state.gate, result<T>{std::move(value)},
+                      std::move(reply.fn));
+}
+
+void merge(shard_pointer self, std::vector<agg::merge_cmd>& batch,
+           reply_to<std::vector<agg::merge_outcome>>& reply) {
+  auto& st = self->state;
+  if (st.gate.refuse_if_failed(reply.fn)) {
+    return;
+  }
+  auto now = st.env.clock->now();
+  agg::effects fx;
+  std::vector<agg::merge_outcome> out(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto r = st.table->merge(batch[i], now, fx);
+    if (r) {
+      out[i].r = *r;
+    } else {
+      out[i].code = static_cast<uint8_t>(r.code());
+      out[i].message = r.err().message;
+    }
+  }
+  if (st.cache) {
+    for (const auto& m : fx.merged) {
+      st.cache->invalidate(m.name, m.entity, *m.bucket);
+    }
+  }
+  persist_effects(self, fx);
+  const auto* hooks = st.env.hooks;
+  if (hooks != nullptr && !hooks->empty() && !fx.merged.empty()) {
+    // Once durable, in commit order: the gate runs waiters in order.
+    st.gate.after_durable([hooks, merged = std::move(fx.merged), now](const error* e) {
+      if (e != nullptr) {
+        return;
+      }
+      for (auto& m : merged) {
+        if (!hooks->watched(m.name)) {
+          continue;
+        }
+        hooks->run(merge_event{m.name, m.entity, *m.bucket, m.delta, m.event_id, now});
+      }
+    });
+  }
+  reply_when_durable(self, std::move(out), reply);
+}
+
+void read(shard_pointer self, std::vector<agg::read_query>& queries,
+          reply_to<std::vector<agg::read_outcome>>& reply) {
+  auto& st = self->state;
+  if (st.gate.refuse_if_failed(reply.fn)) {
+    return;
+  }
+  auto now = st.env.clock->now();
+  std::vector<agg::read_outcome> out(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const auto& q = queries[i];
+    auto& o = out[i];
+    auto span = st.table->span(q, now);
+    if (!span) {
+      o.code = static_cast<uint8_t>(span.code());
+      o.message = span.err().message;
+      continue;
+    }
+    auto cacheable = st.cache && span->second - span->first > 1;
+    if (cacheable) {
+      if (const auto* hit = st.cache->find(q.name, q.entity, span->first, span->second, now)) {
+        o.r = *hit;
+        o.cached = true;
+        continue;
+      }
+    }
+    auto r = st.table->read(q, now);
+    if (!r) {
+      o.code = static_cast<uint8_t>(r.code());
+      o.message = r.err().message;
+      continue;
+    }
+    if (cacheable) {
+      st.cache->put(q.name, *r);
+    }
+    o.r = std::move(*r);
+  }
+  reply_when_durable(self, std::move(out), reply);
+}
+
+// Removes every expired cell and mark (in rounds of the table's sweep
+// limit, each its own batch). Returns how many.
+uint64_t sweep(shard_pointer self) {
+  auto& st = self->state;
+  if (st.gate.failed()) {
+    return 0;
+  }
+  auto now = st.env.clock->now();
+  uint64_t total = 0;
+  for (;;) {
+    agg::effects fx;
+    auto n = st.table->sweep(now, fx);
+    if (n == 0) {
+      break;
+    }
+    total += n;
+    persist_effects(self, fx);
+  }
+  if (st.swept != nullptr && total > 0) {
+    st.swept->inc(total);
+  }
+  return total;
+}
+
+agg_shard_actor::behavior_type agg_shard_impl(shard_pointer self,
+                                              agg::aggregate_table table,
+                                              agg_shard_env env) {
+  auto& st = self->state;
+  st.table.emplace(std::move(table));
+  st.env = env;
+  if (env.cache_bytes > 0) {
+    st.cache.emplace(env.cache_bytes);
+  }
+  if (env.metrics != nullptr) {
+    st.swept = &env.metrics->add_counter(
+      "shoal_aggregate_swept_total",
+      "Aggregate cells and dedup marks removed after their retention.");
+  }
+  self->delayed_send(self, env.sweep_interval, tick_atom_v);
+  return {
+    [self](define_atom, agg::definition& def, reply_to<bool>& reply) {
+      auto& st = self->state;
+      auto name = def.name;
+      auto ok = st.table->define(std::move(def));
+      if (!ok) {
+        reply.fn(std::move(ok).err());
+        return;
+      }
+      if (st.cache) {
+        st.cache->drop(name);
+      }
+      reply.fn(true);
+    },
+    [self](drop_atom, std::string& name, reply_to<uint64_t>& reply) {
+      auto& st = self->state;
+      if (st.gate.refuse_if_failed(reply.fn)) {
+        return;
+      }
+      agg::effects fx;
+      st.table->drop(name, fx);
+      if (st.cache) {
+        st.cache->drop(name);
+      }
+      persist_effects(self, fx);
+      reply_when_durable(self, uint64_t{fx.writes.size()}, reply);
+    },
+    [self](merge_atom, std::vector<agg::merge_cmd>& batch,
+           reply_to<std::vector<agg::merge_outcome>>& reply) {
+      merge(self, batch, reply);
+    },
+    [self](get_atom, std::vector<agg::read_query>& queries,
+           reply_to<std::vector<agg::read_outcome>>& reply) {
+      read(self, queries, reply);
+    },
+    [self](seen_atom, std::string& scope, std::string& id, duration retention,
+           reply_to<bool>& reply) {
+      auto& st = self->state;
+      if (st.gate.refuse_if_failed(reply.fn)) {
+        return;
+      }
+      agg::effects fx;
+      auto r = st.table->mark_seen(scope, id, retention, st.env.clock->now(), fx);
+      persist_effects(self, fx);
+      answer_when_durable(st.gate, std::move(r), std::move(reply.fn));
+    },
+    [self](sweep_atom, reply_to<uint64_t>& reply) {
+      reply_when_durable(self, sweep(self), reply);
+    },
+    [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
+      on_commit_report(self->state.gate, "aggregate", self->state.table->shard(), seq,
+                       code, std::move(message));
+    },
+    [self](tick_atom) {
+      sweep(self);
+      self->delayed_send(self, self->state.env.sweep_interval, tick_atom_v);
+    },
+  };
+}
+
+} // namespace
+
+agg_shard_actor spawn_agg_shard(caf::actor_system& sys, agg::aggregate_table table,
+                                agg_shard_env env) {
+  return sys.spawn(agg_shard_impl, std::move(table), env);
+}
+
+} // namespace shoal

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/aggregate/merge_hooks.hpp"
+#include "actors/reply_to.hpp"
+#include "actors/type_ids.hpp"
+#include "runtime/aggregate/aggregate_table.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/storage/committer.hpp"
+#include "runtime/storage/engine.hpp"
+
+namespace shoal {
+
+/// The typed handle of one aggregate shard actor (local requests with a
+/// `reply_to`, see actors/reply_to.hpp). It owns the cells and dedup marks
+/// of its keys (`agg::aggregate_table`) and a window cache. Every answer
+/// waits until the state it reports is durable.
+/// - define(def) → true: the node's catalog gives every shard each
+///   definition (it persisted it first); drop(name) → records removed.
+/// - merge(batch) → one outcome per merge, in order. The batch's records
+///   go to storage as one write: each merge (its dedup mark with it) is
+///   all or nothing, and refused merges change nothing. On-merge hooks run
+///   once the batch is durable.
+/// - get(queries) → one outcome per query; windows over more than one
+///   bucket are cached until a merge lands in them.
+/// - seen(scope, event id, retention) → true for the first caller.
+/// - sweep → expired cells and marks removed now.
+using agg_shard_actor = caf::typed_actor<
+  caf::reacts_to<define_atom, agg::definition, reply_to<bool>>,
+  caf::reacts_to<drop_atom, std::string, reply_to<uint64_t>>,
+  caf::reacts_to<merge_atom, std::vector<agg::merge_cmd>,
+                 reply_to<std::vector<agg::merge_outcome>>>,
+  caf::reacts_to<get_atom, std::vector<agg::read_query>,
+                 reply_to<std::vector<agg::read_outcome>>>,
+  caf::reacts_to<seen_atom, std::string, std::string, duration, reply_to<bool>>,
+  caf::reacts_to<sweep_atom, reply_to<uint64_t>>,
+  caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
+  caf::reacts_to<tick_atom>>;
+
+/// What an aggregate shard needs from its node. Outlives every shard.
+struct agg_shard_env {
+  storage::engine* store = nullptr;
+  storage::committer* committer = nullptr;
+  const clock_source* clock = nullptr;
+  metrics::registry* metrics = nullptr;
+  const merge_hooks* hooks = nullptr;
+  /// How often expired cells and marks are swept.
+  duration sweep_interval = std::chrono::seconds{1};
+  /// This shard's window cache, in bytes (0: none).
+  size_t cache_bytes = 0;
+};
+
+agg_shard_actor spawn_agg_shard(caf::actor_system& sys, agg::aggregate_table table,
+                                agg_shard_env env);
+
+} // namespace shoal
