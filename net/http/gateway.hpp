@@ -56,6 +56,9 @@ void add_route(router& routes, node& n, method verb, const char* pattern,
 /// Registers `/healthz`, `/readyz`, `/metrics` and `/v1/node`.
 void add_node_routes(router& routes, node& n);
 
+/// Registers the aggregate routes under `/v1/aggregates` and `/v1/dedup`.
+void add_aggregate_routes(router& routes, node& n);
+
 /// Registers the kv routes under `/v1/kv`.
 void add_kv_routes(router& routes, node& n);
 
