@@ -3,7 +3,7 @@
 // prints requests/s and latency percentiles (one JSON object with --json).
 //
 // Templates: {key} is a key from a key space of --keys keys ("k000042"),
-// {n} its index. Example:
+// {n} its index, {entity} one of 1000 names ("e42", from n). Example:
 //   shoal-load --url 127.0.0.1:7700 -c 64 -d 10s --method PUT
 //              --path '/v1/kv/{key}' --body 'value-{n}'
 //
@@ -75,6 +75,7 @@ std::string substitute(std::string tpl, size_t n, size_t keylen,
   std::snprintf(key, sizeof(key), "k%0*zu", static_cast<int>(keylen - 1), n);
   replace_all(tpl, "{key}", key);
   replace_all(tpl, "{n}", std::to_string(n));
+  replace_all(tpl, "{entity}", "e" + std::to_string(n % 1000));
   replace_all(tpl, "{token}", token);
   return tpl;
 }

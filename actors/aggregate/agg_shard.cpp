@@ -46,35 +46,36 @@ void merge(shard_pointer self, std::vector<agg::merge_cmd>& batch,
     return;
   }
   auto now = st.env.clock->now();
+  const auto* hooks = st.env.hooks;
   agg::effects fx;
+  fx.keep_merged = hooks != nullptr && !hooks->empty();
+  fx.defer_cells = batch.size() > 1;
   std::vector<agg::merge_outcome> out(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     auto r = st.table->merge(batch[i], now, fx);
     if (r) {
       out[i].r = *r;
+      if (st.cache && !r->duplicate) {
+        st.cache->invalidate(batch[i].name, batch[i].entity, r->bucket);
+      }
     } else {
       out[i].code = static_cast<uint8_t>(r.code());
       out[i].message = r.err().message;
     }
   }
-  if (st.cache) {
-    for (const auto& m : fx.merged) {
-      st.cache->invalidate(m.name, m.entity, *m.bucket);
-    }
-  }
+  // Several merges into one cell: its last value is what must persist.
+  st.table->flush(fx);
   persist_effects(self, fx);
-  const auto* hooks = st.env.hooks;
-  if (hooks != nullptr && !hooks->empty() && !fx.merged.empty()) {
+  if (!fx.merged.empty()) {
     // Once durable, in commit order: the gate runs waiters in order.
     st.gate.after_durable([hooks, merged = std::move(fx.merged), now](const error* e) {
       if (e != nullptr) {
         return;
       }
       for (auto& m : merged) {
-        if (!hooks->watched(m.name)) {
-          continue;
+        if (hooks->watched(m.name)) {
+          hooks->run(merge_event{m.name, m.entity, *m.bucket, m.delta, m.event_id, now});
         }
-        hooks->run(merge_event{m.name, m.entity, *m.bucket, m.delta, m.event_id, now});
       }
     });
   }

@@ -300,10 +300,16 @@ result<merge_result> aggregate_table::merge(const merge_cmd& cmd, time_point now
   if (next.expires_at != time_point::max()) {
     cell_deadlines_.emplace(next.expires_at, ck);
   }
-  out.writes.push_back({cell_record_key(ck), encode_cell(agg, next)});
+  if (out.defer_cells) {
+    out.deferred.push_back(ck);
+  } else {
+    out.writes.push_back({cell_record_key(ck), encode_cell(agg, next)});
+  }
   cells_.insert_or_assign(ck, std::move(next));
-  out.merged.push_back(cmd);
-  out.merged.back().bucket = res.bucket;
+  if (out.keep_merged) {
+    out.merged.push_back(cmd);
+    out.merged.back().bucket = res.bucket;
+  }
   return res;
 }
 
@@ -449,6 +455,19 @@ result<value> aggregate_table::last(std::string_view name, std::string_view enti
     return std::move(r).err();
   }
   return std::move(r->v);
+}
+
+void aggregate_table::flush(effects& fx) const {
+  std::sort(fx.deferred.begin(), fx.deferred.end());
+  fx.deferred.erase(std::unique(fx.deferred.begin(), fx.deferred.end()), fx.deferred.end());
+  for (const auto& ck : fx.deferred) {
+    auto c = cells_.find(ck);
+    auto a = aggregates_.find(std::get<0>(ck));
+    if (c != cells_.end() && a != aggregates_.end()) {
+      fx.writes.push_back({cell_record_key(ck), encode_cell(a->second, c->second)});
+    }
+  }
+  fx.deferred.clear();
 }
 
 size_t aggregate_table::sweep(time_point now, effects& out) {

@@ -78,9 +78,17 @@ struct write {
 
 struct effects {
   std::vector<write> writes;
-  /// Merges applied (for on-merge hooks and watchers, once durable).
+  /// Merges applied (for on-merge hooks and watchers, once durable), if
+  /// `keep_merged`.
   std::vector<merge_cmd> merged;
+  bool keep_merged = true;
+  /// Set: merges leave their cells' records to `aggregate_table::flush`,
+  /// which writes each touched cell once (a batch of merges into one
+  /// cell encodes it once).
+  bool defer_cells = false;
+  std::vector<std::tuple<std::string, std::string, int64_t>> deferred;
 };
+
 
 /// What to read of one (aggregate, entity).
 struct read_query {
@@ -171,6 +179,9 @@ public:
 
   /// The bucket of `t` for aggregate `def`.
   static int64_t bucket_of(const definition& def, time_point t);
+
+  /// Writes the records of the cells `fx.deferred` names (each once).
+  void flush(effects& fx) const;
 
   /// Removes expired cells and marks (at most `max_sweep`); returns how many.
   size_t sweep(time_point now, effects& out);

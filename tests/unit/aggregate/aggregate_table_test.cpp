@@ -282,6 +282,31 @@ TEST_F(aggregate_table_test, read_reports_the_buckets_covered_and_the_earliest_e
   EXPECT_EQ(table_.merge(far, clock_.now(), fx).code(), errc::invalid_argument);
 }
 
+TEST(aggregate_flush, deferred_cells_are_written_once_with_their_last_value) {
+  auto now = from_unix_nanos(1'700'000'000'000'000'000);
+  auto run = [&](bool defer, std::map<std::string, std::string>& store) {
+    aggregate_table t{1};
+    EXPECT_TRUE(t.define(definition{.name = "s", .k = kind::sum}));
+    effects fx;
+    fx.defer_cells = defer;
+    for (int i = 0; i < 20; ++i) {
+      merge_cmd cmd{"s", "e" + std::to_string(i % 3), std::nullopt, std::nullopt,
+                    int64_t{i}, std::chrono::seconds{0}, "id" + std::to_string(i % 5)};
+      EXPECT_TRUE(t.merge(cmd, now, fx));
+    }
+    t.flush(fx);
+    test::apply_writes(store, fx.writes);
+    return fx.writes.size();
+  };
+  std::map<std::string, std::string> each;
+  std::map<std::string, std::string> deferred;
+  // (entity, id) repeats from i = 15: 15 merges, each writing its cell and
+  // its mark; deferred, the 3 cells once each and the 15 marks.
+  EXPECT_EQ(run(false, each), 15u + 15u);
+  EXPECT_EQ(run(true, deferred), 3u + 15u);
+  EXPECT_EQ(each, deferred);
+}
+
 TEST(aggregate_definition, round_trips_and_refuses_junk) {
   definition def{.name = "top.pages", .k = kind::topk, .params = {.k = 25},
                  .window = std::chrono::hours{1}, .retention = std::chrono::hours{48},
