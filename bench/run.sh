@@ -79,3 +79,23 @@ json=application/json
   --then-body '{"token":"{token}"}' --name lock-handoff-16 --json
 "$bin/shoal-lease-keepalive" --url "127.0.0.1:$kport" -s 100 -l 100 \
   -d "$duration" --json
+
+echo "== aggregates on the same durable node: merges at $conns connections"
+curl -sf -XPUT "127.0.0.1:$kport/v1/aggregates/b.sum" \
+  -d '{"kind":"sum","window":"1h","retention":"48h"}' >/dev/null
+curl -sf -XPUT "127.0.0.1:$kport/v1/aggregates/b.hll" \
+  -d '{"kind":"hll","window":"1h","retention":"48h"}' >/dev/null
+for agg in sum hll; do
+  delta=1; [ $agg = hll ] && delta='"u{n}"'
+  "$bin/shoal-load" --url "127.0.0.1:$kport" -c "$conns" -d "$duration" --keys 100000 \
+    --method POST --path "/v1/aggregates/b.$agg/merge" --content-type $json \
+    --body "{\"entity\":\"{entity}\",\"delta\":$delta}" --name "merge-$agg" --json
+  "$bin/shoal-load" --url "127.0.0.1:$kport" -c "$conns" -d "$duration" --unique \
+    --method POST --path "/v1/aggregates/b.$agg/merge" --content-type $json \
+    --body "{\"entity\":\"{entity}\",\"delta\":$delta,\"event_id\":\"{key}\"}" \
+    --name "merge-$agg-eventid" --json
+done
+
+echo "== aggregates in process: batches of 1000 merges through agg_client"
+"$bin/shoal-agg-merge" -d 3 -e 1000
+"$bin/shoal-agg-merge" -d 3 -e 10

@@ -71,6 +71,11 @@ int call(const context& ctx, const std::string& verb, const std::string& target,
   return ok;
 }
 
+json json_or_string(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? json(text) : j;
+}
+
 int follow(const context& ctx, const std::string& target,
            const std::function<int(const json&)>& on_message) {
   auto hp = parse_host_port(ctx.endpoint);

@@ -40,7 +40,15 @@ int call(const context& ctx, const std::string& verb, const std::string& target,
 int follow(const context& ctx, const std::string& target,
            const std::function<int(const json&)>& on_message);
 
+/// A value from the command line: JSON if it parses as JSON (42 is an
+/// integer, 4.2 a float, true a bool, '"42"' a string, '["a","b"]' an
+/// array), a string otherwise.
+json json_or_string(const std::string& text);
+
 /// Registers `lock`, `lease` and `elect`; their callbacks set `code`.
 void add_lock_commands(CLI::App& app, context& ctx, int& code);
+
+/// Registers `agg` and `dedup`; their callbacks set `code`.
+void add_aggregate_commands(CLI::App& app, context& ctx, int& code);
 
 } // namespace shoal::ctl

@@ -49,13 +49,6 @@ std::string idem_path(const std::string& key, const std::string& op = {}) {
          + (op.empty() ? "" : "/" + op);
 }
 
-// A key part from the command line: JSON if it parses as JSON (42 is an
-// integer, 4.2 a float, true a bool, '"42"' a string), a string otherwise.
-json part_value(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  return j.is_discarded() ? json(text) : j;
-}
-
 // Prints an idempotency record; the result bytes decoded.
 void print_record(const json& j) {
   auto shown = j;
@@ -296,13 +289,13 @@ int main(int argc, char** argv) {
           code = usage;
           return;
         }
-        named[name] = part_value(in.substr(eq + 1));
+        named[name] = json_or_string(in.substr(eq + 1));
       }
       body["inputs"] = named;
     } else {
       body["parts"] = json::array();
       for (const auto& p : parts) {
-        body["parts"].push_back(part_value(p));
+        body["parts"].push_back(json_or_string(p));
       }
     }
     // Built locally, with the same encoder as the node.
@@ -414,6 +407,7 @@ int main(int argc, char** argv) {
   idem_sweep->callback([&] { code = call(ctx, "POST", "/v1/idempotency/sweep"); });
 
   add_lock_commands(app, ctx, code);
+  add_aggregate_commands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

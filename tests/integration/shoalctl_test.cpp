@@ -122,6 +122,30 @@ TEST_F(shoalctl_test, idem_begin_complete_get) {
   EXPECT_EQ(run({"idem", "sweep"}).exit, 0);
 }
 
+TEST_F(shoalctl_test, agg_define_merge_get_and_dedup) {
+  EXPECT_EQ(run({"agg", "define", "visitors", "--kind", "hll", "--window", "1h",
+                 "--retention", "48h"})
+              .exit,
+            0);
+  EXPECT_EQ(run({"agg", "merge", "visitors", "/home", "alice", "--event-id", "e1"}).exit, 0);
+  auto dup = run({"agg", "merge", "visitors", "/home", "alice", "--event-id", "e1"});
+  EXPECT_EQ(field(dup, "duplicate"), "true");
+  EXPECT_EQ(run({"agg", "merge", "visitors", "/home", R"(["bob","carol"])"}).exit, 0);
+  auto got = run({"-o", "json", "agg", "get", "visitors", "/home", "--last", "2"});
+  ASSERT_EQ(got.exit, 0);
+  ASSERT_FALSE(got.lines.empty());
+  EXPECT_EQ(json::parse(got.lines.front())["value"]["estimate"], 3);
+  auto many = run({"-o", "json", "agg", "many", "visitors", "/home", "/blog"});
+  ASSERT_EQ(many.exit, 0);
+  EXPECT_EQ(json::parse(many.lines.front())["results"][1]["found"], false);
+  EXPECT_EQ(run({"agg", "merge", "visitors", "/home", "7"}).exit, 1);
+  EXPECT_EQ(run({"agg", "define", "visitors", "--kind", "sum"}).exit, 1);
+  EXPECT_EQ(field(run({"dedup", "pay", "tx/1"}), "first_seen"), "true");
+  EXPECT_EQ(field(run({"dedup", "pay", "tx/1"}), "first_seen"), "false");
+  EXPECT_EQ(run({"agg", "drop", "visitors"}).exit, 0);
+  EXPECT_EQ(run({"agg", "get", "visitors", "/home"}).exit, 1);
+}
+
 TEST_F(shoalctl_test, lock_lease_and_elect) {
   auto got = run({"lock", "acquire", "--ttl", "1m", "jobs.nightly"});
   ASSERT_EQ(got.exit, 0);
