@@ -52,6 +52,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::merge_outcome>))
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::read_query>))
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::read_outcome>))
+  CAF_ADD_TYPE_ID(shoal, (shoal::agg::cell_snapshot))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::cell_snapshot>))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -82,6 +84,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, drop_atom, "drop")
   CAF_ADD_ATOM(shoal, shoal, merge_atom, "merge")
   CAF_ADD_ATOM(shoal, shoal, seen_atom, "seen")
+  CAF_ADD_ATOM(shoal, shoal, scan_atom, "scan")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -95,6 +95,11 @@ typename Inspector::result_type inspect(Inspector& f, reading& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cell_snapshot& x) {
+  return f(x.name, x.entity, x.bucket, x.v, x.expires_at);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, read_outcome& x) {
   return f(x.r, x.code, x.message, x.cached);
 }

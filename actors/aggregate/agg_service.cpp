@@ -116,6 +116,9 @@ struct catalog_access {
   static void publish(agg_service& s, std::shared_ptr<const agg_service::catalog> c) {
     s.publish(std::move(c));
   }
+  static std::shared_ptr<cell_mirror> mirror(const agg_service& s) {
+    return s.mirror_->get();
+  }
   static std::shared_ptr<agg_service::op_metrics> metrics_for(agg_service& s,
                                                               const std::string& name) {
     return s.metrics_for(name);
@@ -201,6 +204,9 @@ caf::behavior catalog_impl(caf::event_based_actor*, agg_service* svc,
         }
         removed += *r;
       }
+      if (auto m = catalog_access::mirror(*svc)) {
+        m->dropped(name);
+      }
       spdlog::info("aggregate {} dropped ({} records removed)", name, removed);
       reply.fn(true);
     },
@@ -215,6 +221,8 @@ result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
                                                         agg_shard_env env) {
   auto out = std::unique_ptr<agg_service>{new agg_service};
   out->hooks_ = std::make_unique<merge_hooks>();
+  out->mirror_ = std::make_unique<mirror_slot>();
+  env.mirror = out->mirror_.get();
   if (env.metrics == nullptr) {
     out->own_metrics_ = std::make_unique<metrics::registry>();
     env.metrics = out->own_metrics_.get();
@@ -437,6 +445,20 @@ void agg_service::mark_seen(std::string scope, std::string event_id, duration re
   auto& shard = shards_[scope_shard_of(scope, event_id)];
   call<bool>(shard, std::move(done), seen_atom_v, std::move(scope), std::move(event_id),
              retention);
+}
+
+void agg_service::scan(uint16_t shard, std::optional<agg::cell_snapshot> after,
+                       uint32_t limit,
+                       std::function<void(result<std::vector<agg::cell_snapshot>>)> done) {
+  if (shard >= shards_.size()) {
+    done(error{errc::invalid_argument, "no shard " + std::to_string(shard)});
+    return;
+  }
+  bool has_after = after.has_value();
+  call<std::vector<agg::cell_snapshot>>(shards_[shard], std::move(done), scan_atom_v,
+                                        has_after,
+                                        has_after ? std::move(*after) : agg::cell_snapshot{},
+                                        limit);
 }
 
 void agg_service::sweep(std::function<void(result<uint64_t>)> done) {

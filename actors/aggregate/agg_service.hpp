@@ -88,6 +88,16 @@ public:
     return *hooks_;
   }
 
+  /// Attaches a mirror (nullptr: detaches it).
+  void set_mirror(std::shared_ptr<cell_mirror> m) {
+    mirror_->set(std::move(m));
+  }
+
+  /// Up to `limit` live cells of `shard` after `after` (nullopt: from its
+  /// first), in key order.
+  void scan(uint16_t shard, std::optional<agg::cell_snapshot> after, uint32_t limit,
+            std::function<void(result<std::vector<agg::cell_snapshot>>)> done);
+
   // -- routing ------------------------------------------------------------------
 
   uint16_t shard_of(std::string_view name, std::string_view entity) const;
@@ -115,6 +125,7 @@ private:
   caf::actor catalog_actor_;
   agg_shard_env env_;
   std::unique_ptr<merge_hooks> hooks_;
+  std::unique_ptr<mirror_slot> mirror_;
   // Without a node registry (tests), the metrics count here.
   std::unique_ptr<metrics::registry> own_metrics_;
   mutable std::mutex mtx_;

@@ -1,6 +1,8 @@
 #include "actors/aggregate/agg_shard.hpp"
 
 #include <optional>
+#include <set>
+#include <tuple>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -39,6 +41,35 @@ void reply_when_durable(shard_pointer self, T value, reply_to<T>& reply) {
                       std::move(reply.fn));
 }
 
+// Hands the mirror the values of the cells this batch changed, once durable.
+void mirror_cells(shard_pointer self, const std::vector<agg::merge_cmd>& batch,
+                  const std::vector<agg::merge_outcome>& out, time_point now) {
+  auto& st = self->state;
+  std::set<std::tuple<std::string_view, std::string_view, int64_t>> seen;
+  std::vector<agg::cell_snapshot> cells;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (out[i].code != 0 || out[i].r.duplicate
+        || !seen.emplace(batch[i].name, batch[i].entity, out[i].r.bucket).second) {
+      continue;
+    }
+    if (auto c = st.table->snapshot(batch[i].name, batch[i].entity, out[i].r.bucket, now)) {
+      cells.push_back(std::move(*c));
+    }
+  }
+  if (cells.empty()) {
+    return;
+  }
+  st.gate.after_durable(
+    [slot = st.env.mirror, cells = std::move(cells)](const error* e) mutable {
+      if (e != nullptr) {
+        return;
+      }
+      if (auto m = slot->get()) {
+        m->updated(std::move(cells));
+      }
+    });
+}
+
 void merge(shard_pointer self, std::vector<agg::merge_cmd>& batch,
            reply_to<std::vector<agg::merge_outcome>>& reply) {
   auto& st = self->state;
@@ -66,6 +97,9 @@ void merge(shard_pointer self, std::vector<agg::merge_cmd>& batch,
   // Several merges into one cell: its last value is what must persist.
   st.table->flush(fx);
   persist_effects(self, fx);
+  if (st.env.mirror != nullptr && st.env.mirror->active()) {
+    mirror_cells(self, batch, out, now);
+  }
   if (!fx.merged.empty()) {
     // Once durable, in commit order: the gate runs waiters in order.
     st.gate.after_durable([hooks, merged = std::move(fx.merged), now](const error* e) {
@@ -205,6 +239,13 @@ agg_shard_actor::behavior_type agg_shard_impl(shard_pointer self,
       auto r = st.table->mark_seen(scope, id, retention, st.env.clock->now(), fx);
       persist_effects(self, fx);
       answer_when_durable(st.gate, std::move(r), std::move(reply.fn));
+    },
+    [self](scan_atom, bool has_after, agg::cell_snapshot& after, uint32_t limit,
+           reply_to<std::vector<agg::cell_snapshot>>& reply) {
+      auto& st = self->state;
+      auto page = st.table->scan(has_after ? std::optional{std::move(after)} : std::nullopt,
+                                 limit, st.env.clock->now());
+      reply_when_durable(self, std::move(page), reply);
     },
     [self](sweep_atom, reply_to<uint64_t>& reply) {
       reply_when_durable(self, sweep(self), reply);

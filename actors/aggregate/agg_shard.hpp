@@ -6,6 +6,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/aggregate/cell_mirror.hpp"
 #include "actors/aggregate/merge_hooks.hpp"
 #include "actors/reply_to.hpp"
 #include "actors/type_ids.hpp"
@@ -30,6 +31,9 @@ namespace shoal {
 ///   bucket are cached until a merge lands in them.
 /// - seen(scope, event id, retention) → true for the first caller.
 /// - sweep → expired cells and marks removed now.
+/// - scan(has_after, after, limit) → up to `limit` live cells after `after`.
+/// A mirror, if attached, gets the values of the cells each merge batch
+/// changed once the batch is durable.
 using agg_shard_actor = caf::typed_actor<
   caf::reacts_to<define_atom, agg::definition, reply_to<bool>>,
   caf::reacts_to<drop_atom, std::string, reply_to<uint64_t>>,
@@ -39,6 +43,8 @@ using agg_shard_actor = caf::typed_actor<
                  reply_to<std::vector<agg::read_outcome>>>,
   caf::reacts_to<seen_atom, std::string, std::string, duration, reply_to<bool>>,
   caf::reacts_to<sweep_atom, reply_to<uint64_t>>,
+  caf::reacts_to<scan_atom, bool, agg::cell_snapshot, uint32_t,
+                 reply_to<std::vector<agg::cell_snapshot>>>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 
@@ -49,6 +55,7 @@ struct agg_shard_env {
   const clock_source* clock = nullptr;
   metrics::registry* metrics = nullptr;
   const merge_hooks* hooks = nullptr;
+  const mirror_slot* mirror = nullptr;
   /// How often expired cells and marks are swept.
   duration sweep_interval = std::chrono::seconds{1};
   /// This shard's window cache, in bytes (0: none).

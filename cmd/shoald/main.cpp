@@ -14,7 +14,9 @@
 
 #include "actors/node.hpp"
 #include "cmd/shoald/options.hpp"
+#include "net/redis/redis_mirror.hpp"
 #include "net/http/gateway.hpp"
+#include "net/redis/redis_mirror.hpp"
 
 using namespace shoal;
 
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
     }
   }
   opts->node.services.push_back(http::gateway_service(opts->http));
+  if (!opts->cache_redis.empty()) {
+    opts->node.services.push_back(
+      cache::redis_mirror_service(cache::redis_mirror_config{opts->cache_redis}));
+  }
   auto started = node::start(opts->node);
   if (!started) {
     spdlog::critical("cannot start: {}", to_string(started.err()));

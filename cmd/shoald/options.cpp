@@ -17,6 +17,8 @@ struct raw_options {
   std::string sync = "batch";
   uint32_t shards = 64;
   std::string cluster_addr;
+  std::string cache_redis;
+  uint64_t agg_cache_bytes = size_t{64} << 20;
   std::string name;
   std::string log_level = "info";
   size_t io_threads = 0;
@@ -60,6 +62,8 @@ result<void> apply_toml(const std::string& path, raw_options& o,
   set_str("sync", "--sync", o.sync);
   set_int("shards", "--shards", o.shards);
   set_str("cluster_addr", "--cluster-addr", o.cluster_addr);
+  set_str("cache_redis", "--cache-redis", o.cache_redis);
+  set_int("agg_cache_bytes", "--agg-cache-bytes", o.agg_cache_bytes);
   set_str("name", "--name", o.name);
   set_str("log_level", "--log-level", o.log_level);
   set_int("io_threads", "--io-threads", o.io_threads);
@@ -78,7 +82,7 @@ result<void> apply_toml(const std::string& path, raw_options& o,
       "shards",     "cluster_addr", "name",         "log_level",
       "io_threads", "workers",      "max_body",     "read_timeout",
       "idle_timeout", "ws_idle_timeout", "kv_max_value", "kv_history",
-      "kv_log_max_count", "kv_log_max_age"};
+      "kv_log_max_count", "kv_log_max_age", "cache_redis", "agg_cache_bytes"};
     if (std::find(known.begin(), known.end(), std::string{k.str()})
         == known.end()) {
       return fail(errc::invalid_argument, "config " + path + ": unknown key '"
@@ -123,6 +127,11 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
   app.add_option("--cluster-addr", o.cluster_addr,
                  "host:port to publish the node's actors on (CAF middleman)");
   app.add_option("--name", o.name, "node name (node id at first start)");
+  app.add_option("--cache-redis", o.cache_redis,
+                 "host:port of a Redis/Valkey server to mirror aggregates into");
+  app.add_option("--agg-cache-bytes", o.agg_cache_bytes,
+                 "memory for cached aggregate windows (0: no cache)")
+    ->capture_default_str();
   app.add_option("--log-level", o.log_level,
                  "trace | debug | info | warn | error | critical | off")
     ->capture_default_str();
@@ -177,6 +186,8 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
   out.node.shard_count = o.shards;
   out.node.http_address = o.http;
   out.node.cluster_address = o.cluster_addr;
+  out.cache_redis = o.cache_redis;
+  out.node.aggregates.cache_bytes = o.agg_cache_bytes;
   out.node.name = o.name;
   out.node.worker_threads = o.workers;
   out.log_level = o.log_level;

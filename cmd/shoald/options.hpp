@@ -17,6 +17,8 @@ struct daemon_options {
   /// If set, the bound ports are written here as JSON once serving.
   std::string ports_file;
   bool memory = false;
+  /// `host:port` of a Redis server to mirror aggregates into, or empty.
+  std::string cache_redis;
 };
 
 /// Parses argv (and the TOML file named by `--config`); flags override the

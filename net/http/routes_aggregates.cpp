@@ -10,6 +10,7 @@
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/json.hpp"
+#include "net/redis/redis_mirror.hpp"
 
 namespace shoal::http {
 
@@ -439,6 +440,46 @@ void dedup_route(node& n, request& req, respond_fn respond) {
                            });
 }
 
+// The node's Redis mirror, or nullptr after answering 404.
+cache::redis_mirror* mirror_of(node& n, const respond_fn& respond) {
+  auto* m = dynamic_cast<cache::redis_mirror*>(n.service("redis-mirror"));
+  if (m == nullptr) {
+    respond(error_response(
+      error{errc::not_found, "no Redis mirror (start shoald with --cache-redis)"}));
+  }
+  return m;
+}
+
+void repopulate_route(node& n, request&, respond_fn respond) {
+  if (auto* m = mirror_of(n, respond)) {
+    m->repopulate([respond](result<uint64_t> r) {
+      if (!r) {
+        respond(error_response(r.err()));
+        return;
+      }
+      respond(json_response(200, json{{"cells", *r}}));
+    });
+  }
+}
+
+void check_route(node& n, request&, respond_fn respond) {
+  if (auto* m = mirror_of(n, respond)) {
+    m->check([respond](result<cache::check_report> r) {
+      if (!r) {
+        respond(error_response(r.err()));
+        return;
+      }
+      respond(json_response(200, json{{"cells", r->cells},
+                                      {"matching", r->matching},
+                                      {"missing", r->missing},
+                                      {"different", r->different},
+                                      {"redis_keys", r->redis_keys},
+                                      {"in_sync", r->matching == r->cells
+                                                    && r->redis_keys == r->cells}}));
+    });
+  }
+}
+
 // The merges of one aggregate as JSON text frames, from the moment the
 // socket opened; a consumer that falls behind is closed with `lagged`.
 class merge_stream final : public ws_handler {
@@ -515,6 +556,8 @@ void add_aggregate_routes(router& routes, node& n) {
                 });
   add_route(routes, n, method::get, "/v1/aggregates/{name}/{entity...}", read_route);
   add_route(routes, n, method::post, "/v1/dedup/{scope}/{event_id...}", dedup_route);
+  add_route(routes, n, method::post, "/v1/cache/repopulate", repopulate_route);
+  add_route(routes, n, method::post, "/v1/cache/check", check_route);
 }
 
 } // namespace shoal::http

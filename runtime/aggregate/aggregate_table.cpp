@@ -457,6 +457,32 @@ result<value> aggregate_table::last(std::string_view name, std::string_view enti
   return std::move(r->v);
 }
 
+std::optional<cell_snapshot> aggregate_table::snapshot(const std::string& name,
+                                                      const std::string& entity,
+                                                      int64_t bucket,
+                                                      time_point now) const {
+  auto it = cells_.find(cell_key{name, entity, bucket});
+  if (it == cells_.end() || it->second.expires_at <= now) {
+    return std::nullopt;
+  }
+  return cell_snapshot{name, entity, bucket, it->second.v, it->second.expires_at};
+}
+
+std::vector<cell_snapshot> aggregate_table::scan(const std::optional<cell_snapshot>& after,
+                                                 size_t limit, time_point now) const {
+  auto it = after ? cells_.upper_bound(cell_key{after->name, after->entity, after->bucket})
+                  : cells_.begin();
+  std::vector<cell_snapshot> out;
+  for (; it != cells_.end() && out.size() < limit; ++it) {
+    if (it->second.expires_at <= now) {
+      continue;
+    }
+    const auto& [name, entity, bucket] = it->first;
+    out.push_back(cell_snapshot{name, entity, bucket, it->second.v, it->second.expires_at});
+  }
+  return out;
+}
+
 void aggregate_table::flush(effects& fx) const {
   std::sort(fx.deferred.begin(), fx.deferred.end());
   fx.deferred.erase(std::unique(fx.deferred.begin(), fx.deferred.end()), fx.deferred.end());

@@ -70,6 +70,15 @@ struct cell_view {
   time_point expires_at = time_point::max();
 };
 
+/// One live cell, whole (for mirrors and scans).
+struct cell_snapshot {
+  std::string name;
+  std::string entity;
+  int64_t bucket = 0;
+  value v;
+  time_point expires_at = time_point::max();
+};
+
 /// A record the shell persists (`value` nullopt: delete).
 struct write {
   std::string key;
@@ -179,6 +188,14 @@ public:
 
   /// The bucket of `t` for aggregate `def`.
   static int64_t bucket_of(const definition& def, time_point t);
+
+  /// The live cell (name, entity, bucket), if any.
+  std::optional<cell_snapshot> snapshot(const std::string& name, const std::string& entity,
+                                        int64_t bucket, time_point now) const;
+  /// Up to `limit` live cells after `after` (nullopt: from the first), in
+  /// key order: a scan in pages.
+  std::vector<cell_snapshot> scan(const std::optional<cell_snapshot>& after, size_t limit,
+                                  time_point now) const;
 
   /// Writes the records of the cells `fx.deferred` names (each once).
   void flush(effects& fx) const;

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/node.hpp"
+
+namespace shoal::cache {
+
+struct redis_mirror_config {
+  /// `host:port` of the Redis (or Valkey) server.
+  std::string address;
+  /// Keys are `prefix` + aggregate + `:` + entity + `:` + bucket.
+  std::string prefix = "shoal:agg:";
+  /// Cell updates waiting to be written; past this the mirror drops them
+  /// and repopulates once it has caught up.
+  size_t max_queue = 100'000;
+  /// Wait between attempts to reach the server.
+  std::chrono::milliseconds retry{500};
+};
+
+/// What `check` found, cell by cell.
+struct check_report {
+  uint64_t cells = 0;
+  uint64_t matching = 0;
+  uint64_t missing = 0;
+  uint64_t different = 0;
+  /// Keys under the prefix in Redis (more than `cells`: stale keys).
+  uint64_t redis_keys = 0;
+};
+
+/// Mirrors every aggregate cell into Redis, write-through after the
+/// durable commit: the value as the JSON the HTTP API returns (`42`,
+/// `{"estimate":1834}`, …), with the cell's expiry as the key's. Redis is
+/// never read as truth. When the server is unreachable, updates are
+/// dropped; once it is back (a restart may have emptied it) the mirror
+/// repopulates: it deletes the keys under its prefix and writes every live
+/// cell again from the shards. `repopulate` and `check` (compare every
+/// cell with Redis) can also be asked for. A node service named
+/// `redis-mirror`; one thread of its own.
+class redis_mirror : public node_service {
+public:
+  redis_mirror(node& n, redis_mirror_config cfg);
+  ~redis_mirror() override;
+
+  std::string name() const override {
+    return "redis-mirror";
+  }
+  result<void> start() override;
+  void stop() override;
+
+  /// Rebuilds the mirror from the shards; `done` gets the cells written.
+  void repopulate(std::function<void(result<uint64_t>)> done);
+  /// Compares every live cell with its Redis key.
+  void check(std::function<void(result<check_report>)> done);
+
+  struct core;
+
+private:
+  node& node_;
+  std::shared_ptr<core> core_;
+};
+
+/// A `node_config::services` entry for `redis_mirror`.
+std::function<std::unique_ptr<node_service>(node&)>
+redis_mirror_service(redis_mirror_config cfg);
+
+} // namespace shoal::cache
