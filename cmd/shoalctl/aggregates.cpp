@@ -1,4 +1,5 @@
-// shoalctl agg define|ls|describe|drop|merge|get|many|watch, and dedup.
+// shoalctl agg define|ls|describe|drop|merge|get|many|watch, dedup, and
+// cache check|repopulate.
 
 #include <iostream>
 
@@ -192,6 +193,13 @@ void add_aggregate_commands(CLI::App& app, context& ctx, int& code) {
       return m.value("type", "") == "lagged" ? server_error : ok;
     });
   });
+
+  auto* cache = app.add_subcommand("cache", "the Redis mirror of aggregates");
+  cache->require_subcommand(1);
+  auto* check = cache->add_subcommand("check", "compare every cell with Redis");
+  check->callback([&] { code = call(ctx, "POST", "/v1/cache/check"); });
+  auto* repopulate = cache->add_subcommand("repopulate", "rebuild the mirror now");
+  repopulate->callback([&] { code = call(ctx, "POST", "/v1/cache/repopulate"); });
 
   auto* dedup = app.add_subcommand("dedup", "claim EVENT_ID in SCOPE (first_seen once)");
   dedup->add_option("scope", scope)->required();

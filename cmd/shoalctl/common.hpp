@@ -48,7 +48,7 @@ json json_or_string(const std::string& text);
 /// Registers `lock`, `lease` and `elect`; their callbacks set `code`.
 void add_lock_commands(CLI::App& app, context& ctx, int& code);
 
-/// Registers `agg` and `dedup`; their callbacks set `code`.
+/// Registers `agg`, `dedup` and `cache`; their callbacks set `code`.
 void add_aggregate_commands(CLI::App& app, context& ctx, int& code);
 
 } // namespace shoal::ctl

@@ -142,6 +142,8 @@ TEST_F(shoalctl_test, agg_define_merge_get_and_dedup) {
   EXPECT_EQ(run({"agg", "define", "visitors", "--kind", "sum"}).exit, 1);
   EXPECT_EQ(field(run({"dedup", "pay", "tx/1"}), "first_seen"), "true");
   EXPECT_EQ(field(run({"dedup", "pay", "tx/1"}), "first_seen"), "false");
+  // No mirror configured: the node says so.
+  EXPECT_EQ(run({"cache", "check"}).exit, 1);
   EXPECT_EQ(run({"agg", "drop", "visitors"}).exit, 0);
   EXPECT_EQ(run({"agg", "get", "visitors", "/home"}).exit, 1);
 }
