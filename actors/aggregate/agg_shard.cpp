@@ -1,5 +1,6 @@
 #include "actors/aggregate/agg_shard.hpp"
 
+#include <map>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -25,14 +26,61 @@ struct agg_shard_state {
   agg_shard_env env;
   durable_gate gate;
   metrics::counter* swept = nullptr;
+  // Group commit in the shard: while one batch is being committed, later
+  // changes gather here, the last write of each record winning, and go
+  // as one batch (one gate sequence number) once it is durable.
+  bool in_flight = false;
+  std::map<std::string, std::optional<std::string>> pending;
+  uint64_t pending_seq = 0;
 };
 
 using shard_pointer = agg_shard_actor::stateful_pointer<agg_shard_state>;
 
-void persist_effects(shard_pointer self, const agg::effects& fx) {
+void submit(shard_pointer self, std::vector<agg::write> writes, uint64_t seq) {
   auto& st = self->state;
-  persist(st.gate, *st.env.committer, storage::column::aggregate, fx.writes,
-          caf::actor_cast<agg_shard_actor>(self));
+  st.in_flight = true;
+  commit_async(*st.env.committer, to_batch(storage::column::aggregate, writes),
+               caf::actor_cast<agg_shard_actor>(self), seq);
+}
+
+// Persists `fx`: at once if no batch of this shard is being committed,
+// otherwise with the next group.
+void persist_effects(shard_pointer self, agg::effects& fx) {
+  auto& st = self->state;
+  if (fx.writes.empty()) {
+    return;
+  }
+  if (!st.in_flight) {
+    submit(self, std::move(fx.writes), st.gate.advance());
+    return;
+  }
+  if (st.pending.empty()) {
+    st.pending_seq = st.gate.advance();
+  }
+  for (auto& w : fx.writes) {
+    st.pending.insert_or_assign(std::move(w.key), std::move(w.value));
+  }
+}
+
+// A commit report: the gate learns it, and the gathered group goes next.
+void on_committed(shard_pointer self, uint64_t seq, uint8_t code, std::string message) {
+  auto& st = self->state;
+  auto failure = on_commit_report(st.gate, "aggregate", st.table->shard(), seq, code,
+                                  std::move(message));
+  st.in_flight = false;
+  if (failure) {
+    st.pending.clear();
+    return;
+  }
+  if (!st.pending.empty()) {
+    std::vector<agg::write> writes;
+    writes.reserve(st.pending.size());
+    for (auto& [k, v] : st.pending) {
+      writes.push_back({k, std::move(v)});
+    }
+    st.pending.clear();
+    submit(self, std::move(writes), st.pending_seq);
+  }
 }
 
 template <class T>
@@ -218,8 +266,9 @@ agg_shard_actor::behavior_type agg_shard_impl(shard_pointer self,
       if (st.cache) {
         st.cache->drop(name);
       }
+      uint64_t removed = fx.writes.size();
       persist_effects(self, fx);
-      reply_when_durable(self, uint64_t{fx.writes.size()}, reply);
+      reply_when_durable(self, removed, reply);
     },
     [self](merge_atom, std::vector<agg::merge_cmd>& batch,
            reply_to<std::vector<agg::merge_outcome>>& reply) {
@@ -251,8 +300,7 @@ agg_shard_actor::behavior_type agg_shard_impl(shard_pointer self,
       reply_when_durable(self, sweep(self), reply);
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      on_commit_report(self->state.gate, "aggregate", self->state.table->shard(), seq,
-                       code, std::move(message));
+      on_committed(self, seq, code, std::move(message));
     },
     [self](tick_atom) {
       sweep(self);
