@@ -12,6 +12,8 @@
 
 #include "actors/durable_gate.hpp"
 #include "actors/type_ids.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/time.hpp"
 #include "runtime/storage/committer.hpp"
 
 namespace shoal {
@@ -68,6 +70,32 @@ void persist(durable_gate& gate, storage::committer& committer,
   }
   commit_async(committer, to_batch(column, writes), std::move(shard),
                gate.advance());
+}
+
+/// Removes everything expired from `table` at `now`, in rounds of the
+/// table's sweep limit: each round's effects go to `persist` (its own
+/// batch). Counts the removed records into `swept` (if any) and returns
+/// how many. A failed gate sweeps nothing: memory is ahead of the disk.
+template <class Effects, class Table, class Persist>
+uint64_t sweep_expired(const durable_gate& gate, Table& table, time_point now,
+                       metrics::counter* swept, Persist persist) {
+  if (gate.failed()) {
+    return 0;
+  }
+  uint64_t total = 0;
+  for (;;) {
+    Effects fx;
+    auto n = table.sweep(now, fx);
+    if (n == 0) {
+      break;
+    }
+    total += n;
+    persist(fx);
+  }
+  if (swept != nullptr && total > 0) {
+    swept->inc(total);
+  }
+  return total;
 }
 
 } // namespace shoal

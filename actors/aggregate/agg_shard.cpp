@@ -203,28 +203,11 @@ void read(shard_pointer self, std::vector<agg::read_query>& queries,
   reply_when_durable(self, std::move(out), reply);
 }
 
-// Removes every expired cell and mark (in rounds of the table's sweep
-// limit, each its own batch). Returns how many.
+// Removes every expired cell and mark; returns how many.
 uint64_t sweep(shard_pointer self) {
   auto& st = self->state;
-  if (st.gate.failed()) {
-    return 0;
-  }
-  auto now = st.env.clock->now();
-  uint64_t total = 0;
-  for (;;) {
-    agg::effects fx;
-    auto n = st.table->sweep(now, fx);
-    if (n == 0) {
-      break;
-    }
-    total += n;
-    persist_effects(self, fx);
-  }
-  if (st.swept != nullptr && total > 0) {
-    st.swept->inc(total);
-  }
-  return total;
+  return sweep_expired<agg::effects>(st.gate, *st.table, st.env.clock->now(), st.swept,
+                                     [self](agg::effects& fx) { persist_effects(self, fx); });
 }
 
 agg_shard_actor::behavior_type agg_shard_impl(shard_pointer self,

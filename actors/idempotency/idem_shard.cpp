@@ -72,29 +72,15 @@ caf::typed_response_promise<T> change(shard_pointer self, const Command& cmd) {
   return rp;
 }
 
-// Removes every expired record (in rounds of the table's sweep limit, each
-// its own batch). Returns how many.
+// Removes every expired record; returns how many.
 uint64_t sweep(shard_pointer self) {
   auto& st = self->state;
-  if (st.gate.failed()) {
-    return 0;
-  }
-  auto now = st.env.clock->now();
-  uint64_t total = 0;
-  for (;;) {
-    idem::effects fx;
-    auto n = st.table->sweep(now, fx);
-    if (n == 0) {
-      break;
-    }
-    total += n;
-    persist(st.gate, *st.env.committer, storage::column::idempotency,
-            fx.writes, caf::actor_cast<idem_shard_actor>(self));
-  }
-  if (st.swept != nullptr && total > 0) {
-    st.swept->inc(total);
-  }
-  return total;
+  return sweep_expired<idem::effects>(
+    st.gate, *st.table, st.env.clock->now(), st.swept, [self](const idem::effects& fx) {
+      auto& st = self->state;
+      persist(st.gate, *st.env.committer, storage::column::idempotency, fx.writes,
+              caf::actor_cast<idem_shard_actor>(self));
+    });
 }
 
 idem_shard_actor::behavior_type idem_shard_impl(shard_pointer self,

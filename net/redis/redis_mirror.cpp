@@ -258,11 +258,12 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     return true;
   }
 
-  // Deletes every key that starts with `pattern_prefix`.
-  result<uint64_t> delete_prefix(const std::string& pattern_prefix) {
-    auto pattern = pattern_prefix + "*";
+  // Calls `fn` with every page of keys that start with `key_prefix` (a
+  // SCAN array reply); `fn` returns false to stop with `unavailable`.
+  result<void> scan_keys(const std::string& key_prefix,
+                         const std::function<bool(const redisReply& keys)>& fn) {
+    auto pattern = key_prefix + "*";
     std::string cursor = "0";
-    uint64_t deleted = 0;
     do {
       reply_ptr r{static_cast<redisReply*>(redisCommand(
         ctx.get(), "SCAN %b MATCH %b COUNT 1000", cursor.data(), cursor.size(),
@@ -272,17 +273,22 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
         return fail(errc::unavailable, "redis SCAN failed");
       }
       cursor.assign(r->element[0]->str, r->element[0]->len);
-      auto* keys = r->element[1];
-      for (size_t i = 0; i < keys->elements; ++i) {
-        redisAppendCommand(ctx.get(), "UNLINK %b", keys->element[i]->str,
-                           keys->element[i]->len);
+      if (!fn(*r->element[1])) {
+        return fail(errc::unavailable, "the Redis mirror lost its server");
       }
-      if (!replies(keys->elements)) {
-        return fail(errc::unavailable, "redis UNLINK failed");
-      }
-      deleted += keys->elements;
     } while (cursor != "0");
-    return deleted;
+    return {};
+  }
+
+  // Deletes every key that starts with `key_prefix`.
+  result<void> delete_prefix(const std::string& key_prefix) {
+    return scan_keys(key_prefix, [this](const redisReply& keys) {
+      for (size_t i = 0; i < keys.elements; ++i) {
+        redisAppendCommand(ctx.get(), "UNLINK %b", keys.element[i]->str,
+                           keys.element[i]->len);
+      }
+      return replies(keys.elements);
+    });
   }
 
   // Starts rebuilding the mirror (or joins the rebuild under way): deletes
@@ -398,19 +404,13 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     if (!ok) {
       return std::move(ok).err();
     }
-    auto pattern = cfg.prefix + "*";
-    std::string cursor = "0";
-    do {
-      reply_ptr r{static_cast<redisReply*>(redisCommand(
-        ctx.get(), "SCAN %b MATCH %b COUNT 1000", cursor.data(), cursor.size(),
-        pattern.data(), pattern.size()))};
-      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        disconnect("SCAN");
-        return fail(errc::unavailable, "redis SCAN failed");
-      }
-      cursor.assign(r->element[0]->str, r->element[0]->len);
-      rep.redis_keys += r->element[1]->elements;
-    } while (cursor != "0");
+    auto counted = scan_keys(cfg.prefix, [&rep](const redisReply& keys) {
+      rep.redis_keys += keys.elements;
+      return true;
+    });
+    if (!counted) {
+      return std::move(counted).err();
+    }
     return rep;
   }
 
