@@ -109,7 +109,7 @@ bool eventually(const std::function<bool()>& pred) {
     if (pred()) {
       return true;
     }
-    std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(20ms); // poll until the deadline
   }
   return pred();
 }
