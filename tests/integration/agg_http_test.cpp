@@ -312,11 +312,9 @@ TEST(agg_process, every_event_counts_once_across_sigkill_and_full_resend) {
     1000);
   ASSERT_TRUE(started);
   ASSERT_GE(acked, 1000u);
-  std::remove((dir / "ports.json").c_str());
-  test::child_process again{SHOAL_SHOALD, args};
-  auto ports = test::wait_for_ports(dir / "ports.json", 20s);
-  ASSERT_TRUE(ports);
-  http::client c{"127.0.0.1", ports->http};
+  auto again = test::start_shoald(SHOAL_SHOALD, args, dir / "ports.json");
+  ASSERT_TRUE(again);
+  http::client c{"127.0.0.1", again->ports.http};
   // Everything again, acknowledged or not.
   size_t duplicates = 0;
   for (const auto& [t, n] : sent) {

@@ -324,11 +324,9 @@ TEST(idem_process, acknowledged_outcomes_survive_sigkill) {
     300);
   ASSERT_TRUE(started);
   ASSERT_GE(acked.size(), 300u);
-  std::remove((dir / "ports.json").c_str());
-  test::child_process again{SHOAL_SHOALD, args};
-  auto ports = test::wait_for_ports(dir / "ports.json", 20s);
-  ASSERT_TRUE(ports);
-  http::client c{"127.0.0.1", ports->http};
+  auto again = test::start_shoald(SHOAL_SHOALD, args, dir / "ports.json");
+  ASSERT_TRUE(again);
+  http::client c{"127.0.0.1", again->ports.http};
   size_t missing = 0;
   for (const auto& [key, value] : acked) {
     auto r = c.get("/v1/idempotency/" + key);

@@ -311,11 +311,9 @@ TEST(kv_process, acknowledged_writes_survive_sigkill) {
     400);
   ASSERT_TRUE(started);
   ASSERT_GE(acked.size(), 400u);
-  std::remove((dir / "ports.json").c_str());
-  test::child_process again{SHOAL_SHOALD, args};
-  auto ports = test::wait_for_ports(dir / "ports.json", 20s);
-  ASSERT_TRUE(ports);
-  http::client c{"127.0.0.1", ports->http};
+  auto again = test::start_shoald(SHOAL_SHOALD, args, dir / "ports.json");
+  ASSERT_TRUE(again);
+  http::client c{"127.0.0.1", again->ports.http};
   size_t missing = 0;
   for (const auto& [key, value] : acked) {
     auto r = c.get("/v1/kv/" + key + "?raw");

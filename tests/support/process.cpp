@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <cstdio>
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
@@ -178,21 +179,37 @@ std::optional<shoald_ports> wait_for_ports(const std::string& file,
   return std::nullopt;
 }
 
+std::optional<running_shoald> start_shoald(const std::string& program,
+                                           const std::vector<std::string>& args,
+                                           const std::string& ports_file,
+                                           std::chrono::steady_clock::duration timeout) {
+  std::remove(ports_file.c_str());
+  running_shoald out;
+  out.proc = std::make_unique<child_process>(program, args);
+  auto ports = wait_for_ports(ports_file, timeout);
+  if (!ports) {
+    return std::nullopt;
+  }
+  out.ports = *ports;
+  return out;
+}
+
 bool kill_under_load(
   const std::string& program, const std::vector<std::string>& args,
   const std::string& ports_file, int threads,
   const std::function<void(uint16_t, int, const std::atomic<bool>&)>& worker,
   const std::function<size_t()>& progress, size_t min_progress,
   std::chrono::steady_clock::duration deadline) {
-  child_process proc{program, args};
-  auto ports = wait_for_ports(ports_file, std::chrono::seconds{20});
-  if (!ports) {
+  auto node = start_shoald(program, args, ports_file);
+  if (!node) {
     return false;
   }
+  auto& proc = *node->proc;
+  auto port = node->ports.http;
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] { worker(ports->http, t, stop); });
+    workers.emplace_back([&, t] { worker(port, t, stop); });
   }
   auto until = std::chrono::steady_clock::now() + deadline;
   while (std::chrono::steady_clock::now() < until && progress() < min_progress) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -70,6 +71,20 @@ std::optional<shoald_ports> wait_for_ports(const std::string& file,
 /// SIGKILLs the process as soon as `progress()` reaches `min_progress` (or
 /// after `deadline`), then stops and joins the workers. Returns false if
 /// the process did not start.
+/// A shoald process and the ports it serves on.
+struct running_shoald {
+  std::unique_ptr<child_process> proc;
+  shoald_ports ports;
+};
+
+/// Starts `program` with `args` (which name `ports_file` as its
+/// `--ports-file`; a stale one from an earlier run is removed first) and
+/// waits until it wrote its ports; nullopt if it did not in `timeout`.
+std::optional<running_shoald>
+start_shoald(const std::string& program, const std::vector<std::string>& args,
+             const std::string& ports_file,
+             std::chrono::steady_clock::duration timeout = std::chrono::seconds{20});
+
 bool kill_under_load(
   const std::string& program, const std::vector<std::string>& args,
   const std::string& ports_file, int threads,
