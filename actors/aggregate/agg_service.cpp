@@ -361,26 +361,78 @@ uint16_t agg_service::scope_shard_of(std::string_view scope,
   return shard_index(k, static_cast<uint32_t>(shards_.size()));
 }
 
+namespace {
+
+// The metrics bookkeeping of one batch: each item's (aggregate, operation)
+// group, so that the batch's latency is observed once per group with the
+// group's failed items. Usually one group; no per-item copies of names.
+class batch_accounting {
+public:
+  void add(std::string_view name, agg_op op) {
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      if (groups_[g].op == op && groups_[g].name == name) {
+        group_of_.push_back(static_cast<uint32_t>(g));
+        return;
+      }
+    }
+    groups_.push_back({std::string{name}, op, 0});
+    group_of_.push_back(static_cast<uint32_t>(groups_.size() - 1));
+  }
+
+  // Counts item `i` as failed.
+  void failed(size_t i) {
+    ++groups_[group_of_[i]].failed;
+  }
+
+  // The metrics of item `i`'s aggregate, or nullptr if it is not defined.
+  agg_service::op_metrics* metrics_of(const agg_service::catalog& c, size_t i) const {
+    auto it = c.find(groups_[group_of_[i]].name);
+    return it == c.end() ? nullptr : it->second.metrics.get();
+  }
+
+  agg_op op_of(size_t i) const {
+    return groups_[group_of_[i]].op;
+  }
+
+  size_t size() const {
+    return group_of_.size();
+  }
+
+  void observe(const agg_service::catalog& c, std::chrono::steady_clock::time_point since) {
+    for (const auto& g : groups_) {
+      if (auto it = c.find(g.name); it != c.end()) {
+        it->second.metrics->observe(g.op, since, g.failed);
+      }
+    }
+  }
+
+private:
+  struct group {
+    std::string name;
+    agg_op op;
+    uint64_t failed;
+  };
+  std::vector<group> groups_;
+  std::vector<uint32_t> group_of_;
+};
+
+} // namespace
+
 void agg_service::merge(std::vector<agg::merge_cmd> batch,
                         std::function<void(result<std::vector<agg::merge_outcome>>)> done) {
   auto since = std::chrono::steady_clock::now();
-  std::vector<std::string> names; // per merge, for its aggregate's metrics
-  names.reserve(batch.size());
+  batch_accounting acct;
   for (const auto& m : batch) {
-    names.push_back(m.name);
+    acct.add(m.name, agg_op::merge);
   }
-  auto measured = [this, since, names = std::move(names), done = std::move(done)](
+  auto measured = [this, since, acct = std::move(acct), done = std::move(done)](
                     result<std::vector<agg::merge_outcome>> r) mutable {
-    auto c = snapshot();
-    std::map<std::string_view, uint64_t> failed;
-    for (size_t i = 0; i < names.size(); ++i) {
-      failed[names[i]] += !r || (*r)[i].code != 0 ? 1 : 0;
-    }
-    for (const auto& [name, n] : failed) {
-      if (auto it = c->find(name); it != c->end()) {
-        it->second.metrics->observe(agg_op::merge, since, n);
+    for (size_t i = 0; i < acct.size(); ++i) {
+      if (!r || (*r)[i].code != 0) {
+        acct.failed(i);
       }
     }
+    acct.observe(*snapshot(), since);
     done(std::move(r));
   };
   scatter<agg::merge_cmd, agg::merge_outcome>(
@@ -397,36 +449,27 @@ void agg_service::merge(std::vector<agg::merge_cmd> batch,
 void agg_service::read(std::vector<agg::read_query> queries, bool many,
                        std::function<void(result<std::vector<agg::read_outcome>>)> done) {
   auto since = std::chrono::steady_clock::now();
-  std::vector<std::pair<std::string, bool>> kinds; // (aggregate, window?) per query
-  kinds.reserve(queries.size());
+  batch_accounting acct;
   for (const auto& q : queries) {
-    kinds.emplace_back(q.name, q.how == agg::read_query::mode::range
-                                 || q.how == agg::read_query::mode::last);
+    auto window = q.how == agg::read_query::mode::range
+                  || q.how == agg::read_query::mode::last;
+    acct.add(q.name, many ? agg_op::get_many : window ? agg_op::window : agg_op::get);
   }
-  auto measured = [this, since, many, kinds = std::move(kinds), done = std::move(done)](
+  auto measured = [this, since, acct = std::move(acct), done = std::move(done)](
                     result<std::vector<agg::read_outcome>> r) mutable {
     auto c = snapshot();
-    // One observation per aggregate and operation.
-    std::map<std::pair<std::string_view, agg_op>, uint64_t> failed;
-    for (size_t i = 0; i < kinds.size(); ++i) {
-      auto op = many ? agg_op::get_many : kinds[i].second ? agg_op::window : agg_op::get;
-      auto& f = failed[{kinds[i].first, op}];
+    for (size_t i = 0; i < acct.size(); ++i) {
       if (!r || (*r)[i].code != 0) {
-        ++f;
+        acct.failed(i);
+        continue;
       }
-      auto it = c->find(kinds[i].first);
-      if (r && it != c->end() && kinds[i].second && (*r)[i].code == 0) {
-        ((*r)[i].cached ? it->second.metrics->cache_hits
-                        : it->second.metrics->cache_misses)
-          ->inc();
-      }
-    }
-    for (const auto& [key, n] : failed) {
-      auto it = c->find(key.first);
-      if (it != c->end()) {
-        it->second.metrics->observe(key.second, since, n);
+      if (acct.op_of(i) == agg_op::window) {
+        if (auto* m = acct.metrics_of(*c, i)) {
+          ((*r)[i].cached ? m->cache_hits : m->cache_misses)->inc();
+        }
       }
     }
+    acct.observe(*c, since);
     done(std::move(r));
   };
   scatter<agg::read_query, agg::read_outcome>(

@@ -337,29 +337,6 @@ result<bool> aggregate_table::mark_seen(std::string_view scope,
   return true;
 }
 
-result<cell_view> aggregate_table::get(std::string_view name, std::string_view entity,
-                                       std::optional<int64_t> bucket,
-                                       time_point now) const {
-  auto a = lookup(name);
-  if (!a) {
-    return std::move(a).err();
-  }
-  if (auto ok = check_entity(entity); !ok) {
-    return std::move(ok).err();
-  }
-  cell_view out;
-  out.bucket = bucket ? *bucket : bucket_of((*a)->def, now);
-  auto it = cells_.find(cell_key{std::string{name}, std::string{entity}, out.bucket});
-  if (it == cells_.end() || it->second.expires_at <= now) {
-    out.v = (*a)->m.identity();
-    return out;
-  }
-  out.v = it->second.v;
-  out.found = true;
-  out.expires_at = it->second.expires_at;
-  return out;
-}
-
 result<void> aggregate_table::merge_range(const aggregate& a, std::string_view name,
                                           std::string_view entity, int64_t from,
                                           int64_t to, time_point now,
@@ -433,6 +410,21 @@ result<reading> aggregate_table::read(const read_query& q, time_point now) const
     return std::move(ok).err();
   }
   return out;
+}
+
+result<cell_view> aggregate_table::get(std::string_view name, std::string_view entity,
+                                       std::optional<int64_t> bucket,
+                                       time_point now) const {
+  read_query q{std::string{name}, std::string{entity}};
+  if (bucket) {
+    q.how = read_query::mode::bucket;
+    q.bucket = *bucket;
+  }
+  auto r = read(q, now);
+  if (!r) {
+    return std::move(r).err();
+  }
+  return cell_view{r->from, std::move(r->v), r->found, r->expires_at};
 }
 
 result<value> aggregate_table::window(std::string_view name, std::string_view entity,

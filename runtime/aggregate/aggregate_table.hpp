@@ -172,6 +172,8 @@ public:
   result<bool> mark_seen(std::string_view scope, std::string_view event_id,
                          duration retention, time_point now, effects& out);
 
+  // get, window and last are `read` in their own shapes.
+
   /// The cell of `bucket` (nullopt: the current one).
   result<cell_view> get(std::string_view name, std::string_view entity,
                         std::optional<int64_t> bucket, time_point now) const;
