@@ -21,47 +21,41 @@ std::optional<agg::definition> agg_client::describe(std::string_view name) const
   return node_.aggregates().find(name);
 }
 
-result<agg::monoid> agg_client::monoid_of(std::string_view name) const {
+result<agg::value> agg_client::with_monoid(
+  std::string_view name,
+  const std::function<result<agg::value>(const agg::monoid&)>& make) const {
   auto def = node_.aggregates().find(name);
   if (!def) {
     return fail(errc::not_found, "no aggregate " + std::string{name});
   }
-  return agg::monoid::make(def->k, def->params);
+  auto m = agg::monoid::make(def->k, def->params);
+  if (!m) {
+    return std::move(m).err();
+  }
+  return make(*m);
 }
 
 result<agg::value> agg_client::delta(std::string_view name, int64_t n) const {
-  auto m = monoid_of(name);
-  if (!m) {
-    return std::move(m).err();
-  }
-  return m->from_integer(n);
+  return with_monoid(name, [&](const agg::monoid& m) { return m.from_integer(n); });
 }
 
 result<agg::value> agg_client::delta(std::string_view name, double x) const {
-  auto m = monoid_of(name);
-  if (!m) {
-    return std::move(m).err();
-  }
-  return m->from_number(x);
+  return with_monoid(name, [&](const agg::monoid& m) { return m.from_number(x); });
 }
 
 result<agg::value> agg_client::delta(std::string_view name,
                                      const std::vector<std::string>& elements,
                                      const std::vector<uint64_t>* weights) const {
-  auto m = monoid_of(name);
-  if (!m) {
-    return std::move(m).err();
-  }
-  return m->from_elements(elements, weights);
+  return with_monoid(name, [&](const agg::monoid& m) {
+    return m.from_elements(elements, weights);
+  });
 }
 
 result<agg::value> agg_client::delta(std::string_view name, time_point at,
                                      std::string v) const {
-  auto m = monoid_of(name);
-  if (!m) {
-    return std::move(m).err();
-  }
-  return m->from_timed(at, std::move(v));
+  return with_monoid(name, [&](const agg::monoid& m) {
+    return m.from_timed(at, std::move(v));
+  });
 }
 
 agg::merge_cmd agg_client::command(std::string name, std::string entity, agg::value delta,

@@ -93,7 +93,10 @@ public:
   result<bool> mark_seen(std::string scope, std::string event_id, duration retention);
 
 private:
-  result<agg::monoid> monoid_of(std::string_view name) const;
+  // A delta built by `make` with the kind and parameters of aggregate `name`.
+  result<agg::value>
+  with_monoid(std::string_view name,
+              const std::function<result<agg::value>(const agg::monoid&)>& make) const;
   result<agg::reading> read_one(agg::read_query q);
 
   node& node_;
