@@ -1,6 +1,6 @@
 #include "net/http/http_error.hpp"
 
-#include <nlohmann/json.hpp>
+#include "net/http/json.hpp"
 
 namespace shoal::http {
 
@@ -58,8 +58,7 @@ std::string error_body(const error& e) {
   if (e.current) {
     inner["current"] = *e.current;
   }
-  return nlohmann::json{{"error", std::move(inner)}}.dump(
-    -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return to_text(json{{"error", std::move(inner)}});
 }
 
 response error_response(const error& e) {

@@ -8,10 +8,14 @@
 
 namespace shoal::http {
 
+std::string to_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 response json_response(unsigned status, const json& body) {
   response r;
   r.status = status;
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.body = to_text(body);
   return r;
 }
 

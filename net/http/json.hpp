@@ -13,6 +13,10 @@ namespace shoal::http {
 
 using json = nlohmann::json;
 
+/// Compact JSON text; invalid UTF-8 in strings becomes U+FFFD instead of
+/// an exception.
+std::string to_text(const json& j);
+
 /// A JSON response with `status`.
 response json_response(unsigned status, const json& body);
 

@@ -18,10 +18,6 @@ namespace {
 
 constexpr size_t max_batch = 10'000;
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // The definition of the route's aggregate, or nullopt after responding 404.
 std::optional<agg::definition> definition_of(node& n, request& req,
                                              const respond_fn& respond) {
@@ -504,9 +500,9 @@ public:
       if (!ev.event_id.empty()) {
         j["event_id"] = ev.event_id;
       }
-      if (!c->send_text(dump(j))) {
+      if (!c->send_text(to_text(j))) {
         lagged_ = true;
-        c->send_final(dump(json{{"type", "lagged"},
+        c->send_final(to_text(json{{"type", "lagged"},
                                 {"message", "consumer too slow; merges were dropped"}}),
                       close_code::try_again_later, "lagged");
       }

@@ -20,10 +20,6 @@ namespace {
 constexpr duration default_session_ttl = std::chrono::seconds{10};
 constexpr size_t max_pending = 64;
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // A lease in a session message: `id` is the request's, so the lease's id
 // goes in `lease`.
 json lease_reply(const lease::lease_info& l, time_point now) {
@@ -85,7 +81,7 @@ private:
 
   bool send(const json& j) {
     auto conn = conn_.lock();
-    return conn != nullptr && conn->send_text(dump(j));
+    return conn != nullptr && conn->send_text(to_text(j));
   }
 
   void granted(result<lease::lease_info> r) {
@@ -93,7 +89,7 @@ private:
       if (auto conn = conn_.lock()) {
         auto body = json::parse(error_body(r.err()));
         body["type"] = "error";
-        conn->send_final(dump(body), close_code::try_again_later,
+        conn->send_final(to_text(body), close_code::try_again_later,
                          std::string{to_string(r.code())});
       }
       return;

@@ -21,10 +21,6 @@ bool flag(const request& req, std::string_view name) {
   return v != nullptr && (v->empty() || *v == "true" || *v == "1");
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // Turns watch deliveries into JSON text frames on one WebSocket. Holds the
 // connection weakly: the connection owns the handler that owns the watch,
 // so a strong reference here would keep all three alive forever.
@@ -53,11 +49,11 @@ public:
            {"revision", e.revision},
            {"version", e.version},
            {"modified", format_rfc3339(e.modified)}};
-    return send(dump(j));
+    return send(to_text(j));
   }
 
   bool on_synced(const std::string& c) override {
-    return send(dump(json{{"type", "synced"}, {"cursor", c}}));
+    return send(to_text(json{{"type", "synced"}, {"cursor", c}}));
   }
 
   bool on_event(const kv::event& ev, const std::string& c) override {
@@ -72,16 +68,16 @@ public:
     if (ev.op == kv::operation::put) {
       j["value"] = base64_encode(ev.value);
     }
-    return send(dump(j));
+    return send(to_text(j));
   }
 
   bool on_progress(const std::string& c) override {
-    return send(dump(json{{"type", "progress"}, {"cursor", c}}));
+    return send(to_text(json{{"type", "progress"}, {"cursor", c}}));
   }
 
   void on_lagged(const std::string& c) override {
     send_final(
-      dump(json{{"type", "lagged"},
+      to_text(json{{"type", "lagged"},
                 {"cursor", c},
                 {"message", "consumer too slow; resume from cursor"}}),
       close_code::try_again_later, "lagged");
@@ -91,7 +87,7 @@ public:
     auto body = json::parse(error_body(e));
     body["type"] = "error";
     body["cursor"] = c;
-    send_final(dump(body), close_code::policy_violation,
+    send_final(to_text(body), close_code::policy_violation,
                       std::string{to_string(e.code)});
   }
 
@@ -108,14 +104,14 @@ public:
   }
 
   bool on_value(const kv::entry& e) override {
-    return send(dump(leader(e.value, {})));
+    return send(to_text(leader(e.value, {})));
   }
 
   bool on_event(const kv::event& ev, const std::string& c) override {
     if (ev.op == kv::operation::put) {
-      return send(dump(leader(ev.value, c)));
+      return send(to_text(leader(ev.value, c)));
     }
-    return send(dump(json{{"type", "no_leader"}, {"name", name_}, {"cursor", c}}));
+    return send(to_text(json{{"type", "no_leader"}, {"name", name_}, {"cursor", c}}));
   }
 
 private:

@@ -33,7 +33,7 @@ struct context_deleter {
 using context_ptr = std::unique_ptr<redisContext, context_deleter>;
 
 std::string value_text(const agg::value& v) {
-  return http::value_json(v).dump(-1, ' ', false, http::json::error_handler_t::replace);
+  return http::to_text(http::value_json(v));
 }
 
 // Jobs for the mirror's thread.
