@@ -49,16 +49,19 @@ unsigned http_status(errc code) {
   return 500;
 }
 
-std::string error_body(const error& e) {
-  nlohmann::json inner{{"code", std::string{to_string(e.code)}},
-                       {"message", e.message}};
+json error_json(const error& e) {
+  json inner{{"code", std::string{to_string(e.code)}}, {"message", e.message}};
   if (e.leader) {
     inner["leader"] = *e.leader;
   }
   if (e.current) {
     inner["current"] = *e.current;
   }
-  return to_text(json{{"error", std::move(inner)}});
+  return json{{"error", std::move(inner)}};
+}
+
+std::string error_body(const error& e) {
+  return to_text(error_json(e));
 }
 
 response error_response(const error& e) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http/types.hpp"
+#include "runtime/error.hpp"
 #include "runtime/result.hpp"
 #include "runtime/time.hpp"
 
@@ -16,6 +17,10 @@ using json = nlohmann::json;
 /// Compact JSON text; invalid UTF-8 in strings becomes U+FFFD instead of
 /// an exception.
 std::string to_text(const json& j);
+
+/// `{"error":{"code","message"[,"leader"][,"current"]}}`: the error body of
+/// responses, as a value (WebSocket frames and batch results add fields).
+json error_json(const error& e);
 
 /// A JSON response with `status`.
 response json_response(unsigned status, const json& body);

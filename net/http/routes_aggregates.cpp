@@ -109,7 +109,7 @@ result<agg::merge_cmd> parse_merge(const agg::definition& def, const agg::monoid
 
 json merge_json(const agg::merge_outcome& o) {
   if (o.code != 0) {
-    return json::parse(error_body(error{static_cast<errc>(o.code), o.message}));
+    return error_json(error{static_cast<errc>(o.code), o.message});
   }
   return json{{"bucket", o.r.bucket}, {"duplicate", o.r.duplicate}};
 }
@@ -350,8 +350,8 @@ void get_many_route(node& n, request& req, respond_fn respond) {
                         auto results = json::array();
                         for (const auto& o : *r) {
                           if (o.code != 0) {
-                            auto j = json::parse(error_body(
-                              error{static_cast<errc>(o.code), o.message}));
+                            auto j = error_json(
+                              error{static_cast<errc>(o.code), o.message});
                             j["entity"] = o.r.entity;
                             results.push_back(std::move(j));
                           } else {

@@ -87,7 +87,7 @@ private:
   void granted(result<lease::lease_info> r) {
     if (!r) {
       if (auto conn = conn_.lock()) {
-        auto body = json::parse(error_body(r.err()));
+        auto body = error_json(r.err());
         body["type"] = "error";
         conn->send_final(to_text(body), close_code::try_again_later,
                          std::string{to_string(r.code())});
@@ -119,7 +119,7 @@ private:
         out = fields(*r);
         out["ok"] = true;
       } else {
-        out = json::parse(error_body(r.err()));
+        out = error_json(r.err());
         out["ok"] = false;
       }
       if (!id.is_null()) {
@@ -130,7 +130,7 @@ private:
   }
 
   void refuse(const json& id, const error& e) {
-    auto out = json::parse(error_body(e));
+    auto out = error_json(e);
     out["ok"] = false;
     if (!id.is_null()) {
       out["id"] = id;

@@ -84,7 +84,7 @@ public:
   }
 
   void on_error(const error& e, const std::string& c) override {
-    auto body = json::parse(error_body(e));
+    auto body = error_json(e);
     body["type"] = "error";
     body["cursor"] = c;
     send_final(to_text(body), close_code::policy_violation,
