@@ -112,6 +112,7 @@ struct node::impl {
   std::unique_ptr<lock_service> locks;
   std::unique_ptr<lease_service> leases;
   std::unique_ptr<agg_service> aggregates;
+  std::unique_ptr<stream_service> streams;
   std::vector<caf::actor> bridges;
   mutable std::atomic<size_t> next_bridge{0};
   std::string id;
@@ -233,6 +234,14 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     return std::move(aggs).err();
   }
   im.aggregates = std::move(*aggs);
+  auto streams = stream_service::start(
+    *im.sys, c.shard_count, c.streams,
+    stream_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+  if (!streams) {
+    result_node->stop();
+    return std::move(streams).err();
+  }
+  im.streams = std::move(*streams);
   lease_shard_env lease_env{im.store.get(), im.commits.get(), &im.clock,
                             &im.registry};
   // Runs on a lease shard's thread: messages sent here reach each shard
@@ -321,6 +330,9 @@ void node::stop() {
     if (im.aggregates) {
       im.aggregates->stop();
     }
+    if (im.streams) {
+      im.streams->stop();
+    }
     for (auto& b : im.bridges) {
       caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
     }
@@ -373,6 +385,10 @@ const lease_service& node::leases() const {
 
 agg_service& node::aggregates() const {
   return *impl_->aggregates;
+}
+
+const stream_service& node::streams() const {
+  return *impl_->streams;
 }
 
 uint64_t node::on_merge(std::string name, merge_hooks::callback fn) {

@@ -15,6 +15,7 @@
 #include "actors/lease/lease_service.hpp"
 #include "actors/lock/lock_service.hpp"
 #include "actors/node_actor.hpp"
+#include "actors/stream/stream_service.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/result.hpp"
 #include "runtime/storage/committer.hpp"
@@ -69,6 +70,9 @@ struct node_config {
   lease::lease_config leases;
   /// Limits and the window cache budget of aggregates.
   agg_config aggregates;
+  /// Limits of streams (event size, batch, dedup window, checkpoints) and
+  /// their tails.
+  stream_service_config streams;
   /// Services to start after the actors (see `node_service`).
   std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
 };
@@ -127,6 +131,9 @@ public:
 
   /// The aggregate catalog, shards and on-merge hooks (see `agg_service`).
   agg_service& aggregates() const;
+
+  /// The stream shards (see `stream_shard_actor`).
+  const stream_service& streams() const;
 
   /// Runs `fn` after every durable merge into aggregate `name` (see
   /// `merge_hooks`); returns the id for `remove_merge_hook`.

@@ -5,9 +5,11 @@
 // no extra mailbox hop. Shards accept `(atom, command, reply_to<T>)`
 // beside their request/response form. Local only: never serialized.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/send.hpp>
@@ -64,6 +66,38 @@ void call(const Handle& shard, std::function<void(result<T>)> done, Ts&&... xs) 
   auto once = std::make_shared<detail::once_reply<T>>(std::move(done));
   caf::anon_send(shard, std::forward<Ts>(xs)...,
                  reply_to<T>{[once](result<T> r) { (*once)(std::move(r)); }});
+}
+
+/// Sends `xs..., reply_to<T>` to every handle of `shards` and calls `done`
+/// once with all answers, in the order of `shards` (each a value or that
+/// shard's error). `done` runs on the thread of the last shard to answer.
+template <class T, class Handle, class... Ts>
+void call_all(const std::vector<Handle>& shards,
+              std::function<void(std::vector<result<T>>)> done, Ts... xs) {
+  struct gather {
+    std::vector<result<T>> answers;
+    std::atomic<size_t> pending;
+    std::function<void(std::vector<result<T>>)> done;
+  };
+  if (shards.empty()) {
+    done({});
+    return;
+  }
+  auto g = std::make_shared<gather>();
+  g->answers.resize(shards.size(), result<T>{error{errc::unavailable, ""}});
+  g->pending = shards.size();
+  g->done = std::move(done);
+  for (size_t i = 0; i < shards.size(); ++i) {
+    call<T>(shards[i],
+            std::function<void(result<T>)>{[g, i](result<T> r) {
+              // Each slot has one writer; the last decrement sees them all.
+              g->answers[i] = std::move(r);
+              if (g->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                g->done(std::move(g->answers));
+              }
+            }},
+            xs...);
+  }
 }
 
 /// A callback that delivers a result to a response promise (so one shard

@@ -15,6 +15,7 @@
 #include "actors/lease/lease_messages.hpp"
 #include "actors/lock/lock_messages.hpp"
 #include "actors/node_info.hpp"
+#include "actors/stream/stream_messages.hpp"
 #include "runtime/errc.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
@@ -54,6 +55,17 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::read_outcome>))
   CAF_ADD_TYPE_ID(shoal, (shoal::agg::cell_snapshot))
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::agg::cell_snapshot>))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::event_data))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::event))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::stream::event>))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::append_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::append_result))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::stream_info))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::configure_cmd))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::checkpoint))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::read_query))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::event_page))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::replay_page))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -85,6 +97,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, merge_atom, "merge")
   CAF_ADD_ATOM(shoal, shoal, seen_atom, "seen")
   CAF_ADD_ATOM(shoal, shoal, scan_atom, "scan")
+  CAF_ADD_ATOM(shoal, shoal, append_atom, "append")
+  CAF_ADD_ATOM(shoal, shoal, read_atom, "read")
+  CAF_ADD_ATOM(shoal, shoal, save_atom, "save")
+  CAF_ADD_ATOM(shoal, shoal, load_atom, "load")
+  CAF_ADD_ATOM(shoal, shoal, replay_atom, "replay")
+  CAF_ADD_ATOM(shoal, shoal, tail_atom, "tail")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -1,0 +1,399 @@
+#include "actors/stream/stream_shard.hpp"
+
+#include <map>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/commit.hpp"
+#include "actors/durable_gate.hpp"
+
+namespace shoal {
+
+namespace {
+
+// Events scanned per stream and tick by age retention.
+constexpr size_t max_age_scan = 100'000;
+
+struct feed_entry {
+  caf::actor feed;
+  /// Tails forwarded to it; an idle report counting fewer has one in flight.
+  uint64_t tails = 0;
+};
+
+struct stream_shard_state {
+  static inline const char* name = "shoal.stream.shard";
+
+  std::optional<stream::stream_table> table;
+  stream_shard_env env;
+  durable_gate gate;
+  std::map<std::string, feed_entry, std::less<>> feeds;
+  metrics::counter* appended = nullptr;
+  metrics::counter* swept = nullptr;
+};
+
+using shard_pointer = stream_shard_actor::stateful_pointer<stream_shard_state>;
+
+storage::write_batch to_stream_batch(const stream::effects& fx) {
+  auto b = to_batch(storage::column::stream, fx.writes);
+  for (const auto& [first, last] : fx.erased) {
+    b.erase_range(storage::column::stream, first, last);
+  }
+  return b;
+}
+
+// Hands `fx` to the committer as one batch (if it changes anything).
+void persist(shard_pointer self, const stream::effects& fx) {
+  auto& st = self->state;
+  if (fx.writes.empty() && fx.erased.empty()) {
+    return;
+  }
+  commit_async(*st.env.committer, to_stream_batch(fx),
+               caf::actor_cast<stream_shard_actor>(self), st.gate.advance());
+}
+
+// Runs `fn` once everything applied so far is durable, or delivers the
+// failure through `deliver`.
+template <class T, class Fn>
+void when_durable(shard_pointer self, std::function<void(result<T>)> deliver,
+                  Fn fn) {
+  self->state.gate.after_durable(
+    [deliver = std::move(deliver), fn = std::move(fn)](const error* failure) mutable {
+      if (failure != nullptr) {
+        deliver(*failure);
+      } else {
+        deliver(fn());
+      }
+    });
+}
+
+void publish(shard_pointer self, std::vector<stream::event> events) {
+  if (events.empty()) {
+    return;
+  }
+  auto& st = self->state;
+  if (auto it = st.feeds.find(events.front().stream); it != st.feeds.end()) {
+    caf::anon_send(it->second.feed, std::move(events));
+  }
+}
+
+void append(shard_pointer self, stream::append_cmd& cmd,
+            std::function<void(result<stream::append_result>)> deliver) {
+  auto& st = self->state;
+  if (st.gate.refuse_if_failed(deliver)) {
+    return;
+  }
+  stream::effects fx;
+  auto r = st.table->append(cmd, st.env.clock->now(), fx);
+  persist(self, fx);
+  if (st.appended != nullptr && r) {
+    st.appended->inc(fx.appended.size());
+  }
+  st.gate.after_durable([self, deliver = std::move(deliver), r = std::move(r),
+                         events = std::move(fx.appended)](
+                          const error* failure) mutable {
+    if (failure != nullptr) {
+      deliver(*failure);
+      return;
+    }
+    deliver(std::move(r));
+    publish(self, std::move(events));
+  });
+}
+
+result<stream::event_page> read(shard_pointer self, const stream::read_query& q) {
+  auto& st = self->state;
+  if (q.limit == 0 || q.limit > st.env.max_read) {
+    return fail(errc::invalid_argument,
+                "limit must be 1.." + std::to_string(st.env.max_read));
+  }
+  auto info = st.table->info(q.stream);
+  if (!info) {
+    return std::move(info).err();
+  }
+  stream::event_page page;
+  page.first_seq = info->first_seq;
+  page.last_seq = info->last_seq;
+  uint64_t lo = info->first_seq;
+  uint64_t hi = info->last_seq;
+  auto dir = storage::direction::forward;
+  if (q.backward) {
+    dir = storage::direction::backward;
+    if (q.from != 0) {
+      hi = std::min(hi, q.from);
+    }
+  } else {
+    lo = std::max(lo, q.from);
+    if (q.to != 0) {
+      hi = std::min(hi, q.to);
+    }
+  }
+  auto events = read_events(*st.env.store, q.stream, lo, hi, q.limit, dir);
+  if (!events) {
+    return std::move(events).err();
+  }
+  page.events = std::move(*events);
+  if (page.events.size() == q.limit) {
+    auto edge = page.events.back().seq;
+    if (!q.backward && edge < hi) {
+      page.next = edge + 1;
+    } else if (q.backward && edge > lo) {
+      page.next = edge - 1;
+    }
+  }
+  return page;
+}
+
+result<stream::checkpoint> load(shard_pointer self, const std::string& stream,
+                                uint64_t at_or_before) {
+  auto& st = self->state;
+  auto seq = st.table->checkpoint_at_or_before(
+    stream, at_or_before == 0 ? UINT64_MAX : at_or_before);
+  if (!seq) {
+    return fail(errc::not_found, "no checkpoint of " + stream + " at or before "
+                                   + std::to_string(at_or_before));
+  }
+  auto v = st.env.store->get(storage::column::stream,
+                             stream::stream_table::checkpoint_key(stream, *seq));
+  if (!v) {
+    return std::move(v).err();
+  }
+  if (!*v) {
+    return fail(errc::storage_error, "checkpoint " + stream + "@"
+                                       + std::to_string(*seq) + " is missing");
+  }
+  return stream::stream_table::decode_checkpoint(stream, *seq, **v);
+}
+
+result<stream::replay_page> replay(shard_pointer self, const std::string& stream,
+                                   uint64_t target, uint32_t limit) {
+  auto& st = self->state;
+  auto info = st.table->info(stream);
+  if (!info) {
+    return std::move(info).err();
+  }
+  if (target == 0) {
+    target = info->last_seq;
+  }
+  if (target > info->last_seq) {
+    auto e = error{errc::invalid_argument,
+                   "target " + std::to_string(target) + " is past the stream's last seq "
+                     + std::to_string(info->last_seq)};
+    e.current = info->last_seq;
+    return e;
+  }
+  stream::replay_page out;
+  out.target = target;
+  uint64_t start = 1;
+  if (st.table->checkpoint_at_or_before(stream, target)) {
+    auto cp = load(self, stream, target);
+    if (!cp) {
+      return std::move(cp).err();
+    }
+    out.has_checkpoint = true;
+    start = cp->seq + 1;
+    out.from = std::move(*cp);
+  }
+  if (start <= target && start < info->first_seq) {
+    auto e = error{errc::compacted,
+                   "events of " + stream + " before seq "
+                     + std::to_string(info->first_seq)
+                     + " were removed and no checkpoint covers them"};
+    e.current = info->first_seq;
+    return e;
+  }
+  auto page = read(self, stream::read_query{stream, start, limit, false, target});
+  if (!page) {
+    return std::move(page).err();
+  }
+  if (start > target) {
+    page->events.clear();
+    page->next = 0;
+  }
+  out.page = std::move(*page);
+  return out;
+}
+
+void tail(shard_pointer self, std::string& stream, uint64_t from,
+          std::shared_ptr<stream_tail_sink>& sink) {
+  auto& st = self->state;
+  if (auto ok = stream::validate_stream_name(stream); !ok) {
+    sink->on_error(ok.err());
+    return;
+  }
+  auto& entry = st.feeds[stream];
+  if (!entry.feed) {
+    entry.feed = spawn_stream_feed(self->system(), stream, st.env.store,
+                                   caf::actor_cast<caf::actor>(self),
+                                   st.env.feeds);
+  }
+  ++entry.tails;
+  // Everything applied up to now is in storage once durable; later events
+  // reach the feed after that, in order.
+  auto info = st.table->info(stream);
+  uint64_t last = info ? info->last_seq : 0;
+  uint64_t first = info ? info->first_seq : 1;
+  st.gate.after_durable([feed = entry.feed, sink = std::move(sink), from, last,
+                         first](const error* failure) mutable {
+    if (failure != nullptr) {
+      sink->on_error(*failure);
+      return;
+    }
+    caf::anon_send(feed, tail_atom_v, std::move(sink), from, last, first);
+  });
+}
+
+// Age retention: drops each aged stream's events older than its max age.
+void expire_by_age(shard_pointer self, time_point now, stream::effects& fx) {
+  auto& st = self->state;
+  for (auto& [name, max_age, first] : st.table->aged()) {
+    auto cutoff = now - max_age;
+    uint64_t keep_from = first;
+    for (size_t scanned = 0; scanned < max_age_scan;) {
+      auto page = read_events(*st.env.store, name, keep_from, UINT64_MAX, 1024);
+      if (!page || page->empty()) {
+        break;
+      }
+      auto young = std::find_if(page->begin(), page->end(),
+                                [&](const stream::event& e) {
+                                  return e.time > cutoff;
+                                });
+      if (young != page->end()) {
+        keep_from = young->seq;
+        break;
+      }
+      keep_from = page->back().seq + 1;
+      scanned += page->size();
+    }
+    st.table->drop_before(name, keep_from, fx);
+  }
+}
+
+void tick(shard_pointer self) {
+  auto& st = self->state;
+  if (st.gate.failed()) {
+    return;
+  }
+  auto now = st.env.clock->now();
+  stream::effects fx;
+  expire_by_age(self, now, fx);
+  persist(self, fx);
+  sweep_expired<stream::effects>(st.gate, *st.table, now, st.swept,
+                                 [self](const stream::effects& out) {
+                                   persist(self, out);
+                                 });
+}
+
+stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
+                                                    stream::stream_table table,
+                                                    stream_shard_env env) {
+  auto& st = self->state;
+  st.table.emplace(std::move(table));
+  st.env = env;
+  if (env.metrics != nullptr) {
+    st.appended = &env.metrics->add_counter(
+      "shoal_stream_events_appended_total", "Events appended to streams.");
+    st.swept = &env.metrics->add_counter(
+      "shoal_stream_dedup_swept_total",
+      "Stream event-id marks removed after the dedup window.");
+  }
+  self->delayed_send(self, env.sweep_interval, tick_atom_v);
+  return {
+    [self](append_atom, stream::append_cmd& cmd,
+           reply_to<stream::append_result>& reply) {
+      append(self, cmd, std::move(reply.fn));
+    },
+    [self](put_atom, stream::configure_cmd& cmd,
+           reply_to<stream::stream_info>& reply) {
+      auto& st = self->state;
+      if (st.gate.refuse_if_failed(reply.fn)) {
+        return;
+      }
+      stream::effects fx;
+      auto r = st.table->configure(cmd, st.env.clock->now(), fx);
+      persist(self, fx);
+      answer_when_durable(st.gate, std::move(r), std::move(reply.fn));
+    },
+    [self](info_atom, std::string& stream, reply_to<stream::stream_info>& reply) {
+      auto& st = self->state;
+      answer_when_durable(st.gate, st.table->info(stream), std::move(reply.fn));
+    },
+    [self](read_atom, stream::read_query& q, reply_to<stream::event_page>& reply) {
+      when_durable<stream::event_page>(self, std::move(reply.fn),
+                                       [self, q = std::move(q)] {
+                                         return read(self, q);
+                                       });
+    },
+    [self](save_atom, stream::checkpoint& cp, reply_to<stream::checkpoint>& reply) {
+      auto& st = self->state;
+      if (st.gate.refuse_if_failed(reply.fn)) {
+        return;
+      }
+      stream::effects fx;
+      auto r = st.table->save_checkpoint(std::move(cp), st.env.clock->now(), fx);
+      persist(self, fx);
+      if (r) {
+        r->state.clear(); // the caller has it
+      }
+      answer_when_durable(st.gate, std::move(r), std::move(reply.fn));
+    },
+    [self](load_atom, std::string& stream, uint64_t at_or_before,
+           reply_to<stream::checkpoint>& reply) {
+      when_durable<stream::checkpoint>(
+        self, std::move(reply.fn),
+        [self, stream = std::move(stream), at_or_before] {
+          return load(self, stream, at_or_before);
+        });
+    },
+    [self](replay_atom, std::string& stream, uint64_t target, uint32_t limit,
+           reply_to<stream::replay_page>& reply) {
+      when_durable<stream::replay_page>(
+        self, std::move(reply.fn),
+        [self, stream = std::move(stream), target, limit] {
+          return replay(self, stream, target, limit);
+        });
+    },
+    [self](list_atom, std::string& prefix, std::string& after, uint32_t limit,
+           reply_to<std::vector<std::string>>& reply) {
+      auto& st = self->state;
+      answer_when_durable(st.gate,
+                          result<std::vector<std::string>>{
+                            st.table->names(prefix, after, limit)},
+                          std::move(reply.fn));
+    },
+    [self](tail_atom, std::string& stream, uint64_t from,
+           std::shared_ptr<stream_tail_sink>& sink) {
+      tail(self, stream, from, sink);
+    },
+    [self](idle_atom, std::string& stream, uint64_t tails) {
+      auto& feeds = self->state.feeds;
+      auto it = feeds.find(stream);
+      if (it != feeds.end() && it->second.tails == tails) {
+        caf::anon_send_exit(it->second.feed, caf::exit_reason::user_shutdown);
+        feeds.erase(it);
+      }
+    },
+    [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
+      on_commit_report(self->state.gate, "stream", self->state.table->shard(),
+                       seq, code, std::move(message));
+    },
+    [self](tick_atom) {
+      tick(self);
+      self->delayed_send(self, self->state.env.sweep_interval, tick_atom_v);
+    },
+  };
+}
+
+} // namespace
+
+stream_shard_actor spawn_stream_shard(caf::actor_system& sys,
+                                      stream::stream_table table,
+                                      stream_shard_env env) {
+  return sys.spawn(stream_shard_impl, std::move(table), env);
+}
+
+} // namespace shoal

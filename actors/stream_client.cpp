@@ -1,0 +1,145 @@
+#include "actors/stream_client.hpp"
+
+#include <algorithm>
+
+#include <caf/send.hpp>
+
+#include "actors/ask.hpp"
+#include "actors/reply_to.hpp"
+
+namespace shoal {
+
+result<void> validate_public_stream(std::string_view name) {
+  if (auto ok = stream::validate_stream_name(name); !ok) {
+    return ok;
+  }
+  if (name.starts_with(stream::reserved_prefix)) {
+    return fail(errc::invalid_key, "stream names starting with '"
+                                     + std::string{stream::reserved_prefix}
+                                     + "' are reserved");
+  }
+  return {};
+}
+
+stream_client::stream_client(node& n) : node_(n) {
+}
+
+namespace {
+
+template <class T, class... Ts>
+result<T> ask_shard(node& n, const std::string& stream, Ts... xs) {
+  auto shard = n.streams().shard_for(stream);
+  return wait_for<T>([&](std::function<void(result<T>)> done) {
+    call<T>(shard, std::move(done), std::move(xs)...);
+  });
+}
+
+} // namespace
+
+void stream_client::append_async(
+  stream::append_cmd cmd,
+  std::function<void(result<stream::append_result>)> done) {
+  if (auto ok = validate_public_stream(cmd.stream); !ok) {
+    done(std::move(ok).err());
+    return;
+  }
+  auto shard = node_.streams().shard_for(cmd.stream);
+  call<stream::append_result>(shard, std::move(done), append_atom_v,
+                              std::move(cmd));
+}
+
+void stream_client::read_async(
+  stream::read_query q, std::function<void(result<stream::event_page>)> done) {
+  auto shard = node_.streams().shard_for(q.stream);
+  call<stream::event_page>(shard, std::move(done), read_atom_v, std::move(q));
+}
+
+result<stream::append_result>
+stream_client::append(std::string stream, std::vector<stream::event_data> events,
+                      stream::expectation expected) {
+  stream::append_cmd cmd{std::move(stream), std::move(events), expected};
+  return wait_for<stream::append_result>(
+    [&](auto done) { append_async(std::move(cmd), std::move(done)); });
+}
+
+result<stream::stream_info> stream_client::configure(stream::configure_cmd cmd) {
+  if (auto ok = validate_public_stream(cmd.stream); !ok) {
+    return std::move(ok).err();
+  }
+  auto name = cmd.stream;
+  return ask_shard<stream::stream_info>(node_, name, put_atom_v, std::move(cmd));
+}
+
+result<stream::stream_info> stream_client::info(std::string stream) {
+  return ask_shard<stream::stream_info>(node_, stream, info_atom_v, stream);
+}
+
+result<stream::event_page> stream_client::read(stream::read_query q) {
+  return wait_for<stream::event_page>(
+    [&](auto done) { read_async(std::move(q), std::move(done)); });
+}
+
+result<stream::checkpoint> stream_client::save_checkpoint(std::string stream,
+                                                          uint64_t seq,
+                                                          std::string state) {
+  if (auto ok = validate_public_stream(stream); !ok) {
+    return std::move(ok).err();
+  }
+  return ask_shard<stream::checkpoint>(
+    node_, stream, save_atom_v,
+    stream::checkpoint{stream, seq, {}, std::move(state)});
+}
+
+result<stream::checkpoint> stream_client::load_checkpoint(std::string stream,
+                                                          uint64_t at_or_before) {
+  return ask_shard<stream::checkpoint>(node_, stream, load_atom_v, stream,
+                                       at_or_before);
+}
+
+result<stream::replay_page> stream_client::replay_start(std::string stream,
+                                                        uint64_t target,
+                                                        uint32_t limit) {
+  return ask_shard<stream::replay_page>(node_, stream, replay_atom_v, stream,
+                                        target, limit);
+}
+
+result<std::vector<std::string>>
+stream_client::list(std::string prefix, std::string after, uint32_t limit) {
+  auto answers = wait_for<std::vector<result<std::vector<std::string>>>>(
+    [&](auto done) {
+      call_all<std::vector<std::string>>(
+        node_.streams().shards(),
+        std::function<void(std::vector<result<std::vector<std::string>>>)>{
+          [done](std::vector<result<std::vector<std::string>>> all) {
+            done(std::move(all));
+          }},
+        list_atom_v, prefix, after, limit);
+    });
+  std::vector<std::string> names;
+  for (auto& a : *answers) {
+    if (!a) {
+      return std::move(a).err();
+    }
+    names.insert(names.end(), std::make_move_iterator(a->begin()),
+                 std::make_move_iterator(a->end()));
+  }
+  std::sort(names.begin(), names.end());
+  if (names.size() > limit) {
+    names.resize(limit);
+  }
+  return names;
+}
+
+void stream_client::tail(std::string stream, uint64_t from,
+                         std::shared_ptr<stream_tail_sink> sink) {
+  auto shard = node_.streams().shard_for(stream);
+  caf::anon_send(shard, tail_atom_v, std::move(stream), from, std::move(sink));
+}
+
+result<std::vector<stream::event>>
+stream_client::read_local(const std::string& stream, uint64_t from, uint64_t to,
+                          size_t limit) {
+  return read_events(node_.streams().store(), stream, from, to, limit);
+}
+
+} // namespace shoal
