@@ -81,13 +81,14 @@ result<stream::event_page> stream_client::read(stream::read_query q) {
 
 result<stream::checkpoint> stream_client::save_checkpoint(std::string stream,
                                                           uint64_t seq,
-                                                          std::string state) {
+                                                          std::string state,
+                                                          stream::payload_format format) {
   if (auto ok = validate_public_stream(stream); !ok) {
     return std::move(ok).err();
   }
   return ask_shard<stream::checkpoint>(
     node_, stream, save_atom_v,
-    stream::checkpoint{stream, seq, {}, std::move(state)});
+    stream::checkpoint{stream, seq, {}, std::move(state), format});
 }
 
 result<stream::checkpoint> stream_client::load_checkpoint(std::string stream,

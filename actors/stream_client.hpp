@@ -30,8 +30,9 @@ public:
   result<stream::stream_info> info(std::string stream);
   /// A page of events (see `stream::read_query`).
   result<stream::event_page> read(stream::read_query q);
-  result<stream::checkpoint> save_checkpoint(std::string stream, uint64_t seq,
-                                             std::string state);
+  result<stream::checkpoint>
+  save_checkpoint(std::string stream, uint64_t seq, std::string state,
+                  stream::payload_format format = stream::payload_format::binary);
   /// The newest checkpoint at or before `at_or_before` (0: the newest).
   result<stream::checkpoint> load_checkpoint(std::string stream,
                                              uint64_t at_or_before = 0);
@@ -44,7 +45,8 @@ public:
   result<std::vector<std::string>> list(std::string prefix, std::string after,
                                         uint32_t limit);
 
-  /// Serves `sink` the events of `stream` from `from` on: catch-up from
+  /// Serves `sink` the events of `stream` from `from` on (0: only new
+  /// ones): catch-up from
   /// storage, then live (see `stream_tail_sink`). Ends when the sink is
   /// closed or reports an end.
   void tail(std::string stream, uint64_t from,

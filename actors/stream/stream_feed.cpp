@@ -216,7 +216,9 @@ caf::behavior feed_impl(caf::stateful_actor<feed_state>* self,
       ++st.tails;
       st.idle = duration{0};
       st.durable_last = std::max(st.durable_last, durable_last);
-      if (from < first_seq) {
+      if (from == 0) {
+        from = st.durable_last + 1; // only what is appended from now on
+      } else if (from < first_seq) {
         auto e = error{errc::compacted,
                        "events of " + st.stream + " before seq "
                          + std::to_string(first_seq) + " were removed"};
@@ -224,7 +226,7 @@ caf::behavior feed_impl(caf::stateful_actor<feed_state>* self,
         sink->on_error(e);
         return;
       }
-      st.subs.push_back(subscriber{std::move(sink), std::max<uint64_t>(from, 1)});
+      st.subs.push_back(subscriber{std::move(sink), from});
       pump_all(self);
     },
     [self](tick_atom) {

@@ -69,7 +69,8 @@ read_events(const storage::read_view& store, const std::string& stream,
 /// (catch-up from storage, then live events). Its shard spawns it on the
 /// first tail, sends it every durable batch of the stream's events as a
 /// `std::vector<stream::event>`, and forwards tails as
-/// `(tail_atom, sink, from, durable last seq, first seq)`. Once it has had no
+/// `(tail_atom, sink, from, durable last seq, first seq)` (from 0: only
+/// events appended after the tail starts). Once it has had no
 /// tail for `idle_after` it sends `(idle_atom, stream, tails received)` to
 /// `shard`, which retires it unless a tail is on its way.
 caf::actor spawn_stream_feed(caf::actor_system& sys, std::string stream,

@@ -47,12 +47,13 @@ struct replay_page {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_data& x) {
-  return f(x.type, x.payload, x.metadata, x.event_id);
+  return f(x.type, x.payload, x.metadata, x.event_id, x.format);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
-  return f(x.stream, x.seq, x.time, x.type, x.payload, x.metadata, x.event_id);
+  return f(x.stream, x.seq, x.time, x.type, x.payload, x.metadata, x.event_id,
+           x.format);
 }
 
 template <class Inspector>
@@ -103,7 +104,7 @@ typename Inspector::result_type inspect(Inspector& f, configure_cmd& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkpoint& x) {
-  return f(x.stream, x.seq, x.saved, x.state);
+  return f(x.stream, x.seq, x.saved, x.state, x.format);
 }
 
 template <class Inspector>

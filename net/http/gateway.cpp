@@ -14,6 +14,7 @@ gateway::gateway(node& n, server_config cfg) : node_(n), cfg_(std::move(cfg)) {
   add_session_routes(routes_, node_);
   add_election_routes(routes_, node_);
   add_aggregate_routes(routes_, node_);
+  add_stream_routes(routes_, node_);
 }
 
 void add_route(router& routes, node& n, method verb, const char* pattern,

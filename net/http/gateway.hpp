@@ -59,6 +59,9 @@ void add_node_routes(router& routes, node& n);
 /// Registers the aggregate routes under `/v1/aggregates` and `/v1/dedup`.
 void add_aggregate_routes(router& routes, node& n);
 
+/// Registers the stream routes under `/v1/streams`.
+void add_stream_routes(router& routes, node& n);
+
 /// Registers the kv routes under `/v1/kv`.
 void add_kv_routes(router& routes, node& n);
 

@@ -1,6 +1,7 @@
 #include "net/http/json.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <optional>
 #include <set>
@@ -163,6 +164,25 @@ result<uint64_t> u64_field(const json& body, const char* name,
                                           + "' must be a non-negative integer");
   }
   return it->get<uint64_t>();
+}
+
+result<uint64_t> parse_u64(std::string_view text, const char* what) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) {
+    return fail(errc::invalid_argument,
+                std::string{what} + " must be a non-negative integer");
+  }
+  return v;
+}
+
+result<uint64_t> u64_query(const request& req, const char* name,
+                           uint64_t fallback) {
+  const auto* v = req.query_param(name);
+  if (v == nullptr) {
+    return fallback;
+  }
+  return parse_u64(*v, name);
 }
 
 } // namespace shoal::http

@@ -57,4 +57,12 @@ result<duration> duration_field(const json& body, const char* name,
 result<uint64_t> u64_field(const json& body, const char* name,
                            uint64_t fallback = 0);
 
+/// Decimal digits as a non-negative integer; fails with `invalid_argument`
+/// naming `what`.
+result<uint64_t> parse_u64(std::string_view text, const char* what);
+
+/// A non-negative integer query parameter; absent: `fallback`.
+result<uint64_t> u64_query(const request& req, const char* name,
+                           uint64_t fallback = 0);
+
 } // namespace shoal::http

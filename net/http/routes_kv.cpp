@@ -22,16 +22,6 @@ constexpr uint32_t default_list_limit = 100;
 constexpr uint32_t max_list_limit = 1000;
 constexpr std::string_view history_suffix = "/history";
 
-result<uint64_t> parse_u64(const std::string& text, const char* what) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) {
-    return fail(errc::invalid_argument,
-                std::string{what} + " must be a non-negative integer");
-  }
-  return v;
-}
-
 json time_json(time_point t) {
   return format_rfc3339(t);
 }

@@ -149,6 +149,7 @@ std::string stream_table::encode(const event& e) {
   w.bytes(e.payload);
   w.bytes(e.metadata);
   w.bytes(e.event_id);
+  w.u8(static_cast<uint8_t>(e.format));
   return out;
 }
 
@@ -164,7 +165,9 @@ result<event> stream_table::decode_event(std::string_view stream, uint64_t seq,
   out.payload = r.bytes();
   out.metadata = r.bytes();
   out.event_id = r.bytes();
-  if (fmt != format_v1 || !r.done()) {
+  auto pf = r.u8();
+  out.format = static_cast<payload_format>(pf);
+  if (fmt != format_v1 || pf > 1 || !r.done()) {
     return fail(errc::storage_error, "corrupt event " + std::string{stream}
                                        + "@" + std::to_string(seq));
   }
@@ -177,6 +180,7 @@ std::string stream_table::encode(const checkpoint& c) {
   w.u8(format_v1);
   w.i64(to_unix_nanos(c.saved));
   w.bytes(c.state);
+  w.u8(static_cast<uint8_t>(c.format));
   return out;
 }
 
@@ -190,7 +194,9 @@ result<checkpoint> stream_table::decode_checkpoint(std::string_view stream,
   auto fmt = r.u8();
   out.saved = from_unix_nanos(r.i64());
   out.state = r.bytes();
-  if (fmt != format_v1 || !r.done()) {
+  auto pf = r.u8();
+  out.format = static_cast<payload_format>(pf);
+  if (fmt != format_v1 || pf > 1 || !r.done()) {
     return fail(errc::storage_error, "corrupt checkpoint "
                                        + std::string{stream} + "@"
                                        + std::to_string(seq));
@@ -363,8 +369,8 @@ result<append_result> stream_table::append(const append_cmd& cmd,
       continue;
     }
     const auto& in = cmd.events[i];
-    event ev{cmd.stream, res.seqs[i], at,          in.type,
-             in.payload, in.metadata, in.event_id};
+    event ev{cmd.stream,  res.seqs[i], at,          in.type,
+             in.payload, in.metadata, in.event_id, in.format};
     out.writes.push_back({event_key(cmd.stream, ev.seq), encode(ev)});
     out.appended.push_back(std::move(ev));
   }

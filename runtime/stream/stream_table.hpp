@@ -13,6 +13,10 @@
 
 namespace shoal::stream {
 
+/// What a payload (or checkpoint state) holds: JSON text the HTTP gateway
+/// may inline, or opaque bytes.
+enum class payload_format : uint8_t { binary = 0, json = 1 };
+
 /// One event as a caller hands it to `append`.
 struct event_data {
   /// What happened ("deposited"); 1..max_type_bytes printable bytes.
@@ -24,6 +28,7 @@ struct event_data {
   /// Optional id: appending an id the stream saw within the dedup window
   /// returns the first append's sequence instead of a second event.
   std::string event_id;
+  payload_format format = payload_format::binary;
 };
 
 /// A stored event.
@@ -37,6 +42,7 @@ struct event {
   std::string payload;
   std::string metadata;
   std::string event_id;
+  payload_format format = payload_format::binary;
 };
 
 /// What an append expects of the stream (optimistic concurrency).
@@ -124,6 +130,7 @@ struct checkpoint {
   uint64_t seq = 0;
   time_point saved;
   std::string state;
+  payload_format format = payload_format::binary;
 };
 
 /// A record the shell persists (`value` nullopt: delete).

@@ -88,7 +88,10 @@ TEST_F(stream_table_test, seqs_start_at_one_and_are_contiguous) {
 TEST_F(stream_table_test, stored_events_round_trip) {
   effects fx;
   auto r = table_.append(
-    append_cmd{"s", {event_data{"t", "pay\0load", "{\"m\":1}", "id-1"}}, {}},
+    append_cmd{"s",
+               {event_data{"t", "pay\0load", "{\"m\":1}", "id-1",
+                           payload_format::json}},
+               {}},
     clock_.now(), fx);
   ASSERT_TRUE(r);
   ASSERT_EQ(fx.appended.size(), 1u);
@@ -102,6 +105,7 @@ TEST_F(stream_table_test, stored_events_round_trip) {
   EXPECT_EQ(back->payload, std::string("pay\0load"));
   EXPECT_EQ(back->metadata, "{\"m\":1}");
   EXPECT_EQ(back->event_id, "id-1");
+  EXPECT_EQ(back->format, payload_format::json);
   EXPECT_EQ(back->time, clock_.now());
   EXPECT_FALSE(stream_table::decode_event("s", 1, it->value->substr(1)));
 }

@@ -1,0 +1,491 @@
+// stream routes: POST/GET /v1/streams/{stream}/events, GET/PUT
+// /v1/streams/{stream}, GET /v1/streams, checkpoints, replay and the tail
+// WebSocket.
+
+#include <atomic>
+
+#include <caf/send.hpp>
+
+#include "actors/node.hpp"
+#include "actors/stream_client.hpp"
+#include "net/http/gateway.hpp"
+#include "net/http/http_error.hpp"
+#include "net/http/json.hpp"
+#include "net/http/stream_json.hpp"
+
+namespace shoal::http {
+
+namespace {
+
+constexpr uint64_t default_read_limit = 100;
+constexpr uint64_t default_list_limit = 100;
+constexpr uint64_t max_list_limit = 1000;
+
+// Responds with `r`'s error, or with `to_response(value)`.
+template <class T, class ToResponse>
+std::function<void(result<T>)> answer(respond_fn respond, ToResponse to_response) {
+  return [respond = std::move(respond), to_response](result<T> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(to_response(*r));
+  };
+}
+
+// The route's stream name if valid, or nullopt after responding with the
+// error. Reads accept the node's own (`$`) streams; writes do not.
+std::optional<std::string> stream_of(const request& req, const respond_fn& respond,
+                                     bool writing) {
+  auto name = req.param("stream");
+  auto ok = writing ? validate_public_stream(name)
+                    : stream::validate_stream_name(name);
+  if (!ok) {
+    respond(error_response(ok.err()));
+    return std::nullopt;
+  }
+  return name;
+}
+
+template <class T, class... Ts>
+void to_shard(node& n, const std::string& stream,
+              std::function<void(result<T>)> done, Ts... xs) {
+  call<T>(n.streams().shard_for(stream), std::move(done), std::move(xs)...);
+}
+
+template <class T>
+bool take(result<T> r, T& out, const respond_fn& respond) {
+  if (!r) {
+    respond(error_response(r.err()));
+    return false;
+  }
+  out = std::move(*r);
+  return true;
+}
+
+json append_json(const stream::append_result& r) {
+  json dups = json::array();
+  for (auto d : r.duplicate) {
+    dups.push_back(d != 0);
+  }
+  return json{{"stream", r.stream},
+              {"seqs", r.seqs},
+              {"duplicate", std::move(dups)},
+              {"appended", r.appended()},
+              {"last_seq", r.last_seq},
+              {"time", format_rfc3339(r.time)}};
+}
+
+void append_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, true);
+  if (!name) {
+    return;
+  }
+  auto body = parse_json_object(req);
+  if (!body) {
+    respond(error_response(body.err()));
+    return;
+  }
+  stream::append_cmd cmd;
+  cmd.stream = *name;
+  if (auto it = body->find("expected"); it != body->end()) {
+    if (!take(parse_expectation(*it), cmd.expected, respond)) {
+      return;
+    }
+    body->erase(it);
+  } else if (const auto* q = req.query_param("expected")) {
+    if (!take(parse_expectation(json(*q)), cmd.expected, respond)) {
+      return;
+    }
+  }
+  if (body->contains("events")) {
+    if (auto ok = check_fields(*body, {"events"}); !ok) {
+      respond(error_response(ok.err()));
+      return;
+    }
+  }
+  if (!take(parse_events(*body), cmd.events, respond)) {
+    return;
+  }
+  to_shard<stream::append_result>(
+    n, *name,
+    answer<stream::append_result>(std::move(respond),
+                                  [](const stream::append_result& r) {
+                                    return json_response(
+                                      r.appended() > 0 ? 201 : 200, append_json(r));
+                                  }),
+    append_atom_v, std::move(cmd));
+}
+
+json page_json(const std::string& stream, const stream::event_page& p) {
+  json events = json::array();
+  for (const auto& e : p.events) {
+    events.push_back(event_json(e));
+  }
+  json j{{"stream", stream},
+         {"events", std::move(events)},
+         {"first_seq", p.first_seq},
+         {"last_seq", p.last_seq}};
+  if (p.next != 0) {
+    j["next"] = p.next;
+  }
+  return j;
+}
+
+void read_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, false);
+  if (!name) {
+    return;
+  }
+  stream::read_query q;
+  q.stream = *name;
+  uint64_t limit = 0;
+  if (const auto* d = req.query_param("direction")) {
+    if (*d != "forward" && *d != "backward") {
+      respond(error_response(
+        error{errc::invalid_argument, "direction must be forward or backward"}));
+      return;
+    }
+    q.backward = *d == "backward";
+  }
+  if (!take(u64_query(req, "from", q.backward ? 0 : 1), q.from, respond)
+      || !take(u64_query(req, "to"), q.to, respond)
+      || !take(u64_query(req, "limit", default_read_limit), limit, respond)) {
+    return;
+  }
+  q.limit = static_cast<uint32_t>(std::min<uint64_t>(limit, UINT32_MAX));
+  to_shard<stream::event_page>(
+    n, *name,
+    answer<stream::event_page>(std::move(respond),
+                               [stream = *name](const stream::event_page& p) {
+                                 return json_response(200, page_json(stream, p));
+                               }),
+    read_atom_v, std::move(q));
+}
+
+void info_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, false);
+  if (!name) {
+    return;
+  }
+  to_shard<stream::stream_info>(
+    n, *name,
+    answer<stream::stream_info>(std::move(respond),
+                                [](const stream::stream_info& s) {
+                                  return json_response(200, stream_info_json(s));
+                                }),
+    info_atom_v, *name);
+}
+
+void configure_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, true);
+  if (!name) {
+    return;
+  }
+  auto body = parse_json_fields(req, {"max_count", "max_age", "truncate_before"},
+                                false);
+  if (!body) {
+    respond(error_response(body.err()));
+    return;
+  }
+  stream::configure_cmd cmd;
+  cmd.stream = *name;
+  if (body->contains("max_count")) {
+    uint64_t v = 0;
+    if (!take(u64_field(*body, "max_count"), v, respond)) {
+      return;
+    }
+    cmd.max_count = v;
+  }
+  if (body->contains("max_age")) {
+    duration d{0};
+    if (!take(duration_field(*body, "max_age", duration{0}), d, respond)) {
+      return;
+    }
+    cmd.max_age = d;
+  }
+  if (body->contains("truncate_before")) {
+    uint64_t v = 0;
+    if (!take(u64_field(*body, "truncate_before"), v, respond)) {
+      return;
+    }
+    cmd.truncate_before = v;
+  }
+  to_shard<stream::stream_info>(
+    n, *name,
+    answer<stream::stream_info>(std::move(respond),
+                                [](const stream::stream_info& s) {
+                                  return json_response(200, stream_info_json(s));
+                                }),
+    put_atom_v, std::move(cmd));
+}
+
+void list_route(node& n, request& req, respond_fn respond) {
+  std::string prefix;
+  std::string after;
+  if (const auto* p = req.query_param("prefix")) {
+    prefix = *p;
+  }
+  if (const auto* a = req.query_param("after")) {
+    after = *a;
+  }
+  uint64_t limit = 0;
+  if (!take(u64_query(req, "limit", default_list_limit), limit, respond)) {
+    return;
+  }
+  if (limit == 0 || limit > max_list_limit) {
+    respond(error_response(error{errc::invalid_argument,
+                                 "limit must be 1.." + std::to_string(max_list_limit)}));
+    return;
+  }
+  // One more than asked: whether there is a next page.
+  auto want = static_cast<uint32_t>(limit + 1);
+  call_all<std::vector<std::string>>(
+    n.streams().shards(),
+    std::function<void(std::vector<result<std::vector<std::string>>>)>{
+      [respond, limit](std::vector<result<std::vector<std::string>>> all) {
+        std::vector<std::string> names;
+        for (auto& a : all) {
+          if (!a) {
+            respond(error_response(a.err()));
+            return;
+          }
+          names.insert(names.end(), a->begin(), a->end());
+        }
+        std::sort(names.begin(), names.end());
+        json j{{"streams", json::array()}};
+        for (size_t i = 0; i < names.size() && i < limit; ++i) {
+          j["streams"].push_back(names[i]);
+        }
+        if (names.size() > limit) {
+          j["after"] = names[limit - 1];
+        }
+        respond(json_response(200, j));
+      }},
+    list_atom_v, prefix, after, want);
+}
+
+void save_checkpoint_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, true);
+  if (!name) {
+    return;
+  }
+  uint64_t seq = 0;
+  if (!take(parse_u64(req.param("seq"), "seq"), seq, respond)) {
+    return;
+  }
+  stream::checkpoint cp{*name, seq, {}, req.body, stream::payload_format::binary};
+  const auto* type = req.header("content-type");
+  if (type != nullptr && type->starts_with("application/json")) {
+    if (json::parse(req.body, nullptr, false).is_discarded()) {
+      respond(error_response(
+        error{errc::invalid_argument, "the checkpoint body is not valid JSON"}));
+      return;
+    }
+    cp.format = stream::payload_format::json;
+  }
+  to_shard<stream::checkpoint>(
+    n, *name,
+    answer<stream::checkpoint>(std::move(respond),
+                               [](const stream::checkpoint& c) {
+                                 return json_response(
+                                   201, json{{"stream", c.stream},
+                                             {"seq", c.seq},
+                                             {"saved", format_rfc3339(c.saved)}});
+                               }),
+    save_atom_v, std::move(cp));
+}
+
+// Loads the newest checkpoint ≤ `at_or_before`; with `exact`, only one at
+// that seq.
+void load_checkpoint(node& n, const std::string& name, uint64_t at_or_before,
+                     bool exact, respond_fn respond) {
+  to_shard<stream::checkpoint>(
+    n, name,
+    answer<stream::checkpoint>(std::move(respond),
+                               [exact, at_or_before](const stream::checkpoint& c) {
+                                 if (exact && c.seq != at_or_before) {
+                                   return error_response(error{
+                                     errc::not_found,
+                                     "no checkpoint of " + c.stream + " at seq "
+                                       + std::to_string(at_or_before)});
+                                 }
+                                 return json_response(200, checkpoint_json(c));
+                               }),
+    load_atom_v, name, at_or_before);
+}
+
+void get_checkpoint_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, false);
+  uint64_t seq = 0;
+  if (!name || !take(parse_u64(req.param("seq"), "seq"), seq, respond)) {
+    return;
+  }
+  if (seq == 0) {
+    respond(error_response(error{errc::not_found, "no checkpoint at seq 0"}));
+    return;
+  }
+  load_checkpoint(n, *name, seq, true, std::move(respond));
+}
+
+void find_checkpoint_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, false);
+  uint64_t at = 0;
+  if (!name || !take(u64_query(req, "at_or_before"), at, respond)) {
+    return;
+  }
+  load_checkpoint(n, *name, at, false, std::move(respond));
+}
+
+void replay_route(node& n, request& req, respond_fn respond) {
+  auto name = stream_of(req, respond, false);
+  uint64_t target = 0;
+  uint64_t limit = 0;
+  if (!name || !take(u64_query(req, "target"), target, respond)
+      || !take(u64_query(req, "limit", 1000), limit, respond)) {
+    return;
+  }
+  auto lim = static_cast<uint32_t>(std::min<uint64_t>(limit, UINT32_MAX));
+  to_shard<stream::replay_page>(
+    n, *name,
+    answer<stream::replay_page>(
+      std::move(respond),
+      [stream = *name](const stream::replay_page& r) {
+        auto j = page_json(stream, r.page);
+        j["target"] = r.target;
+        j["checkpoint"] = r.has_checkpoint ? checkpoint_json(r.from) : json(nullptr);
+        return json_response(200, j);
+      }),
+    replay_atom_v, *name, target, lim);
+}
+
+// Tail deliveries as JSON text frames on one WebSocket. Holds the
+// connection weakly (the connection owns the handler that owns the sink).
+class ws_tail_sink final : public stream_tail_sink {
+public:
+  explicit ws_tail_sink(std::shared_ptr<ws_connection> conn)
+    : conn_(std::move(conn)) {
+  }
+
+  void close() {
+    open_ = false;
+  }
+
+  bool on_event(const stream::event& ev) override {
+    auto j = event_json(ev);
+    j["kind"] = "event";
+    return send(to_text(j));
+  }
+
+  bool on_live(uint64_t seq) override {
+    return send(to_text(json{{"kind", "live"}, {"seq", seq}}));
+  }
+
+  bool on_progress(uint64_t seq) override {
+    return send(to_text(json{{"kind", "progress"}, {"seq", seq}}));
+  }
+
+  void on_lagged(uint64_t next) override {
+    send_final(to_text(json{{"kind", "lagged"},
+                            {"next", next},
+                            {"message", "consumer too slow; resume from next"}}),
+               close_code::try_again_later, "lagged");
+  }
+
+  void on_error(const error& e) override {
+    auto body = error_json(e);
+    body["kind"] = "error";
+    send_final(to_text(body), close_code::policy_violation,
+               std::string{to_string(e.code)});
+  }
+
+  bool is_open() const override {
+    return open_ && !conn_.expired();
+  }
+
+private:
+  bool send(std::string text) {
+    auto conn = conn_.lock();
+    return conn == nullptr || conn->send_text(std::move(text));
+  }
+
+  void send_final(std::string text, uint16_t code, std::string reason) {
+    open_ = false;
+    if (auto conn = conn_.lock()) {
+      conn->send_final(std::move(text), code, std::move(reason));
+    }
+  }
+
+  std::weak_ptr<ws_connection> conn_;
+  std::atomic<bool> open_{true};
+};
+
+class tail_handler final : public ws_handler {
+public:
+  tail_handler(node& n, std::string stream, uint64_t from)
+    : node_(n), stream_(std::move(stream)), from_(from) {
+  }
+
+  ~tail_handler() override {
+    stop();
+  }
+
+  void on_open(std::shared_ptr<ws_connection> conn) override {
+    sink_ = std::make_shared<ws_tail_sink>(std::move(conn));
+    caf::anon_send(node_.streams().shard_for(stream_), tail_atom_v, stream_,
+                   from_, std::shared_ptr<stream_tail_sink>{sink_});
+  }
+
+  void on_text(std::string_view) override {
+    // Clients have nothing to say on a tail socket; pings keep it alive.
+  }
+
+  void on_close(uint16_t) override {
+    stop();
+  }
+
+private:
+  void stop() {
+    if (sink_) {
+      sink_->close();
+      sink_ = nullptr;
+    }
+  }
+
+  node& node_;
+  std::string stream_;
+  uint64_t from_;
+  std::shared_ptr<ws_tail_sink> sink_;
+};
+
+} // namespace
+
+void add_stream_routes(router& routes, node& n) {
+  add_route(routes, n, method::get, "/v1/streams", list_route);
+  add_route(routes, n, method::get, "/v1/streams/{stream}", info_route);
+  add_route(routes, n, method::put, "/v1/streams/{stream}", configure_route);
+  add_route(routes, n, method::post, "/v1/streams/{stream}/events", append_route);
+  add_route(routes, n, method::get, "/v1/streams/{stream}/events", read_route);
+  add_route(routes, n, method::get, "/v1/streams/{stream}/checkpoints",
+            find_checkpoint_route);
+  add_route(routes, n, method::put, "/v1/streams/{stream}/checkpoints/{seq}",
+            save_checkpoint_route);
+  add_route(routes, n, method::get, "/v1/streams/{stream}/checkpoints/{seq}",
+            get_checkpoint_route);
+  add_route(routes, n, method::get, "/v1/streams/{stream}/replay", replay_route);
+  routes.add_ws("/v1/streams/{stream}/tail",
+                [&n](const request& req) -> result<std::unique_ptr<ws_handler>> {
+                  auto name = req.param("stream");
+                  if (auto ok = stream::validate_stream_name(name); !ok) {
+                    return std::move(ok).err();
+                  }
+                  auto from = u64_query(req, "from");
+                  if (!from) {
+                    return std::move(from).err();
+                  }
+                  return std::unique_ptr<ws_handler>{
+                    std::make_unique<tail_handler>(n, std::move(name), *from)};
+                });
+}
+
+} // namespace shoal::http

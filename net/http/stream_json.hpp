@@ -1,0 +1,35 @@
+#pragma once
+
+// Stream events, metadata and checkpoints in JSON: the one mapping the HTTP
+// routes, the tail WebSocket and shoalctl share.
+
+#include <string>
+#include <vector>
+
+#include "net/http/json.hpp"
+#include "runtime/stream/stream_table.hpp"
+
+namespace shoal::http {
+
+/// `{"seq","type","time","data"|"data_base64"[,"metadata"][,"id"]}`: JSON
+/// payloads inline as `data`, binary ones as `data_base64`.
+json event_json(const stream::event& e);
+
+/// `{"name","created","updated","first_seq","last_seq","count",
+/// "retention":{"max_count","max_age"},"truncate_before"}`.
+json stream_info_json(const stream::stream_info& s);
+
+/// `{"stream","seq","saved","state"|"state_base64"}`.
+json checkpoint_json(const stream::checkpoint& c);
+
+/// One event of an append body: `{"type", "data" (any JSON) or
+/// "data_base64", "metadata" (object), "id"}`.
+result<stream::event_data> parse_event(const json& j);
+
+/// The events of an append body: `{"events":[...]}` or one event object.
+result<std::vector<stream::event_data>> parse_events(const json& body);
+
+/// An expectation: `"any"`, `"no_stream"` or a seq (number or digits).
+result<stream::expectation> parse_expectation(const json& j);
+
+} // namespace shoal::http
