@@ -140,8 +140,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   shoal::agg_client c{**n};
-  c.define({.name = "b.sum", .k = shoal::agg::kind::sum, .window = 1h, .retention = 48h});
-  c.define({.name = "b.hll", .k = shoal::agg::kind::hll, .window = 1h, .retention = 48h});
+  for (auto k : {shoal::agg::kind::sum, shoal::agg::kind::hll}) {
+    auto name = k == shoal::agg::kind::sum ? "b.sum" : "b.hll";
+    if (auto ok = c.define({.name = name, .k = k, .window = 1h, .retention = 48h}); !ok) {
+      std::fprintf(stderr, "define: %s\n", shoal::to_string(ok.err()).c_str());
+      return 1;
+    }
+  }
   run_case(**n, o, "b.sum", false, false);
   run_case(**n, o, "b.sum", false, true);
   run_case(**n, o, "b.hll", true, false);
