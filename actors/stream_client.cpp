@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "actors/ask.hpp"
+#include "runtime/key.hpp"
 #include "actors/reply_to.hpp"
 
 namespace shoal {
@@ -135,6 +136,103 @@ void stream_client::tail(std::string stream, uint64_t from,
                          std::shared_ptr<stream_tail_sink> sink) {
   auto shard = node_.streams().shard_for(stream);
   caf::anon_send(shard, tail_atom_v, std::move(stream), from, std::move(sink));
+}
+
+result<stream::append_result>
+stream_client::append_entity(std::string id,
+                             std::vector<stream::entity_change> changes,
+                             stream::expectation expected,
+                             std::vector<std::string> event_ids) {
+  if (auto ok = stream::validate_entity_id(id); !ok) {
+    return std::move(ok).err();
+  }
+  if (!event_ids.empty() && event_ids.size() != changes.size()) {
+    return fail(errc::invalid_argument, "one event id per change, or none");
+  }
+  stream::append_cmd cmd;
+  cmd.stream = stream::entity_stream(id);
+  cmd.expected = expected;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (auto ok = stream::validate_change(changes[i]); !ok) {
+      return std::move(ok).err();
+    }
+    cmd.events.push_back(stream::change_event(
+      changes[i], event_ids.empty() ? std::string{} : std::move(event_ids[i])));
+  }
+  auto shard = node_.streams().shard_for(cmd.stream);
+  return wait_for<stream::append_result>([&](auto done) {
+    call<stream::append_result>(shard, std::move(done), append_atom_v,
+                                std::move(cmd));
+  });
+}
+
+result<stream::entity_state> stream_client::entity(std::string_view id) const {
+  auto view = node_.streams().entities_of(id);
+  if (const auto* s = view->find(id)) {
+    return *s;
+  }
+  return fail(errc::not_found, "no entity " + std::string{id});
+}
+
+result<stream::entity_state> stream_client::entity_at(const std::string& id,
+                                                      uint64_t at) {
+  auto name = stream::entity_stream(id);
+  auto info = this->info(name);
+  if (!info) {
+    return fail(errc::not_found, "no entity " + id);
+  }
+  if (at > info->last_seq) {
+    auto e = error{errc::invalid_argument,
+                   "entity " + id + " is at seq " + std::to_string(info->last_seq)};
+    e.current = info->last_seq;
+    return e;
+  }
+  std::optional<stream::entity_state> s;
+  for (uint64_t next = 1; next <= at;) {
+    auto events = read_local(name, next, at, 4096);
+    if (!events) {
+      return std::move(events).err();
+    }
+    if (events->empty()) {
+      break;
+    }
+    for (const auto& ev : *events) {
+      auto folded = stream::fold_entity(std::move(s), id, ev);
+      if (!folded) {
+        return std::move(folded).err();
+      }
+      s = std::move(*folded);
+    }
+    next = events->back().seq + 1;
+  }
+  if (!s) {
+    return fail(errc::not_found, "entity " + id + " did not exist at seq "
+                                   + std::to_string(at));
+  }
+  return std::move(*s);
+}
+
+result<std::vector<stream::entity_state>>
+stream_client::entities(std::string_view pattern, std::string_view after,
+                        size_t limit) const {
+  auto p = key_pattern::parse(pattern);
+  if (!p) {
+    return std::move(p).err();
+  }
+  std::vector<stream::entity_state> out;
+  for (const auto& view : node_.streams().all_entities()) {
+    view->for_each([&](const std::string& id, const stream::entity_state& s) {
+      if (id > after && p->matches(id)) {
+        out.push_back(s);
+      }
+    });
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  if (out.size() > limit) {
+    out.resize(limit);
+  }
+  return out;
 }
 
 result<std::vector<stream::event>>

@@ -52,6 +52,30 @@ public:
   void tail(std::string stream, uint64_t from,
             std::shared_ptr<stream_tail_sink> sink);
 
+  // -- entities ----------------------------------------------------------------
+
+  /// Appends changes to entity `id`'s stream; they are applied to the
+  /// projection inside the append (all or none). `event_ids` (optional, one
+  /// per change) deduplicate retries as for streams.
+  result<stream::append_result>
+  append_entity(std::string id, std::vector<stream::entity_change> changes,
+                stream::expectation expected = {},
+                std::vector<std::string> event_ids = {});
+
+  /// The entity as of its newest durable change, or `not_found`: from the
+  /// promoted projection, without asking any actor.
+  result<stream::entity_state> entity(std::string_view id) const;
+
+  /// The entity as of seq `at` of its stream (time travel): its events
+  /// 1..at folded. `not_found` if it did not exist then, `invalid_argument`
+  /// past the stream's end.
+  result<stream::entity_state> entity_at(const std::string& id, uint64_t at);
+
+  /// Entities whose id matches `pattern` (see `key_pattern`), sorted by id,
+  /// after `after`, at most `limit`: one consistent view per shard.
+  result<std::vector<stream::entity_state>>
+  entities(std::string_view pattern, std::string_view after, size_t limit) const;
+
   void append_async(stream::append_cmd cmd,
                     std::function<void(result<stream::append_result>)> done);
   void read_async(stream::read_query q,

@@ -19,10 +19,14 @@ struct stream_service_config {
   stream_feed_options feeds;
   /// The most events one read or replay page returns.
   uint32_t max_read = 10'000;
+  /// When entity projections are snapshotted.
+  snapshot_policy snapshots;
 };
 
 /// The stream shards of a node: restores every shard's stream metadata,
-/// dedup marks and checkpoint index from storage, spawns one actor per
+/// dedup marks and checkpoint index from storage, and its entity projection
+/// (the newest valid snapshot — a corrupt one is skipped with a warning —
+/// plus the events of every entity stream after it), spawns one actor per
 /// shard and routes stream names to them. Events are read from storage by
 /// the shards (and by `store()` users such as in-process replay).
 class stream_service {
@@ -51,10 +55,19 @@ public:
     return cfg_;
   }
 
+  /// The promoted projection of the shard that owns entity `id`.
+  std::shared_ptr<const stream::entity_map> entities_of(std::string_view id) const {
+    return views_[shard_of(stream::entity_stream(id))]->load();
+  }
+
+  /// The promoted projections of every shard.
+  std::vector<std::shared_ptr<const stream::entity_map>> all_entities() const;
+
   void stop();
 
 private:
   std::vector<stream_shard_actor> shards_;
+  std::vector<std::shared_ptr<entity_view>> views_;
   const storage::read_view* store_ = nullptr;
   stream_service_config cfg_;
 };

@@ -32,8 +32,16 @@ struct stream_shard_state {
   stream_shard_env env;
   durable_gate gate;
   std::map<std::string, feed_entry, std::less<>> feeds;
+  /// The projection with every applied entity event (ahead of the view
+  /// while commits are pending).
+  stream::entity_map pending;
+  std::shared_ptr<entity_view> view;
+  uint64_t snapshot_no = 0;
+  uint64_t since_snapshot = 0;
+  time_point first_since_snapshot;
   metrics::counter* appended = nullptr;
   metrics::counter* swept = nullptr;
+  metrics::counter* snapshots = nullptr;
 };
 
 using shard_pointer = stream_shard_actor::stateful_pointer<stream_shard_state>;
@@ -81,28 +89,113 @@ void publish(shard_pointer self, std::vector<stream::event> events) {
   }
 }
 
+// The entity id of an entity stream's name, or empty.
+std::string_view entity_of(std::string_view stream) {
+  return stream.starts_with(stream::entity_prefix)
+           ? stream.substr(stream::entity_prefix.size())
+           : std::string_view{};
+}
+
+// Checks that every event of an append to an entity stream is a change.
+result<void> check_entity_events(const stream::append_cmd& cmd) {
+  for (size_t i = 0; i < cmd.events.size(); ++i) {
+    auto c = stream::decode_change(cmd.events[i].payload);
+    auto ok = c ? stream::validate_change(*c) : result<void>{c.err()};
+    if (!ok) {
+      auto e = std::move(ok).err();
+      e.code = e.code == errc::storage_error ? errc::invalid_argument : e.code;
+      e.message = "event " + std::to_string(i) + ": " + e.message;
+      return e;
+    }
+  }
+  return {};
+}
+
+// Applies appended entity events to the pending projection; returns the
+// new version to promote once durable.
+std::shared_ptr<const stream::entity_map>
+apply_entities(shard_pointer self, std::string_view id,
+               const std::vector<stream::event>& events, time_point now) {
+  auto& st = self->state;
+  for (const auto& ev : events) {
+    // Checked before the append: a change always folds.
+    if (auto next = stream::apply_entity_event(st.pending, id, ev)) {
+      st.pending = std::move(*next);
+    }
+  }
+  if (st.since_snapshot == 0) {
+    st.first_since_snapshot = now;
+  }
+  st.since_snapshot += events.size();
+  return std::make_shared<const stream::entity_map>(st.pending);
+}
+
 void append(shard_pointer self, stream::append_cmd& cmd,
             std::function<void(result<stream::append_result>)> deliver) {
   auto& st = self->state;
   if (st.gate.refuse_if_failed(deliver)) {
     return;
   }
+  auto id = entity_of(cmd.stream);
+  if (!id.empty()) {
+    if (auto ok = check_entity_events(cmd); !ok) {
+      deliver(std::move(ok).err());
+      return;
+    }
+  }
+  auto now = st.env.clock->now();
   stream::effects fx;
-  auto r = st.table->append(cmd, st.env.clock->now(), fx);
+  auto r = st.table->append(cmd, now, fx);
   persist(self, fx);
+  std::shared_ptr<const stream::entity_map> promoted;
+  if (r && !id.empty() && !fx.appended.empty()) {
+    promoted = apply_entities(self, id, fx.appended, now);
+  }
   if (st.appended != nullptr && r) {
     st.appended->inc(fx.appended.size());
   }
   st.gate.after_durable([self, deliver = std::move(deliver), r = std::move(r),
-                         events = std::move(fx.appended)](
+                         events = std::move(fx.appended),
+                         promoted = std::move(promoted)](
                           const error* failure) mutable {
     if (failure != nullptr) {
+      // The pending projection is discarded with the shard: it stops.
       deliver(*failure);
       return;
+    }
+    if (promoted) {
+      self->state.view->root.store(std::move(promoted), std::memory_order_release);
     }
     deliver(std::move(r));
     publish(self, std::move(events));
   });
+}
+
+// Writes a snapshot of the pending projection when the policy says so.
+// It goes to the committer after every batch it reflects, so it is
+// durable only if they are.
+void maybe_snapshot(shard_pointer self, time_point now) {
+  auto& st = self->state;
+  const auto& policy = st.env.snapshots;
+  if (st.since_snapshot == 0
+      || (st.since_snapshot < policy.every_events
+          && now - st.first_since_snapshot < policy.every)) {
+    return;
+  }
+  stream::effects fx;
+  auto no = ++st.snapshot_no;
+  auto shard = st.table->shard();
+  fx.writes.push_back({stream::stream_table::snapshot_key(shard, no),
+                       stream::encode_snapshot(st.pending)});
+  if (no > policy.keep) {
+    fx.erased.emplace_back(stream::stream_table::snapshot_key(shard, 0),
+                           stream::stream_table::snapshot_key(shard, no - policy.keep + 1));
+  }
+  persist(self, fx);
+  st.since_snapshot = 0;
+  if (st.snapshots != nullptr) {
+    st.snapshots->inc();
+  }
 }
 
 result<stream::event_page> read(shard_pointer self, const stream::read_query& q) {
@@ -286,20 +379,27 @@ void tick(shard_pointer self) {
                                  [self](const stream::effects& out) {
                                    persist(self, out);
                                  });
+  maybe_snapshot(self, now);
 }
 
 stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
                                                     stream::stream_table table,
-                                                    stream_shard_env env) {
+                                                    stream_shard_env env,
+                                                    entity_start start) {
   auto& st = self->state;
   st.table.emplace(std::move(table));
   st.env = env;
+  st.pending = std::move(start.entities);
+  st.snapshot_no = start.snapshot_no;
+  st.view = std::move(start.view);
   if (env.metrics != nullptr) {
     st.appended = &env.metrics->add_counter(
       "shoal_stream_events_appended_total", "Events appended to streams.");
     st.swept = &env.metrics->add_counter(
       "shoal_stream_dedup_swept_total",
       "Stream event-id marks removed after the dedup window.");
+    st.snapshots = &env.metrics->add_counter(
+      "shoal_entity_snapshots_total", "Entity projection snapshots written.");
   }
   self->delayed_send(self, env.sweep_interval, tick_atom_v);
   return {
@@ -392,8 +492,8 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
 
 stream_shard_actor spawn_stream_shard(caf::actor_system& sys,
                                       stream::stream_table table,
-                                      stream_shard_env env) {
-  return sys.spawn(stream_shard_impl, std::move(table), env);
+                                      stream_shard_env env, entity_start start) {
+  return sys.spawn(stream_shard_impl, std::move(table), env, std::move(start));
 }
 
 } // namespace shoal

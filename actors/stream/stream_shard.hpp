@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "runtime/metrics.hpp"
 #include "runtime/storage/committer.hpp"
 #include "runtime/storage/engine.hpp"
+#include "runtime/stream/entity.hpp"
 #include "runtime/stream/stream_table.hpp"
 
 namespace shoal {
@@ -53,6 +55,30 @@ using stream_shard_actor = caf::typed_actor<
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 
+/// The promoted entity projection of one shard: the version whose events
+/// are all durable. The shard stores a new root after each durable append
+/// to an entity stream; readers on any thread load it (one atomic pointer
+/// copy) and keep a consistent view as long as they hold it, never blocking
+/// the shard.
+struct entity_view {
+  std::atomic<std::shared_ptr<const stream::entity_map>> root{
+    std::make_shared<const stream::entity_map>()};
+
+  std::shared_ptr<const stream::entity_map> load() const {
+    return root.load(std::memory_order_acquire);
+  }
+};
+
+/// When a shard snapshots its entity projection: after this many entity
+/// events, or this long after the first one since the last snapshot.
+struct snapshot_policy {
+  uint64_t every_events = 10'000;
+  duration every = std::chrono::seconds{60};
+  /// Snapshots kept per shard (the newest; an older one is the fallback
+  /// when the newest is corrupt).
+  uint64_t keep = 2;
+};
+
 /// What a stream shard needs from its node. Outlives every shard.
 struct stream_shard_env {
   storage::engine* store = nullptr;
@@ -64,10 +90,25 @@ struct stream_shard_env {
   stream_feed_options feeds;
   /// The most events one read or replay page returns.
   uint32_t max_read = 10'000;
+  snapshot_policy snapshots;
 };
 
+/// The restored projection a shard starts from.
+struct entity_start {
+  stream::entity_map entities;
+  /// The number of the newest snapshot (the next one gets a higher one).
+  uint64_t snapshot_no = 0;
+  /// Where the shard publishes its promoted projection (already holding
+  /// `entities`).
+  std::shared_ptr<entity_view> view;
+};
+
+/// Spawns a stream shard. Appends to entity streams (`$entity.<id>`, sent
+/// by `stream_client::append_entity`) must carry entity changes; each is
+/// applied to the shard's pending projection inside the append (refused
+/// changes append nothing) and promoted to `start.view` once durable.
 stream_shard_actor spawn_stream_shard(caf::actor_system& sys,
                                       stream::stream_table table,
-                                      stream_shard_env env);
+                                      stream_shard_env env, entity_start start);
 
 } // namespace shoal

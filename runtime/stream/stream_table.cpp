@@ -14,6 +14,7 @@ constexpr uint8_t format_v1 = 1;
 constexpr char tag_shard = 'S';
 constexpr char tag_event = 'E';
 constexpr char tag_checkpoint = 'C';
+constexpr char tag_snapshot = 'P';
 constexpr char type_meta = 'm';
 constexpr char type_mark = 'd';
 constexpr char type_checkpoint = 'k';
@@ -97,6 +98,13 @@ std::string stream_table::event_key(std::string_view stream, uint64_t seq) {
 std::string stream_table::checkpoint_key(std::string_view stream,
                                          uint64_t seq) {
   return keyed(tag_checkpoint, stream, seq);
+}
+
+std::string stream_table::snapshot_key(uint16_t shard, uint64_t no) {
+  std::string out{tag_snapshot};
+  out += codec::shard_prefix(shard);
+  out += seq_bytes(no);
+  return out;
 }
 
 uint64_t stream_table::seq_of(std::string_view key) {

@@ -184,6 +184,7 @@ result<void> validate_stream_name(std::string_view name);
 /// - `S` shard `k` name 0x00 seq   → checkpoint index entry (empty)
 /// - `E` name 0x00 seq             → event
 /// - `C` name 0x00 seq             → checkpoint state
+/// - `P` shard no                  → entity projection snapshot
 /// (shard: 2 bytes, seq: 8 bytes, both big-endian, so a stream's events and
 /// checkpoints are contiguous and in sequence order).
 class stream_table {
@@ -271,6 +272,9 @@ public:
   /// [event_key(stream, 0), event_key(stream, UINT64_MAX)].
   static std::string event_key(std::string_view stream, uint64_t seq);
   static std::string checkpoint_key(std::string_view stream, uint64_t seq);
+  /// Projection snapshot `no` of `shard` (`P` shard no): outside the
+  /// shard's restore range, read newest first at start.
+  static std::string snapshot_key(uint16_t shard, uint64_t no);
   /// The seq at the end of an event or checkpoint key.
   static uint64_t seq_of(std::string_view key);
 

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/ask.hpp"
 #include "actors/stream_client.hpp"
 #include "tests/support/embedded_node.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -324,6 +325,161 @@ TEST_F(stream_client_test, list_spans_shards) {
   EXPECT_EQ(*client_->list("a.", "", 10),
             (std::vector<std::string>{"a.1", "a.2", "a.3"}));
   EXPECT_EQ(*client_->list("a.", "a.1", 1), (std::vector<std::string>{"a.2"}));
+}
+
+stream::entity_change merge(std::vector<std::pair<std::string, std::optional<std::string>>> a,
+                            std::string by = "test") {
+  return stream::entity_change{stream::entity_op::merge, std::move(a), std::move(by)};
+}
+
+TEST_F(stream_client_test, entity_changes_update_the_projection_inside_the_append) {
+  ASSERT_TRUE(client_->append_entity("user.1", {merge({{"name", "\"ann\""}, {"age", "30"}})}));
+  auto view = node_->streams().entities_of("user.1");
+  auto u = client_->entity("user.1");
+  ASSERT_TRUE(u) << to_string(u.err());
+  EXPECT_EQ(u->attributes.at("age"), "30");
+  EXPECT_EQ(u->seq, 1u);
+  ASSERT_TRUE(client_->append_entity(
+    "user.1", {merge({{"age", std::nullopt}, {"city", "\"oslo\""}}, "edit")},
+    stream::expectation::exactly(1)));
+  u = client_->entity("user.1");
+  EXPECT_EQ(u->attributes.count("age"), 0u);
+  EXPECT_EQ(u->attributes.at("city"), "\"oslo\"");
+  EXPECT_EQ(u->updated_by, "edit");
+  // A view taken earlier is unchanged by later writes.
+  EXPECT_EQ(view->find("user.1")->attributes.at("age"), "30");
+  // A refused append changes neither the stream nor the projection.
+  EXPECT_EQ(client_->append_entity("user.1", {merge({{"x", "1"}})},
+                                   stream::expectation::exactly(1)).code(),
+            errc::seq_mismatch);
+  EXPECT_EQ(client_->append_entity(
+              "user.1", {stream::entity_change{stream::entity_op::set, {{"x", std::nullopt}}, ""}})
+              .code(),
+            errc::invalid_argument);
+  EXPECT_EQ(client_->entity("user.1")->seq, 2u);
+  // Raw events that are not changes are refused by the shard.
+  stream::append_cmd raw{stream::entity_stream("user.1"), {ev("merge", "junk")}, {}};
+  auto refused = wait_for<stream::append_result>([&](auto done) {
+    call<stream::append_result>(node_->streams().shard_for(raw.stream), std::move(done),
+                                append_atom_v, std::move(raw));
+  });
+  EXPECT_EQ(refused.code(), errc::invalid_argument);
+  // Time travel: the entity as of seq 1; deleted later.
+  ASSERT_TRUE(client_->append_entity(
+    "user.1", {stream::entity_change{stream::entity_op::remove, {}, "gdpr"}}));
+  EXPECT_EQ(client_->entity("user.1").code(), errc::not_found);
+  auto then = client_->entity_at("user.1", 1);
+  ASSERT_TRUE(then);
+  EXPECT_EQ(then->attributes.at("age"), "30");
+  EXPECT_EQ(client_->entity_at("user.1", 3).code(), errc::not_found);
+  EXPECT_EQ(client_->entity_at("user.1", 4).code(), errc::invalid_argument);
+  EXPECT_EQ(client_->entity_at("nobody", 1).code(), errc::not_found);
+  // Retried changes with ids apply once.
+  ASSERT_TRUE(client_->append_entity("acct.9", {merge({{"n", "1"}})}, {}, {"c-1"}));
+  auto retry = client_->append_entity("acct.9", {merge({{"n", "2"}})}, {}, {"c-1"});
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->appended(), 0u);
+  EXPECT_EQ(client_->entity("acct.9")->attributes.at("n"), "1");
+}
+
+TEST_F(stream_client_test, entities_list_by_pattern_across_shards) {
+  for (auto id : {"user.3", "user.1", "order.1", "user.2"}) {
+    ASSERT_TRUE(client_->append_entity(id, {merge({{"k", "1"}})}));
+  }
+  auto users = client_->entities("user.>", "", 10);
+  ASSERT_TRUE(users);
+  ASSERT_EQ(users->size(), 3u);
+  EXPECT_EQ((*users)[0].id, "user.1");
+  EXPECT_EQ((*users)[2].id, "user.3");
+  EXPECT_EQ(client_->entities(">", "user.1", 10)->size(), 2u);
+  EXPECT_EQ(client_->entities("bad pattern", "", 10).code(), errc::invalid_key);
+}
+
+// Polls (with a deadline) until shard storage holds a projection snapshot.
+bool wait_for_snapshots(node& n, size_t want) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    size_t found = 0;
+    (void) n.store().scan_prefix(storage::column::stream, "P",
+                                 [&](std::string_view, std::string_view) {
+                                   ++found;
+                                   return true;
+                                 });
+    if (found >= want) {
+      return true;
+    }
+    std::this_thread::sleep_for(20ms); // poll until the deadline
+  }
+  return false;
+}
+
+TEST(entity_restart, projection_restores_from_snapshots_and_skips_a_corrupt_one) {
+  test::temp_dir dir{"entity-restart"};
+  auto config = [&] {
+    node_config cfg;
+    cfg.data_dir = dir / "data";
+    cfg.http_address.clear();
+    cfg.shard_count = 1;
+    cfg.worker_threads = 2;
+    cfg.streams.snapshots.every_events = 50;
+    return cfg;
+  };
+  std::map<std::string, stream::entity_state> expected;
+  {
+    auto n = node::start(config());
+    ASSERT_TRUE(n);
+    stream_client c{**n};
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 60; ++i) {
+        ASSERT_TRUE(c.append_entity("e" + std::to_string(i),
+                                    {merge({{"round", std::to_string(round)}})}));
+      }
+      ASSERT_TRUE(wait_for_snapshots(**n, std::min(round + 1, 2)));
+    }
+    // A tail after the last snapshot.
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(c.append_entity("e" + std::to_string(i), {merge({{"tail", "true"}})}));
+    }
+    ASSERT_TRUE(c.append_entity("e59", {stream::entity_change{stream::entity_op::remove, {}, ""}}));
+    auto all = c.entities(">", "", 1000);
+    ASSERT_TRUE(all);
+    for (const auto& s : *all) {
+      expected[s.id] = s;
+    }
+    ASSERT_EQ(expected.size(), 59u);
+  }
+  auto check = [&](node& n) {
+    stream_client c{n};
+    auto all = c.entities(">", "", 1000);
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), expected.size());
+    for (const auto& s : *all) {
+      EXPECT_EQ(s, expected.at(s.id)) << s.id;
+    }
+  };
+  {
+    auto n = node::start(config());
+    ASSERT_TRUE(n);
+    check(**n);
+  }
+  {
+    // Corrupt the newest snapshot: the older one plus a longer tail.
+    auto store = storage::open_rocksdb_engine({dir / "data"});
+    ASSERT_TRUE(store);
+    std::string newest;
+    (void) (*store)->scan_prefix(storage::column::stream, "P",
+                                 [&](std::string_view k, std::string_view) {
+                                   newest = std::string{k};
+                                   return true;
+                                 });
+    ASSERT_FALSE(newest.empty());
+    storage::write_batch b;
+    b.put(storage::column::stream, newest, "SHSN garbage");
+    ASSERT_TRUE((*store)->write(b, storage::durability::sync));
+  }
+  auto n = node::start(config());
+  ASSERT_TRUE(n);
+  check(**n);
 }
 
 TEST(stream_restart, sequences_checkpoints_and_dedup_survive) {
