@@ -10,6 +10,34 @@
 
 namespace shoal {
 
+result<stream::entity_state> fold_entity_at(const storage::read_view& store,
+                                            const std::string& id, uint64_t at) {
+  auto name = stream::entity_stream(id);
+  std::optional<stream::entity_state> s;
+  for (uint64_t next = 1; next <= at;) {
+    auto events = read_events(store, name, next, at, 4096);
+    if (!events) {
+      return std::move(events).err();
+    }
+    if (events->empty()) {
+      break;
+    }
+    for (const auto& ev : *events) {
+      auto folded = stream::fold_entity(std::move(s), id, ev);
+      if (!folded) {
+        return std::move(folded).err();
+      }
+      s = std::move(*folded);
+    }
+    next = events->back().seq + 1;
+  }
+  if (!s) {
+    return fail(errc::not_found, "entity " + id + " did not exist at seq "
+                                   + std::to_string(at));
+  }
+  return std::move(*s);
+}
+
 result<void> validate_public_stream(std::string_view name) {
   if (auto ok = stream::validate_stream_name(name); !ok) {
     return ok;
@@ -187,29 +215,7 @@ result<stream::entity_state> stream_client::entity_at(const std::string& id,
     e.current = info->last_seq;
     return e;
   }
-  std::optional<stream::entity_state> s;
-  for (uint64_t next = 1; next <= at;) {
-    auto events = read_local(name, next, at, 4096);
-    if (!events) {
-      return std::move(events).err();
-    }
-    if (events->empty()) {
-      break;
-    }
-    for (const auto& ev : *events) {
-      auto folded = stream::fold_entity(std::move(s), id, ev);
-      if (!folded) {
-        return std::move(folded).err();
-      }
-      s = std::move(*folded);
-    }
-    next = events->back().seq + 1;
-  }
-  if (!s) {
-    return fail(errc::not_found, "entity " + id + " did not exist at seq "
-                                   + std::to_string(at));
-  }
-  return std::move(*s);
+  return fold_entity_at(node_.streams().store(), id, at);
 }
 
 result<std::vector<stream::entity_state>>

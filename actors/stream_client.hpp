@@ -95,6 +95,12 @@ private:
   node& node_;
 };
 
+/// Entity `id` as of seq `at` of its stream, folded from the events in
+/// `store` (`not_found` if it did not exist then). The caller checks `at`
+/// against the stream's last seq.
+result<stream::entity_state> fold_entity_at(const storage::read_view& store,
+                                            const std::string& id, uint64_t at);
+
 /// Refuses names starting with `stream::reserved_prefix` (`invalid_key`),
 /// after `stream::validate_stream_name`.
 result<void> validate_public_stream(std::string_view name);

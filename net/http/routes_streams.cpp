@@ -1,6 +1,7 @@
 // stream routes: POST/GET /v1/streams/{stream}/events, GET/PUT
 // /v1/streams/{stream}, GET /v1/streams, checkpoints, replay and the tail
-// WebSocket.
+// WebSocket; entity routes: POST /v1/entities/{id}/events, GET
+// /v1/entities/{id} and GET /v1/entities.
 
 #include <atomic>
 
@@ -458,9 +459,153 @@ private:
   std::shared_ptr<ws_tail_sink> sink_;
 };
 
+std::optional<std::string> entity_of(const request& req, const respond_fn& respond) {
+  auto id = req.param("id");
+  if (auto ok = stream::validate_entity_id(id); !ok) {
+    respond(error_response(ok.err()));
+    return std::nullopt;
+  }
+  return id;
+}
+
+void entity_append_route(node& n, request& req, respond_fn respond) {
+  auto id = entity_of(req, respond);
+  if (!id) {
+    return;
+  }
+  auto body = parse_json_object(req);
+  if (!body) {
+    respond(error_response(body.err()));
+    return;
+  }
+  stream::append_cmd cmd;
+  cmd.stream = stream::entity_stream(*id);
+  if (auto it = body->find("expected"); it != body->end()) {
+    if (!take(parse_expectation(*it), cmd.expected, respond)) {
+      return;
+    }
+    body->erase(it);
+  }
+  std::vector<json> items;
+  if (auto list = body->find("events"); list != body->end()) {
+    if (auto ok = check_fields(*body, {"events"}); !ok || !list->is_array()
+                                                   || list->empty()) {
+      respond(error_response(error{errc::invalid_argument,
+                                   "events must be a non-empty array of changes"}));
+      return;
+    }
+    items.assign(list->begin(), list->end());
+  } else {
+    items.push_back(*body);
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string event_id;
+    auto c = parse_change(items[i], event_id);
+    if (!c) {
+      auto e = std::move(c).err();
+      e.message = "events[" + std::to_string(i) + "]: " + e.message;
+      respond(error_response(e));
+      return;
+    }
+    cmd.events.push_back(stream::change_event(*c, std::move(event_id)));
+  }
+  // The name is copied: `cmd` is moved into the message.
+  auto name = cmd.stream;
+  to_shard<stream::append_result>(
+    n, name,
+    answer<stream::append_result>(
+      std::move(respond),
+      [&n, id = *id](const stream::append_result& r) {
+        auto j = append_json(r);
+        j.erase("stream");
+        j["entity_id"] = id;
+        // The projection was promoted before this answer.
+        const auto* s = n.streams().entities_of(id)->find(id);
+        j["entity"] = s != nullptr ? entity_json(*s) : json(nullptr);
+        return json_response(r.appended() > 0 ? 201 : 200, j);
+      }),
+    append_atom_v, std::move(cmd));
+}
+
+void entity_route(node& n, request& req, respond_fn respond) {
+  auto id = entity_of(req, respond);
+  if (!id) {
+    return;
+  }
+  if (req.query_param("at") == nullptr) {
+    const auto* s = n.streams().entities_of(*id)->find(*id);
+    respond(s != nullptr
+              ? json_response(200, entity_json(*s))
+              : error_response(error{errc::not_found, "no entity " + *id}));
+    return;
+  }
+  uint64_t at = 0;
+  if (!take(u64_query(req, "at"), at, respond)) {
+    return;
+  }
+  auto name = stream::entity_stream(*id);
+  // Time travel: fold the entity's events up to `at` (on the shard's
+  // thread, once its metadata says how far the stream goes).
+  to_shard<stream::stream_info>(
+    n, name,
+    std::function<void(result<stream::stream_info>)>{
+      [&n, respond, id = *id, at](result<stream::stream_info> info) {
+        if (!info) {
+          respond(error_response(error{errc::not_found, "no entity " + id}));
+          return;
+        }
+        if (at > info->last_seq) {
+          auto e = error{errc::invalid_argument,
+                         "entity " + id + " is at seq " + std::to_string(info->last_seq)};
+          e.current = info->last_seq;
+          respond(error_response(e));
+          return;
+        }
+        auto s = fold_entity_at(n.streams().store(), id, at);
+        respond(s ? json_response(200, entity_json(*s)) : error_response(s.err()));
+      }},
+    info_atom_v, name);
+}
+
+void entities_route(node& n, request& req, respond_fn respond) {
+  std::string pattern = ">";
+  std::string after;
+  if (const auto* p = req.query_param("pattern")) {
+    pattern = *p;
+  }
+  if (const auto* a = req.query_param("after")) {
+    after = *a;
+  }
+  uint64_t limit = 0;
+  if (!take(u64_query(req, "limit", default_list_limit), limit, respond)) {
+    return;
+  }
+  if (limit == 0 || limit > max_list_limit) {
+    respond(error_response(error{errc::invalid_argument,
+                                 "limit must be 1.." + std::to_string(max_list_limit)}));
+    return;
+  }
+  auto found = stream_client{n}.entities(pattern, after, limit + 1);
+  if (!found) {
+    respond(error_response(found.err()));
+    return;
+  }
+  json j{{"entities", json::array()}};
+  for (size_t i = 0; i < found->size() && i < limit; ++i) {
+    j["entities"].push_back(entity_json((*found)[i]));
+  }
+  if (found->size() > limit) {
+    j["after"] = (*found)[limit - 1].id;
+  }
+  respond(json_response(200, j));
+}
+
 } // namespace
 
 void add_stream_routes(router& routes, node& n) {
+  add_route(routes, n, method::get, "/v1/entities", entities_route);
+  add_route(routes, n, method::get, "/v1/entities/{id}", entity_route);
+  add_route(routes, n, method::post, "/v1/entities/{id}/events", entity_append_route);
   add_route(routes, n, method::get, "/v1/streams", list_route);
   add_route(routes, n, method::get, "/v1/streams/{stream}", info_route);
   add_route(routes, n, method::put, "/v1/streams/{stream}", configure_route);

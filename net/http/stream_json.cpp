@@ -19,11 +19,34 @@ void put_payload(json& out, const char* name, const std::string& bytes,
   out[std::string{name} + "_base64"] = base64_encode(bytes);
 }
 
+// Attribute values are JSON texts; a corrupt one shows as a string.
+json attribute_value(const std::string& text) {
+  auto v = json::parse(text, nullptr, false);
+  return v.is_discarded() ? json(text) : v;
+}
+
+json attributes_json(
+  const std::vector<std::pair<std::string, std::optional<std::string>>>& attrs) {
+  json out = json::object();
+  for (const auto& [name, value] : attrs) {
+    out[name] = value ? attribute_value(*value) : json(nullptr);
+  }
+  return out;
+}
+
 } // namespace
 
 json event_json(const stream::event& e) {
   json j{{"seq", e.seq}, {"type", e.type}, {"time", format_rfc3339(e.time)}};
-  put_payload(j, "data", e.payload, e.format);
+  auto change = e.stream.starts_with(stream::entity_prefix)
+                  ? stream::decode_change(e.payload)
+                  : result<stream::entity_change>{error{errc::not_found}};
+  if (change) {
+    j["data"] = {{"attributes", attributes_json(change->attributes)},
+                 {"by", change->by}};
+  } else {
+    put_payload(j, "data", e.payload, e.format);
+  }
   if (!e.metadata.empty()) {
     auto meta = json::parse(e.metadata, nullptr, false);
     if (meta.is_discarded()) {
@@ -55,6 +78,60 @@ json checkpoint_json(const stream::checkpoint& c) {
   json j{{"stream", c.stream}, {"seq", c.seq}, {"saved", format_rfc3339(c.saved)}};
   put_payload(j, "state", c.state, c.format);
   return j;
+}
+
+json entity_json(const stream::entity_state& s) {
+  json attrs = json::object();
+  for (const auto& [name, value] : s.attributes) {
+    attrs[name] = attribute_value(value);
+  }
+  return json{{"id", s.id},
+              {"attributes", std::move(attrs)},
+              {"updated_at", format_rfc3339(s.updated_at)},
+              {"updated_by", s.updated_by},
+              {"seq", s.seq}};
+}
+
+result<stream::entity_change> parse_change(const json& j, std::string& event_id) {
+  if (!j.is_object()) {
+    return fail(errc::invalid_argument, "a change must be a JSON object");
+  }
+  if (auto ok = check_fields(j, {"op", "attributes", "by", "id"}); !ok) {
+    return std::move(ok).err();
+  }
+  stream::entity_change c;
+  auto op = string_field(j, "op", false, "merge");
+  if (!op) {
+    return std::move(op).err();
+  }
+  auto parsed = stream::entity_op_from_string(*op);
+  if (!parsed) {
+    return fail(errc::invalid_argument, "op must be set, merge or delete");
+  }
+  c.op = *parsed;
+  auto by = string_field(j, "by", false);
+  auto id = string_field(j, "id", false);
+  if (!by || !id) {
+    return !by ? std::move(by).err() : std::move(id).err();
+  }
+  c.by = std::move(*by);
+  event_id = std::move(*id);
+  if (auto attrs = j.find("attributes"); attrs != j.end()) {
+    if (!attrs->is_object()) {
+      return fail(errc::invalid_argument, "attributes must be a JSON object");
+    }
+    for (const auto& [name, value] : attrs->items()) {
+      c.attributes.emplace_back(name, value.is_null()
+                                        ? std::nullopt
+                                        : std::optional<std::string>{to_text(value)});
+    }
+  } else if (c.op != stream::entity_op::remove) {
+    return fail(errc::invalid_argument, "a set or merge needs attributes");
+  }
+  if (auto ok = stream::validate_change(c); !ok) {
+    return std::move(ok).err();
+  }
+  return c;
 }
 
 result<stream::event_data> parse_event(const json& j) {

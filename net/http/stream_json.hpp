@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "net/http/json.hpp"
+#include "runtime/stream/entity.hpp"
 #include "runtime/stream/stream_table.hpp"
 
 namespace shoal::http {
 
 /// `{"seq","type","time","data"|"data_base64"[,"metadata"][,"id"]}`: JSON
-/// payloads inline as `data`, binary ones as `data_base64`.
+/// payloads inline as `data`, binary ones as `data_base64`. Events of
+/// entity streams show their change as `data` (`{"attributes","by"}`).
 json event_json(const stream::event& e);
 
 /// `{"name","created","updated","first_seq","last_seq","count",
@@ -28,6 +30,14 @@ result<stream::event_data> parse_event(const json& j);
 
 /// The events of an append body: `{"events":[...]}` or one event object.
 result<std::vector<stream::event_data>> parse_events(const json& body);
+
+/// `{"id","attributes":{name: value},"updated_at","updated_by","seq"}`.
+json entity_json(const stream::entity_state& s);
+
+/// One entity change: `{"op":"merge"|"set"|"delete","attributes":{…},
+/// "by","id"}` (`op` defaults to merge; in a merge a null value removes the
+/// attribute). `event_id` receives `id`.
+result<stream::entity_change> parse_change(const json& j, std::string& event_id);
 
 /// An expectation: `"any"`, `"no_stream"` or a seq (number or digits).
 result<stream::expectation> parse_expectation(const json& j);

@@ -225,6 +225,65 @@ TEST_F(stream_http_test, tail_catches_up_then_follows) {
             errc::invalid_key);
 }
 
+TEST_F(stream_http_test, entities_project_their_events) {
+  auto made = call("POST", "/v1/entities/user.1/events",
+                   {{"attributes", {{"name", "ann"}, {"tags", {"a", "b"}}}}, {"by", "signup"}},
+                   201);
+  EXPECT_EQ(made["entity_id"], "user.1");
+  EXPECT_EQ(made["seqs"], json::array({1}));
+  EXPECT_EQ(made["entity"]["attributes"]["name"], "ann");
+  auto changed = call("POST", "/v1/entities/user.1/events",
+                      {{"events",
+                        {{{"op", "merge"}, {"attributes", {{"tags", nullptr}, {"age", 31}}}},
+                         {{"op", "merge"}, {"attributes", {{"city", "oslo"}}}, {"id", "c-1"}}}},
+                       {"expected", 1}},
+                      201);
+  EXPECT_EQ(changed["seqs"], json::array({2, 3}));
+  auto u = call("GET", "/v1/entities/user.1");
+  EXPECT_EQ(u["attributes"], json({{"name", "ann"}, {"age", 31}, {"city", "oslo"}}));
+  EXPECT_EQ(u["seq"], 3);
+  EXPECT_EQ(u["updated_by"], "");
+  // Time travel.
+  auto then = call("GET", "/v1/entities/user.1?at=1");
+  EXPECT_EQ(then["attributes"]["tags"], json::array({"a", "b"}));
+  EXPECT_FALSE(then["attributes"].contains("age"));
+  call("GET", "/v1/entities/user.1?at=9", nullptr, 400);
+  call("GET", "/v1/entities/nobody", nullptr, 404);
+  call("GET", "/v1/entities/nobody?at=1", nullptr, 404);
+  // The entity's stream is readable, its changes as data.
+  auto events = call("GET", "/v1/streams/$entity.user.1/events");
+  ASSERT_EQ(events["events"].size(), 3u);
+  EXPECT_EQ(events["events"][0]["type"], "merge");
+  EXPECT_EQ(events["events"][0]["data"]["by"], "signup");
+  EXPECT_EQ(events["events"][2]["id"], "c-1");
+  // Bad changes: nothing appended.
+  call("POST", "/v1/entities/user.1/events", {{"op", "replace"}, {"attributes", json::object()}}, 400);
+  call("POST", "/v1/entities/user.1/events", {{"op", "set"}, {"attributes", {{"a", nullptr}}}}, 400);
+  call("POST", "/v1/entities/user.1/events", {{"op", "delete"}, {"attributes", {{"a", 1}}}}, 400);
+  call("POST", "/v1/entities/user.1/events", {{"attributes", 5}}, 400);
+  call("POST", "/v1/entities/user.1/events", {{"events", json::array()}}, 400);
+  call("POST", "/v1/entities/bad*id/events", {{"attributes", {{"a", 1}}}}, 400);
+  EXPECT_EQ(call("POST", "/v1/entities/user.1/events", {{"attributes", {{"a", 1}}}, {"expected", 1}},
+                 409)["error"]["current"],
+            3);
+  EXPECT_EQ(call("GET", "/v1/entities/user.1")["seq"], 3);
+  // Listing by pattern.
+  call("POST", "/v1/entities/user.2/events", {{"attributes", {{"name", "bob"}}}}, 201);
+  call("POST", "/v1/entities/order.1/events", {{"attributes", {{"total", 5}}}}, 201);
+  auto users = call("GET", "/v1/entities?pattern=user.>&limit=1");
+  ASSERT_EQ(users["entities"].size(), 1u);
+  EXPECT_EQ(users["entities"][0]["id"], "user.1");
+  EXPECT_EQ(users["after"], "user.1");
+  auto rest = call("GET", "/v1/entities?pattern=user.>&after=user.1");
+  EXPECT_EQ(rest["entities"][0]["id"], "user.2");
+  EXPECT_EQ(call("GET", "/v1/entities")["entities"].size(), 3u);
+  call("GET", "/v1/entities?pattern=a b", nullptr, 400);
+  // Delete.
+  auto gone = call("POST", "/v1/entities/user.2/events", {{"op", "delete"}}, 201);
+  EXPECT_TRUE(gone["entity"].is_null());
+  call("GET", "/v1/entities/user.2", nullptr, 404);
+}
+
 TEST(stream_process, acknowledged_appends_survive_sigkill_contiguous_and_whole) {
   test::temp_dir dir{"shoal-stream-kill"};
   std::vector<std::string> args{"--data-dir", dir / "data", "--http", "127.0.0.1:0",
