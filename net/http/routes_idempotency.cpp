@@ -93,17 +93,6 @@ response record_response(const idem::record& r) {
   return json_response(200, record_json(r));
 }
 
-// Moves a parsed field into `out`, or responds with its error (false).
-template <class T>
-bool take(result<T> r, T& out, const respond_fn& respond) {
-  if (!r) {
-    respond(error_response(r.err()));
-    return false;
-  }
-  out = std::move(*r);
-  return true;
-}
-
 void begin_route(node& n, request& req, respond_fn respond) {
   auto call = parse_call(n, req, {"lease_ttl", "fingerprint", "fence"}, respond);
   if (!call) {

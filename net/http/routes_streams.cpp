@@ -54,14 +54,19 @@ void to_shard(node& n, const std::string& stream,
   call<T>(n.streams().shard_for(stream), std::move(done), std::move(xs)...);
 }
 
-template <class T>
-bool take(result<T> r, T& out, const respond_fn& respond) {
-  if (!r) {
-    respond(error_response(r.err()));
-    return false;
+// The `limit` query parameter of a listing (1..max_list_limit), or nullopt
+// after responding with the error.
+std::optional<uint64_t> list_limit(const request& req, const respond_fn& respond) {
+  uint64_t limit = 0;
+  if (!take(u64_query(req, "limit", default_list_limit), limit, respond)) {
+    return std::nullopt;
   }
-  out = std::move(*r);
-  return true;
+  if (limit == 0 || limit > max_list_limit) {
+    respond(error_response(error{errc::invalid_argument,
+                                 "limit must be 1.." + std::to_string(max_list_limit)}));
+    return std::nullopt;
+  }
+  return limit;
 }
 
 json append_json(const stream::append_result& r) {
@@ -230,15 +235,11 @@ void list_route(node& n, request& req, respond_fn respond) {
   if (const auto* a = req.query_param("after")) {
     after = *a;
   }
-  uint64_t limit = 0;
-  if (!take(u64_query(req, "limit", default_list_limit), limit, respond)) {
+  auto max = list_limit(req, respond);
+  if (!max) {
     return;
   }
-  if (limit == 0 || limit > max_list_limit) {
-    respond(error_response(error{errc::invalid_argument,
-                                 "limit must be 1.." + std::to_string(max_list_limit)}));
-    return;
-  }
+  auto limit = *max;
   // One more than asked: whether there is a next page.
   auto want = static_cast<uint32_t>(limit + 1);
   call_all<std::vector<std::string>>(
@@ -576,15 +577,11 @@ void entities_route(node& n, request& req, respond_fn respond) {
   if (const auto* a = req.query_param("after")) {
     after = *a;
   }
-  uint64_t limit = 0;
-  if (!take(u64_query(req, "limit", default_list_limit), limit, respond)) {
+  auto max = list_limit(req, respond);
+  if (!max) {
     return;
   }
-  if (limit == 0 || limit > max_list_limit) {
-    respond(error_response(error{errc::invalid_argument,
-                                 "limit must be 1.." + std::to_string(max_list_limit)}));
-    return;
-  }
+  auto limit = *max;
   auto found = stream_client{n}.entities(pattern, after, limit + 1);
   if (!found) {
     respond(error_response(found.err()));

@@ -216,16 +216,7 @@ TEST_F(agg_client_test, hooks_see_durable_merges_but_not_duplicates) {
 
 TEST(agg_restart, values_definitions_and_marks_survive_and_orphans_go) {
   test::temp_dir dir{"agg-restart"};
-  auto start = [&] {
-    node_config cfg;
-    cfg.data_dir = dir / "data";
-    cfg.http_address.clear();
-    cfg.shard_count = 4;
-    cfg.worker_threads = 2;
-    auto n = node::start(cfg);
-    EXPECT_TRUE(n) << to_string(n.err());
-    return n ? std::move(n).value() : nullptr;
-  };
+  auto start = [&] { return test::start_embedded_node(dir / "data"); };
   {
     auto n = start();
     ASSERT_NE(n, nullptr);

@@ -281,14 +281,11 @@ TEST_F(stream_client_test, tail_while_appending_has_no_gaps_or_repeats) {
 }
 
 TEST_F(stream_client_test, a_slow_tail_is_told_where_to_resume) {
-  node_config cfg;
-  cfg.http_address.clear();
-  cfg.worker_threads = 2;
-  cfg.shard_count = 2;
-  cfg.streams.feeds.max_backlog_bytes = 4096;
-  auto n = node::start(cfg);
-  ASSERT_TRUE(n);
-  stream_client c{**n};
+  auto n = test::start_embedded_node({}, [](node_config& cfg) {
+    cfg.streams.feeds.max_backlog_bytes = 4096;
+  });
+  ASSERT_NE(n, nullptr);
+  stream_client c{*n};
   ASSERT_TRUE(c.append("s", {ev("e")}));
   auto sink = std::make_shared<recording_sink>();
   c.tail("s", 1, sink);
@@ -305,7 +302,7 @@ TEST_F(stream_client_test, a_slow_tail_is_told_where_to_resume) {
   ASSERT_TRUE(resumed->wait([](auto& s) { return s.seqs_.size() == 100; }));
   EXPECT_EQ(resumed->seqs_, range(2, 101));
   resumed->open_ = false;
-  (*n)->stop();
+  n->stop();
 }
 
 TEST_F(stream_client_test, tail_from_removed_events_is_compacted) {
@@ -415,26 +412,23 @@ bool wait_for_snapshots(node& n, size_t want) {
 
 TEST(entity_restart, projection_restores_from_snapshots_and_skips_a_corrupt_one) {
   test::temp_dir dir{"entity-restart"};
-  auto config = [&] {
-    node_config cfg;
-    cfg.data_dir = dir / "data";
-    cfg.http_address.clear();
-    cfg.shard_count = 1;
-    cfg.worker_threads = 2;
-    cfg.streams.snapshots.every_events = 50;
-    return cfg;
+  auto start = [&] {
+    return test::start_embedded_node(dir / "data", [](node_config& cfg) {
+      cfg.shard_count = 1;
+      cfg.streams.snapshots.every_events = 50;
+    });
   };
   std::map<std::string, stream::entity_state> expected;
   {
-    auto n = node::start(config());
-    ASSERT_TRUE(n);
-    stream_client c{**n};
+    auto n = start();
+    ASSERT_NE(n, nullptr);
+    stream_client c{*n};
     for (int round = 0; round < 3; ++round) {
       for (int i = 0; i < 60; ++i) {
         ASSERT_TRUE(c.append_entity("e" + std::to_string(i),
                                     {merge({{"round", std::to_string(round)}})}));
       }
-      ASSERT_TRUE(wait_for_snapshots(**n, std::min(round + 1, 2)));
+      ASSERT_TRUE(wait_for_snapshots(*n, std::min(round + 1, 2)));
     }
     // A tail after the last snapshot.
     for (int i = 0; i < 10; ++i) {
@@ -458,9 +452,9 @@ TEST(entity_restart, projection_restores_from_snapshots_and_skips_a_corrupt_one)
     }
   };
   {
-    auto n = node::start(config());
-    ASSERT_TRUE(n);
-    check(**n);
+    auto n = start();
+    ASSERT_NE(n, nullptr);
+    check(*n);
   }
   {
     // Corrupt the newest snapshot: the older one plus a longer tail.
@@ -477,23 +471,14 @@ TEST(entity_restart, projection_restores_from_snapshots_and_skips_a_corrupt_one)
     b.put(storage::column::stream, newest, "SHSN garbage");
     ASSERT_TRUE((*store)->write(b, storage::durability::sync));
   }
-  auto n = node::start(config());
-  ASSERT_TRUE(n);
-  check(**n);
+  auto n = start();
+  ASSERT_NE(n, nullptr);
+  check(*n);
 }
 
 TEST(stream_restart, sequences_checkpoints_and_dedup_survive) {
   test::temp_dir dir{"stream-restart"};
-  auto start = [&] {
-    node_config cfg;
-    cfg.data_dir = dir / "data";
-    cfg.http_address.clear();
-    cfg.shard_count = 4;
-    cfg.worker_threads = 2;
-    auto n = node::start(cfg);
-    EXPECT_TRUE(n) << to_string(n.err());
-    return n ? std::move(n).value() : nullptr;
-  };
+  auto start = [&] { return test::start_embedded_node(dir / "data"); };
   {
     auto n = start();
     ASSERT_NE(n, nullptr);
