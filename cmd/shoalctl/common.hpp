@@ -51,4 +51,7 @@ void add_lock_commands(CLI::App& app, context& ctx, int& code);
 /// Registers `agg`, `dedup` and `cache`; their callbacks set `code`.
 void add_aggregate_commands(CLI::App& app, context& ctx, int& code);
 
+/// Registers `stream` and `entity`; their callbacks set `code`.
+void add_stream_commands(CLI::App& app, context& ctx, int& code);
+
 } // namespace shoal::ctl

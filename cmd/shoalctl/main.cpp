@@ -408,6 +408,7 @@ int main(int argc, char** argv) {
 
   add_lock_commands(app, ctx, code);
   add_aggregate_commands(app, ctx, code);
+  add_stream_commands(app, ctx, code);
 
   try {
     app.parse(argc, argv);

@@ -148,6 +148,43 @@ TEST_F(shoalctl_test, agg_define_merge_get_and_dedup) {
   EXPECT_EQ(run({"agg", "get", "visitors", "/home"}).exit, 1);
 }
 
+TEST_F(shoalctl_test, stream_append_read_replay_and_entities) {
+  EXPECT_EQ(run({"stream", "append", "acct.1", "deposited", "10", "--expected", "no_stream"}).exit, 0);
+  EXPECT_EQ(run({"stream", "append", "acct.1", "deposited", "5", "--id", "d-2"}).exit, 0);
+  auto dup = run({"stream", "append", "acct.1", "deposited", "5", "--id", "d-2"});
+  EXPECT_EQ(dup.exit, 0);
+  EXPECT_EQ(field(dup, "appended"), "0");
+  EXPECT_EQ(run({"stream", "append", "acct.1", "withdrawn", "3", "--expected", "1"}).exit, 1);
+  auto read = run({"stream", "read", "acct.1"});
+  ASSERT_EQ(read.exit, 0);
+  ASSERT_EQ(read.lines.size(), 2u);
+  EXPECT_EQ(read.lines[1], "2 deposited 5");
+  EXPECT_EQ(field(run({"stream", "info", "acct.1"}), "last_seq"), "2");
+  EXPECT_EQ(run({"stream", "checkpoint", "save", "acct.1", "1", R"({"balance":10})"}).exit, 0);
+  auto r = run({"-o", "json", "stream", "replay", "acct.1", "--target", "2"});
+  ASSERT_EQ(r.exit, 0);
+  auto j = json::parse(r.lines.at(0));
+  EXPECT_EQ(j["checkpoint"]["state"]["balance"], 10);
+  EXPECT_EQ(j["events"].size(), 1u);
+  EXPECT_EQ(run({"stream", "retain", "acct.1", "--truncate-before", "2"}).exit, 0);
+  EXPECT_EQ(field(run({"stream", "info", "acct.1"}), "first_seq"), "2");
+  EXPECT_EQ(run({"stream", "append", "$entity.x", "set"}).exit, 1);
+
+  EXPECT_EQ(run({"entity", "change", "user.1", "--set", "name=ann", "--set", "age=30",
+                 "--by", "ops"}).exit, 0);
+  EXPECT_EQ(run({"entity", "change", "user.1", "--set", "age=null"}).exit, 0);
+  auto got = run({"-o", "json", "entity", "get", "user.1"});
+  ASSERT_EQ(got.exit, 0);
+  EXPECT_EQ(json::parse(got.lines.at(0))["attributes"], json({{"name", "ann"}}));
+  auto then = run({"-o", "json", "entity", "get", "user.1", "--at", "1"});
+  EXPECT_EQ(json::parse(then.lines.at(0))["attributes"]["age"], 30);
+  EXPECT_EQ(run({"entity", "change", "user.1", "--set", "oops"}).exit, 2);
+  auto ls = run({"-o", "json", "entity", "ls", "--pattern", "user.>"});
+  EXPECT_EQ(json::parse(ls.lines.at(0))["entities"].size(), 1u);
+  EXPECT_EQ(run({"entity", "change", "user.1", "--op", "delete"}).exit, 0);
+  EXPECT_EQ(run({"entity", "get", "user.1"}).exit, 1);
+}
+
 TEST_F(shoalctl_test, lock_lease_and_elect) {
   auto got = run({"lock", "acquire", "--ttl", "1m", "jobs.nightly"});
   ASSERT_EQ(got.exit, 0);
