@@ -54,19 +54,32 @@ void to_shard(node& n, const std::string& stream,
   call<T>(n.streams().shard_for(stream), std::move(done), std::move(xs)...);
 }
 
-// The `limit` query parameter of a listing (1..max_list_limit), or nullopt
-// after responding with the error.
-std::optional<uint64_t> list_limit(const request& req, const respond_fn& respond) {
-  uint64_t limit = 0;
-  if (!take(u64_query(req, "limit", default_list_limit), limit, respond)) {
+// The query of a listing: a filter (`filter_name`, else `fallback`),
+// `after` and `limit` (1..max_list_limit).
+struct listing {
+  std::string filter;
+  std::string after;
+  uint64_t limit = default_list_limit;
+};
+
+// The listing query, or nullopt after responding with the error.
+std::optional<listing> listing_of(const request& req, const char* filter_name,
+                                  std::string fallback, const respond_fn& respond) {
+  listing out;
+  const auto* f = req.query_param(filter_name);
+  out.filter = f != nullptr ? *f : std::move(fallback);
+  if (const auto* a = req.query_param("after")) {
+    out.after = *a;
+  }
+  if (!take(u64_query(req, "limit", default_list_limit), out.limit, respond)) {
     return std::nullopt;
   }
-  if (limit == 0 || limit > max_list_limit) {
+  if (out.limit == 0 || out.limit > max_list_limit) {
     respond(error_response(error{errc::invalid_argument,
                                  "limit must be 1.." + std::to_string(max_list_limit)}));
     return std::nullopt;
   }
-  return limit;
+  return out;
 }
 
 json append_json(const stream::append_result& r) {
@@ -227,19 +240,11 @@ void configure_route(node& n, request& req, respond_fn respond) {
 }
 
 void list_route(node& n, request& req, respond_fn respond) {
-  std::string prefix;
-  std::string after;
-  if (const auto* p = req.query_param("prefix")) {
-    prefix = *p;
-  }
-  if (const auto* a = req.query_param("after")) {
-    after = *a;
-  }
-  auto max = list_limit(req, respond);
-  if (!max) {
+  auto q = listing_of(req, "prefix", "", respond);
+  if (!q) {
     return;
   }
-  auto limit = *max;
+  auto limit = q->limit;
   // One more than asked: whether there is a next page.
   auto want = static_cast<uint32_t>(limit + 1);
   call_all<std::vector<std::string>>(
@@ -264,7 +269,7 @@ void list_route(node& n, request& req, respond_fn respond) {
         }
         respond(json_response(200, j));
       }},
-    list_atom_v, prefix, after, want);
+    list_atom_v, q->filter, q->after, want);
 }
 
 void save_checkpoint_route(node& n, request& req, respond_fn respond) {
@@ -569,20 +574,12 @@ void entity_route(node& n, request& req, respond_fn respond) {
 }
 
 void entities_route(node& n, request& req, respond_fn respond) {
-  std::string pattern = ">";
-  std::string after;
-  if (const auto* p = req.query_param("pattern")) {
-    pattern = *p;
-  }
-  if (const auto* a = req.query_param("after")) {
-    after = *a;
-  }
-  auto max = list_limit(req, respond);
-  if (!max) {
+  auto q = listing_of(req, "pattern", ">", respond);
+  if (!q) {
     return;
   }
-  auto limit = *max;
-  auto found = stream_client{n}.entities(pattern, after, limit + 1);
+  auto limit = q->limit;
+  auto found = stream_client{n}.entities(q->filter, q->after, limit + 1);
   if (!found) {
     respond(error_response(found.err()));
     return;
