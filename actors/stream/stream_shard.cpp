@@ -241,25 +241,30 @@ result<stream::event_page> read(shard_pointer self, const stream::read_query& q)
   return page;
 }
 
-result<stream::checkpoint> load(shard_pointer self, const std::string& stream,
-                                uint64_t at_or_before) {
-  auto& st = self->state;
-  auto seq = st.table->checkpoint_at_or_before(
-    stream, at_or_before == 0 ? UINT64_MAX : at_or_before);
-  if (!seq) {
-    return fail(errc::not_found, "no checkpoint of " + stream + " at or before "
-                                   + std::to_string(at_or_before));
-  }
-  auto v = st.env.store->get(storage::column::stream,
-                             stream::stream_table::checkpoint_key(stream, *seq));
+// Reads checkpoint `seq` of `stream` (one the index holds) from storage.
+result<stream::checkpoint> read_checkpoint(shard_pointer self,
+                                           const std::string& stream, uint64_t seq) {
+  auto v = self->state.env.store->get(storage::column::stream,
+                                      stream::stream_table::checkpoint_key(stream, seq));
   if (!v) {
     return std::move(v).err();
   }
   if (!*v) {
     return fail(errc::storage_error, "checkpoint " + stream + "@"
-                                       + std::to_string(*seq) + " is missing");
+                                       + std::to_string(seq) + " is missing");
   }
-  return stream::stream_table::decode_checkpoint(stream, *seq, **v);
+  return stream::stream_table::decode_checkpoint(stream, seq, **v);
+}
+
+result<stream::checkpoint> load(shard_pointer self, const std::string& stream,
+                                uint64_t at_or_before) {
+  auto seq = self->state.table->checkpoint_at_or_before(
+    stream, at_or_before == 0 ? UINT64_MAX : at_or_before);
+  if (!seq) {
+    return fail(errc::not_found, "no checkpoint of " + stream + " at or before "
+                                   + std::to_string(at_or_before));
+  }
+  return read_checkpoint(self, stream, *seq);
 }
 
 result<stream::replay_page> replay(shard_pointer self, const std::string& stream,
@@ -282,8 +287,8 @@ result<stream::replay_page> replay(shard_pointer self, const std::string& stream
   stream::replay_page out;
   out.target = target;
   uint64_t start = 1;
-  if (st.table->checkpoint_at_or_before(stream, target)) {
-    auto cp = load(self, stream, target);
+  if (auto seq = st.table->checkpoint_at_or_before(stream, target)) {
+    auto cp = read_checkpoint(self, stream, *seq);
     if (!cp) {
       return std::move(cp).err();
     }
