@@ -10,8 +10,18 @@
 
 namespace shoal {
 
-result<stream::entity_state> fold_entity_at(const storage::read_view& store,
-                                            const std::string& id, uint64_t at) {
+result<stream::entity_state>
+fold_entity_at(const storage::read_view& store, const std::string& id,
+               uint64_t at, const result<stream::stream_info>& info) {
+  if (!info) {
+    return fail(errc::not_found, "no entity " + id);
+  }
+  if (at > info->last_seq) {
+    auto e = error{errc::invalid_argument,
+                   "entity " + id + " is at seq " + std::to_string(info->last_seq)};
+    e.current = info->last_seq;
+    return e;
+  }
   auto name = stream::entity_stream(id);
   std::optional<stream::entity_state> s;
   for (uint64_t next = 1; next <= at;) {
@@ -204,18 +214,8 @@ result<stream::entity_state> stream_client::entity(std::string_view id) const {
 
 result<stream::entity_state> stream_client::entity_at(const std::string& id,
                                                       uint64_t at) {
-  auto name = stream::entity_stream(id);
-  auto info = this->info(name);
-  if (!info) {
-    return fail(errc::not_found, "no entity " + id);
-  }
-  if (at > info->last_seq) {
-    auto e = error{errc::invalid_argument,
-                   "entity " + id + " is at seq " + std::to_string(info->last_seq)};
-    e.current = info->last_seq;
-    return e;
-  }
-  return fold_entity_at(node_.streams().store(), id, at);
+  return fold_entity_at(node_.streams().store(), id, at,
+                        info(stream::entity_stream(id)));
 }
 
 result<std::vector<stream::entity_state>>

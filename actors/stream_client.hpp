@@ -96,10 +96,12 @@ private:
 };
 
 /// Entity `id` as of seq `at` of its stream, folded from the events in
-/// `store` (`not_found` if it did not exist then). The caller checks `at`
-/// against the stream's last seq.
-result<stream::entity_state> fold_entity_at(const storage::read_view& store,
-                                            const std::string& id, uint64_t at);
+/// `store`; `info` is the stream's metadata as its shard answered it.
+/// `not_found` if there is no such entity (or it did not exist at `at`),
+/// `invalid_argument` (+`current`) for `at` past the stream's end.
+result<stream::entity_state>
+fold_entity_at(const storage::read_view& store, const std::string& id,
+               uint64_t at, const result<stream::stream_info>& info);
 
 /// Refuses names starting with `stream::reserved_prefix` (`invalid_key`),
 /// after `stream::validate_stream_name`.

@@ -556,18 +556,7 @@ void entity_route(node& n, request& req, respond_fn respond) {
     n, name,
     std::function<void(result<stream::stream_info>)>{
       [&n, respond, id = *id, at](result<stream::stream_info> info) {
-        if (!info) {
-          respond(error_response(error{errc::not_found, "no entity " + id}));
-          return;
-        }
-        if (at > info->last_seq) {
-          auto e = error{errc::invalid_argument,
-                         "entity " + id + " is at seq " + std::to_string(info->last_seq)};
-          e.current = info->last_seq;
-          respond(error_response(e));
-          return;
-        }
-        auto s = fold_entity_at(n.streams().store(), id, at);
+        auto s = fold_entity_at(n.streams().store(), id, at, info);
         respond(s ? json_response(200, entity_json(*s)) : error_response(s.err()));
       }},
     info_atom_v, name);
