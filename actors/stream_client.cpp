@@ -143,31 +143,36 @@ result<stream::replay_page> stream_client::replay_start(std::string stream,
                                         target, limit);
 }
 
+void stream_client::list_async(
+  std::string prefix, std::string after, uint32_t limit,
+  std::function<void(result<std::vector<std::string>>)> done) {
+  call_all<std::vector<std::string>>(
+    node_.streams().shards(),
+    std::function<void(std::vector<result<std::vector<std::string>>>)>{
+      [done = std::move(done), limit](std::vector<result<std::vector<std::string>>> all) {
+        std::vector<std::string> names;
+        for (auto& a : all) {
+          if (!a) {
+            done(std::move(a).err());
+            return;
+          }
+          names.insert(names.end(), std::make_move_iterator(a->begin()),
+                       std::make_move_iterator(a->end()));
+        }
+        std::sort(names.begin(), names.end());
+        if (names.size() > limit) {
+          names.resize(limit);
+        }
+        done(std::move(names));
+      }},
+    list_atom_v, std::move(prefix), std::move(after), limit);
+}
+
 result<std::vector<std::string>>
 stream_client::list(std::string prefix, std::string after, uint32_t limit) {
-  auto answers = wait_for<std::vector<result<std::vector<std::string>>>>(
-    [&](auto done) {
-      call_all<std::vector<std::string>>(
-        node_.streams().shards(),
-        std::function<void(std::vector<result<std::vector<std::string>>>)>{
-          [done](std::vector<result<std::vector<std::string>>> all) {
-            done(std::move(all));
-          }},
-        list_atom_v, prefix, after, limit);
-    });
-  std::vector<std::string> names;
-  for (auto& a : *answers) {
-    if (!a) {
-      return std::move(a).err();
-    }
-    names.insert(names.end(), std::make_move_iterator(a->begin()),
-                 std::make_move_iterator(a->end()));
-  }
-  std::sort(names.begin(), names.end());
-  if (names.size() > limit) {
-    names.resize(limit);
-  }
-  return names;
+  return wait_for<std::vector<std::string>>([&](auto done) {
+    list_async(std::move(prefix), std::move(after), limit, std::move(done));
+  });
 }
 
 void stream_client::tail(std::string stream, uint64_t from,

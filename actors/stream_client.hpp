@@ -80,6 +80,8 @@ public:
                     std::function<void(result<stream::append_result>)> done);
   void read_async(stream::read_query q,
                   std::function<void(result<stream::event_page>)> done);
+  void list_async(std::string prefix, std::string after, uint32_t limit,
+                  std::function<void(result<std::vector<std::string>>)> done);
 
   /// Events straight from this node's storage, for in-process replay: the
   /// events of `stream` with seqs in [from, to], at most `limit`.

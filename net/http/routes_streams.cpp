@@ -246,30 +246,22 @@ void list_route(node& n, request& req, respond_fn respond) {
   }
   auto limit = q->limit;
   // One more than asked: whether there is a next page.
-  auto want = static_cast<uint32_t>(limit + 1);
-  call_all<std::vector<std::string>>(
-    n.streams().shards(),
-    std::function<void(std::vector<result<std::vector<std::string>>>)>{
-      [respond, limit](std::vector<result<std::vector<std::string>>> all) {
-        std::vector<std::string> names;
-        for (auto& a : all) {
-          if (!a) {
-            respond(error_response(a.err()));
-            return;
-          }
-          names.insert(names.end(), a->begin(), a->end());
-        }
-        std::sort(names.begin(), names.end());
-        json j{{"streams", json::array()}};
-        for (size_t i = 0; i < names.size() && i < limit; ++i) {
-          j["streams"].push_back(names[i]);
-        }
-        if (names.size() > limit) {
-          j["after"] = names[limit - 1];
-        }
-        respond(json_response(200, j));
-      }},
-    list_atom_v, q->filter, q->after, want);
+  stream_client{n}.list_async(
+    q->filter, q->after, static_cast<uint32_t>(limit + 1),
+    [respond, limit](result<std::vector<std::string>> names) {
+      if (!names) {
+        respond(error_response(names.err()));
+        return;
+      }
+      json j{{"streams", json::array()}};
+      for (size_t i = 0; i < names->size() && i < limit; ++i) {
+        j["streams"].push_back((*names)[i]);
+      }
+      if (names->size() > limit) {
+        j["after"] = (*names)[limit - 1];
+      }
+      respond(json_response(200, j));
+    });
 }
 
 void save_checkpoint_route(node& n, request& req, respond_fn respond) {
