@@ -82,6 +82,29 @@ std::optional<listing> listing_of(const request& req, const char* filter_name,
   return out;
 }
 
+// The JSON body of an append (stream or entity) without its `expected`
+// member, which goes to `expected` (or else the `expected` query
+// parameter); nullopt after responding with the error.
+std::optional<json> append_body(const request& req, stream::expectation& expected,
+                                const respond_fn& respond) {
+  auto body = parse_json_object(req);
+  if (!body) {
+    respond(error_response(body.err()));
+    return std::nullopt;
+  }
+  if (auto it = body->find("expected"); it != body->end()) {
+    if (!take(parse_expectation(*it), expected, respond)) {
+      return std::nullopt;
+    }
+    body->erase(it);
+  } else if (const auto* q = req.query_param("expected")) {
+    if (!take(parse_expectation(json(*q)), expected, respond)) {
+      return std::nullopt;
+    }
+  }
+  return std::move(*body);
+}
+
 json append_json(const stream::append_result& r) {
   json dups = json::array();
   for (auto d : r.duplicate) {
@@ -100,22 +123,11 @@ void append_route(node& n, request& req, respond_fn respond) {
   if (!name) {
     return;
   }
-  auto body = parse_json_object(req);
-  if (!body) {
-    respond(error_response(body.err()));
-    return;
-  }
   stream::append_cmd cmd;
   cmd.stream = *name;
-  if (auto it = body->find("expected"); it != body->end()) {
-    if (!take(parse_expectation(*it), cmd.expected, respond)) {
-      return;
-    }
-    body->erase(it);
-  } else if (const auto* q = req.query_param("expected")) {
-    if (!take(parse_expectation(json(*q)), cmd.expected, respond)) {
-      return;
-    }
+  auto body = append_body(req, cmd.expected, respond);
+  if (!body) {
+    return;
   }
   if (body->contains("events")) {
     if (auto ok = check_fields(*body, {"events"}); !ok) {
@@ -471,18 +483,11 @@ void entity_append_route(node& n, request& req, respond_fn respond) {
   if (!id) {
     return;
   }
-  auto body = parse_json_object(req);
-  if (!body) {
-    respond(error_response(body.err()));
-    return;
-  }
   stream::append_cmd cmd;
   cmd.stream = stream::entity_stream(*id);
-  if (auto it = body->find("expected"); it != body->end()) {
-    if (!take(parse_expectation(*it), cmd.expected, respond)) {
-      return;
-    }
-    body->erase(it);
+  auto body = append_body(req, cmd.expected, respond);
+  if (!body) {
+    return;
   }
   std::vector<json> items;
   if (auto list = body->find("events"); list != body->end()) {
