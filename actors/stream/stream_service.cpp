@@ -17,16 +17,16 @@ result<entity_start> load_snapshot(const storage::read_view& store, uint16_t sha
   auto scanned = store.scan(
     storage::column::stream, first, last,
     [&](std::string_view k, std::string_view v) {
+      // Newest first: the first key holds the highest number.
       auto no = stream::stream_table::seq_of(k);
+      out.snapshot_no = std::max(out.snapshot_no, no);
       auto m = stream::decode_snapshot(v);
       if (!m) {
         spdlog::warn("streams: shard {} snapshot {} skipped: {}", shard, no,
                      m.err().message);
-        out.snapshot_no = std::max(out.snapshot_no, no);
         return true;
       }
       out.entities = std::move(*m);
-      out.snapshot_no = std::max(out.snapshot_no, no);
       return false;
     },
     storage::direction::backward);
