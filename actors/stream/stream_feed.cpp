@@ -20,13 +20,11 @@ read_events(const storage::read_view& store, const std::string& stream,
   }
   error bad;
   bool corrupt = false;
-  auto last = to == UINT64_MAX ? std::string{}
-                               : stream::stream_table::event_key(stream, to + 1);
-  if (last.empty()) {
+  auto last = stream::stream_table::event_key(stream, to + 1);
+  if (to == UINT64_MAX) {
     // No seq follows UINT64_MAX: end right after the stream's keys.
-    last = stream::stream_table::event_key(stream, 0);
-    last.resize(last.size() - 8);
-    last.back() = '\1';
+    last = storage::prefix_successor(
+      std::string_view{last}.substr(0, last.size() - 8));
   }
   auto scanned = store.scan(
     storage::column::stream, stream::stream_table::event_key(stream, from),
