@@ -315,6 +315,24 @@ TEST_F(stream_client_test, tail_from_removed_events_is_compacted) {
   EXPECT_EQ(sink->error_->current, 6u);
 }
 
+TEST_F(stream_client_test, age_retention_removes_old_events_on_the_shard_tick) {
+  append_n("aged", 5);
+  ASSERT_TRUE(client_->configure({"aged", std::nullopt, 1ms, std::nullopt}));
+  // The shard's tick (every second) drops events older than the max age.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  uint64_t first = 1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    first = client_->info("aged")->first_seq;
+    if (first == 6) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms); // poll until the deadline
+  }
+  EXPECT_EQ(first, 6u);
+  EXPECT_TRUE(client_->read({"aged", 1, 10})->events.empty());
+  EXPECT_EQ(client_->append("aged", {ev("e")})->seqs, (std::vector<uint64_t>{6}));
+}
+
 TEST_F(stream_client_test, list_spans_shards) {
   for (auto name : {"a.3", "a.1", "b.1", "a.2"}) {
     ASSERT_TRUE(client_->append(name, {ev("x")}));
