@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/ask.hpp"
+#include "actors/cluster/membership_actor.hpp"
 #include "actors/clock.hpp"
 #include "actors/error_bridge.hpp"
 
@@ -23,6 +24,7 @@ namespace shoal {
 namespace {
 
 constexpr const char* node_id_key = "node/id";
+constexpr const char* identity_key = "cluster/identity";
 
 class system_config : public caf::actor_system_config {
 public:
@@ -53,10 +55,95 @@ struct node_actor_state {
 
 node_actor::behavior_type
 node_actor_impl(node_actor::stateful_pointer<node_actor_state>,
-                std::function<node_info()> info) {
+                std::function<node_info()> info,
+                std::function<shard_table()> shards, membership_actor membership) {
   return {
     [info](info_atom) { return info(); },
+    [shards](shards_atom) { return shards(); },
+    [membership](gossip_atom, cluster::message& m) {
+      if (membership) {
+        caf::anon_send(membership, gossip_atom_v, std::move(m));
+      }
+    },
   };
+}
+
+template <class Handle>
+std::vector<caf::strong_actor_ptr> owned(const std::vector<Handle>& shards,
+                                         const cluster::cluster_identity& id) {
+  std::vector<caf::strong_actor_ptr> out(shards.size());
+  auto self = id.self_index();
+  for (size_t s = 0; s < shards.size() && s < id.shard_owner.size(); ++s) {
+    if (id.shard_owner[s] == self) {
+      out[s] = caf::actor_cast<caf::strong_actor_ptr>(shards[s]);
+    }
+  }
+  return out;
+}
+
+// The identity this node runs with: derived from the initial cluster (and
+// checked against the data dir's), or the data dir's, or a new one-node
+// identity. Fills in the cluster address from it.
+result<cluster::cluster_identity>
+resolve_identity(node_config& c, const std::string& node_id,
+                 const std::optional<std::string>& stored_bytes) {
+  std::optional<cluster::cluster_identity> stored;
+  if (stored_bytes) {
+    auto decoded = cluster::decode_identity(*stored_bytes);
+    if (!decoded) {
+      return std::move(decoded).err();
+    }
+    stored = std::move(*decoded);
+  }
+  cluster::cluster_identity derived;
+  if (!c.initial_cluster.empty()) {
+    if (c.name.empty()) {
+      return fail(errc::invalid_argument,
+                  "a member of an initial cluster needs a name (--name)");
+    }
+    if (node_id != c.name) {
+      return fail(errc::invalid_argument, "the data dir belongs to node '" + node_id
+                                            + "', but this node is named '"
+                                            + c.name + "'");
+    }
+    auto members = cluster::parse_initial_cluster(c.initial_cluster);
+    if (!members) {
+      return std::move(members).err();
+    }
+    auto d = cluster::derive_identity(c.name, std::move(*members), c.shard_count);
+    if (!d) {
+      return std::move(d).err();
+    }
+    derived = std::move(*d);
+  } else if (stored && stored->members.size() > 1) {
+    // A member restarted without its flags keeps its cluster.
+    derived = *stored;
+    if (derived.shard_owner.size() != c.shard_count) {
+      return fail(errc::invalid_argument,
+                  "the data dir belongs to cluster " + stored->cluster_id + " with "
+                    + std::to_string(stored->shard_owner.size())
+                    + " shards, but this node is configured with "
+                    + std::to_string(c.shard_count));
+    }
+  } else {
+    derived = cluster::single_node_identity(node_id, "", c.shard_count);
+  }
+  if (stored) {
+    if (auto ok = cluster::check_identity(*stored, derived); !ok) {
+      return std::move(ok).err();
+    }
+  }
+  if (derived.members.size() > 1) {
+    const auto& own = derived.members[derived.self_index()].address;
+    if (c.cluster_address.empty()) {
+      c.cluster_address = own;
+    } else if (c.cluster_address != own) {
+      return fail(errc::invalid_argument,
+                  "the cluster address " + c.cluster_address + " differs from "
+                    + derived.self + "'s address in the cluster, " + own);
+    }
+  }
+  return derived;
 }
 
 std::string random_node_id() {
@@ -106,6 +193,8 @@ struct node::impl {
   std::unique_ptr<storage::committer> commits;
   std::unique_ptr<system_config> caf_cfg;
   std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<directory> dir;
+  membership_actor membership;
   node_actor self_handle;
   std::unique_ptr<kv_service> kv;
   std::unique_ptr<idem_service> idempotency;
@@ -121,6 +210,19 @@ struct node::impl {
   std::vector<std::unique_ptr<node_service>> services;
   std::atomic<bool> ready{false};
   bool stopped = false;
+
+  shard_table make_shard_table() const {
+    const auto& id = dir->identity();
+    shard_table t;
+    t.cluster_id = id.cluster_id;
+    t.member = id.self;
+    t.kv = owned(kv->shards(), id);
+    t.idempotency = owned(idempotency->shards(), id);
+    t.locks = owned(locks->shards(), id);
+    t.aggregates = owned(aggregates->shards(), id);
+    t.streams = owned(streams->shards(), id);
+    return t;
+  }
 
   node_info make_info() const {
     node_info out;
@@ -170,12 +272,32 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     p->id = **stored_id;
   } else {
     p->id = c.name.empty() ? random_node_id() : c.name;
+    if (!c.initial_cluster.empty() && c.name.empty()) {
+      return fail(errc::invalid_argument,
+                  "a member of an initial cluster needs a name (--name)");
+    }
     storage::write_batch b;
     b.put(storage::column::meta, node_id_key, p->id);
     if (auto ok = p->store->write(b, storage::durability::sync); !ok) {
       return std::move(ok).err();
     }
   }
+  auto stored_identity = p->store->get(storage::column::meta, identity_key);
+  if (!stored_identity) {
+    return std::move(stored_identity).err();
+  }
+  auto identity = resolve_identity(c, p->id, *stored_identity);
+  if (!identity) {
+    return std::move(identity).err();
+  }
+  if (!*stored_identity) {
+    storage::write_batch b;
+    b.put(storage::column::meta, identity_key, cluster::encode_identity(*identity));
+    if (auto ok = p->store->write(b, storage::durability::sync); !ok) {
+      return std::move(ok).err();
+    }
+  }
+  p->dir = std::make_unique<directory>(std::move(*identity), c.forward_timeout);
   p->commits = std::make_unique<storage::committer>(*p->store, c.sync,
                                                     &p->registry);
 
@@ -183,9 +305,16 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   p->sys = std::make_unique<caf::actor_system>(*p->caf_cfg);
   // Unexpected messages are logged, not printed to stdout.
   auto* raw = p.get();
-  p->self_handle = p->sys->spawn(node_actor_impl,
-                                 std::function<node_info()>{
-                                   [raw] { return raw->make_info(); }});
+  if (!p->dir->single()) {
+    membership_env menv;
+    menv.dir = p->dir.get();
+    menv.config = c.membership;
+    p->membership = spawn_membership(*p->sys, menv);
+  }
+  p->self_handle = p->sys->spawn(
+    node_actor_impl, std::function<node_info()>{[raw] { return raw->make_info(); }},
+    std::function<shard_table()>{[raw] { return raw->make_shard_table(); }},
+    p->membership);
 
   auto result_node = std::unique_ptr<node>{new node{std::move(p)}};
   auto& im = *result_node->impl_;
@@ -312,6 +441,15 @@ void node::stop() {
     (*i)->stop();
   }
   if (im.sys) {
+    if (im.membership) {
+      // Tell the other members before going: they stop routing here at
+      // once instead of after failure detection.
+      caf::scoped_actor self{*im.sys};
+      self->request(im.membership, std::chrono::seconds{1}, leave_atom_v)
+        .receive([](bool) {}, [](caf::error&) {});
+      caf::anon_send_exit(im.membership, caf::exit_reason::user_shutdown);
+      im.membership = nullptr;
+    }
     if (im.cluster_port != 0) {
       im.sys->middleman().unpublish(im.self_handle, im.cluster_port);
     }
@@ -389,6 +527,10 @@ agg_service& node::aggregates() const {
 
 const stream_service& node::streams() const {
   return *impl_->streams;
+}
+
+const directory& node::placement() const {
+  return *impl_->dir;
 }
 
 uint64_t node::on_merge(std::string name, merge_hooks::callback fn) {

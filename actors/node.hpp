@@ -10,12 +10,14 @@
 #include <caf/actor.hpp>
 
 #include "actors/aggregate/agg_service.hpp"
+#include "actors/cluster/directory.hpp"
 #include "actors/idempotency/idem_service.hpp"
 #include "actors/kv/kv_service.hpp"
 #include "actors/lease/lease_service.hpp"
 #include "actors/lock/lock_service.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/stream/stream_service.hpp"
+#include "runtime/cluster/membership.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/result.hpp"
 #include "runtime/storage/committer.hpp"
@@ -59,7 +61,19 @@ struct node_config {
   /// the other half to the HTTP io threads and the commit thread.
   size_t worker_threads = 0;
   /// Node name used as node id at first start; empty: a random id.
+  /// Required with `initial_cluster`, where it names this member.
   std::string name;
+  /// `n1=host:port,n2=host:port,…`: the members of the cluster this node
+  /// belongs to (itself included), each with its cluster address. Fixes
+  /// the cluster id and the shard placement at first start; later starts
+  /// must agree with what the data dir holds. Empty: the identity in the
+  /// data dir, or (at first start) a one-node cluster.
+  std::string initial_cluster;
+  /// Failure detection intervals of the membership protocol.
+  cluster::membership_config membership;
+  /// How long a request forwarded to a shard's owner waits for it before
+  /// failing with `unavailable`.
+  std::chrono::milliseconds forward_timeout = std::chrono::seconds{3};
   /// Limits of the kv primitive (value size, history depth, change log).
   kv::kv_config kv;
   /// Limits and default retention of idempotency records.
@@ -134,6 +148,10 @@ public:
 
   /// The stream shards (see `stream_shard_actor`).
   const stream_service& streams() const;
+
+  /// The cluster identity, the owner of every shard and the members'
+  /// states: route every shard request through it (actors/cluster/routing.hpp).
+  const directory& placement() const;
 
   /// Runs `fn` after every durable merge into aggregate `name` (see
   /// `merge_hooks`); returns the id for `remove_merge_hook`.

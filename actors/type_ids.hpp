@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/aggregate/agg_messages.hpp"
+#include "actors/cluster/cluster_messages.hpp"
 #include "actors/idempotency/idem_messages.hpp"
 #include "actors/kv/kv_messages.hpp"
 #include "actors/lease/lease_messages.hpp"
@@ -66,6 +67,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (shoal::stream::read_query))
   CAF_ADD_TYPE_ID(shoal, (shoal::stream::event_page))
   CAF_ADD_TYPE_ID(shoal, (shoal::stream::replay_page))
+  CAF_ADD_TYPE_ID(shoal, (shoal::cluster::message))
+  CAF_ADD_TYPE_ID(shoal, (shoal::shard_table))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")
@@ -103,6 +106,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, load_atom, "load")
   CAF_ADD_ATOM(shoal, shoal, replay_atom, "replay")
   CAF_ADD_ATOM(shoal, shoal, tail_atom, "tail")
+  CAF_ADD_ATOM(shoal, shoal, gossip_atom, "gossip")
+  CAF_ADD_ATOM(shoal, shoal, shards_atom, "shards")
+  CAF_ADD_ATOM(shoal, shoal, leave_atom, "leave")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -1,0 +1,99 @@
+#pragma once
+
+// Sending a command to the shard that owns it, wherever it lives: the
+// local actor through `reply_to` (no extra hop), or the owner's actor over
+// the middleman through a bridge, with the directory's forward timeout.
+
+#include <functional>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+
+#include "actors/ask.hpp"
+#include "actors/cluster/directory.hpp"
+#include "actors/reply_to.hpp"
+
+namespace shoal {
+
+namespace detail {
+
+// A forwarded request that timed out or lost its connection is
+// `unavailable`: the owner did not answer, no other node may.
+template <class T>
+std::function<void(result<T>)> owner_unavailable_on_silence(
+  std::function<void(result<T>)> done, std::string owner) {
+  return [done = std::move(done), owner = std::move(owner)](result<T> r) {
+    if (!r && r.err().code == errc::timeout) {
+      done(error{errc::unavailable, owner + " did not answer in time"});
+      return;
+    }
+    done(std::move(r));
+  };
+}
+
+} // namespace detail
+
+/// Sends `xs...` to shard `shard` of `kind` and calls `done` once with its
+/// answer: `local` (this node's actor of that shard) when this node owns
+/// it, the owner's actor otherwise; `unavailable` at once when the owner
+/// is not reachable, or after the forward timeout.
+template <class T, class Handle, class... Ts>
+void call_shard(const directory& dir, const caf::actor& bridge, shard_kind kind,
+                uint16_t shard, const Handle& local,
+                std::function<void(result<T>)> done, Ts... xs) {
+  if (dir.is_local(shard)) {
+    call<T>(local, std::move(done), std::move(xs)...);
+    return;
+  }
+  auto remote = dir.remote(kind, shard);
+  if (!remote) {
+    done(std::move(remote).err());
+    return;
+  }
+  ask<T>(bridge, caf::actor_cast<Handle>(*remote), dir.forward_timeout(),
+         detail::owner_unavailable_on_silence(std::move(done), dir.owner_of(shard)),
+         std::move(xs)...);
+}
+
+/// The actor of every shard of `kind`, local or remote, for a scatter; or
+/// `unavailable` if any owner is not reachable (a scatter never answers
+/// with part of the shards).
+template <class Handle>
+result<std::vector<Handle>> all_shards(const directory& dir, shard_kind kind,
+                                       const std::vector<Handle>& local) {
+  if (dir.single()) {
+    return local;
+  }
+  std::vector<Handle> out;
+  out.reserve(local.size());
+  for (size_t s = 0; s < local.size(); ++s) {
+    auto shard = static_cast<uint16_t>(s);
+    if (dir.is_local(shard)) {
+      out.push_back(local[s]);
+      continue;
+    }
+    auto remote = dir.remote(kind, shard);
+    if (!remote) {
+      return std::move(remote).err();
+    }
+    out.push_back(caf::actor_cast<Handle>(*remote));
+  }
+  return out;
+}
+
+/// The actor of one shard of `kind` for a request/response exchange
+/// (`ask`, `gather`): local or remote; `unavailable` if not reachable.
+template <class Handle>
+result<Handle> shard_actor(const directory& dir, shard_kind kind, uint16_t shard,
+                           const Handle& local) {
+  if (dir.is_local(shard)) {
+    return local;
+  }
+  auto remote = dir.remote(kind, shard);
+  if (!remote) {
+    return std::move(remote).err();
+  }
+  return caf::actor_cast<Handle>(*remote);
+}
+
+} // namespace shoal
