@@ -97,3 +97,18 @@ result<Handle> shard_actor(const directory& dir, shard_kind kind, uint16_t shard
 }
 
 } // namespace shoal
+
+namespace shoal {
+
+/// `call_shard` for the shard of `key` in `service` (any primitive's
+/// service with `shard_of` and `shards`).
+template <class T, class Service, class... Ts>
+void call_keyed(const directory& dir, const caf::actor& bridge, shard_kind kind,
+                const Service& service, std::string_view key,
+                std::function<void(result<T>)> done, Ts... xs) {
+  auto shard = service.shard_of(key);
+  call_shard<T>(dir, bridge, kind, shard, service.shards()[shard], std::move(done),
+                std::move(xs)...);
+}
+
+} // namespace shoal

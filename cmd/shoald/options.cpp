@@ -17,6 +17,10 @@ struct raw_options {
   std::string sync = "batch";
   uint32_t shards = 64;
   std::string cluster_addr;
+  std::string initial_cluster;
+  std::string probe_interval = "500ms";
+  std::string suspicion_timeout = "6s";
+  std::string forward_timeout = "3s";
   std::string cache_redis;
   uint64_t agg_cache_bytes = size_t{64} << 20;
   std::string name;
@@ -62,6 +66,10 @@ result<void> apply_toml(const std::string& path, raw_options& o,
   set_str("sync", "--sync", o.sync);
   set_int("shards", "--shards", o.shards);
   set_str("cluster_addr", "--cluster-addr", o.cluster_addr);
+  set_str("initial_cluster", "--initial-cluster", o.initial_cluster);
+  set_str("probe_interval", "--probe-interval", o.probe_interval);
+  set_str("suspicion_timeout", "--suspicion-timeout", o.suspicion_timeout);
+  set_str("forward_timeout", "--forward-timeout", o.forward_timeout);
   set_str("cache_redis", "--cache-redis", o.cache_redis);
   set_int("agg_cache_bytes", "--agg-cache-bytes", o.agg_cache_bytes);
   set_str("name", "--name", o.name);
@@ -82,7 +90,8 @@ result<void> apply_toml(const std::string& path, raw_options& o,
       "shards",     "cluster_addr", "name",         "log_level",
       "io_threads", "workers",      "max_body",     "read_timeout",
       "idle_timeout", "ws_idle_timeout", "kv_max_value", "kv_history",
-      "kv_log_max_count", "kv_log_max_age", "cache_redis", "agg_cache_bytes"};
+      "kv_log_max_count", "kv_log_max_age", "cache_redis", "agg_cache_bytes",
+      "initial_cluster", "probe_interval", "suspicion_timeout", "forward_timeout"};
     if (std::find(known.begin(), known.end(), std::string{k.str()})
         == known.end()) {
       return fail(errc::invalid_argument, "config " + path + ": unknown key '"
@@ -126,7 +135,20 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
     ->capture_default_str();
   app.add_option("--cluster-addr", o.cluster_addr,
                  "host:port to publish the node's actors on (CAF middleman)");
-  app.add_option("--name", o.name, "node name (node id at first start)");
+  app.add_option("--name", o.name,
+                 "node name (node id at first start; required with --initial-cluster)");
+  app.add_option("--initial-cluster", o.initial_cluster,
+                 "n1=host:port,n2=host:port,...: the cluster's members and their "
+                 "cluster addresses (fixed at first start)");
+  app.add_option("--probe-interval", o.probe_interval,
+                 "membership: one failure-detection probe this often")
+    ->capture_default_str();
+  app.add_option("--suspicion-timeout", o.suspicion_timeout,
+                 "membership: a suspect member not refuting this long is dead")
+    ->capture_default_str();
+  app.add_option("--forward-timeout", o.forward_timeout,
+                 "a request forwarded to a shard's owner fails with 503 after this")
+    ->capture_default_str();
   app.add_option("--cache-redis", o.cache_redis,
                  "host:port of a Redis/Valkey server to mirror aggregates into");
   app.add_option("--agg-cache-bytes", o.agg_cache_bytes,
@@ -186,6 +208,7 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
   out.node.shard_count = o.shards;
   out.node.http_address = o.http;
   out.node.cluster_address = o.cluster_addr;
+  out.node.initial_cluster = o.initial_cluster;
   out.cache_redis = o.cache_redis;
   out.node.aggregates.cache_bytes = o.agg_cache_bytes;
   out.node.name = o.name;
@@ -198,7 +221,9 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
        {std::tuple{&o.read_timeout, &out.http.read_timeout, "--read-timeout"},
         std::tuple{&o.idle_timeout, &out.http.idle_timeout, "--idle-timeout"},
         std::tuple{&o.ws_idle_timeout, &out.http.ws_idle_timeout,
-                   "--ws-idle-timeout"}}) {
+                   "--ws-idle-timeout"},
+        std::tuple{&o.forward_timeout, &out.node.forward_timeout,
+                   "--forward-timeout"}}) {
     auto ms = millis(*text, what);
     if (!ms) {
       exit_code = 2;
@@ -206,6 +231,18 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
     }
     *field = *ms;
   }
+  // The membership timeouts scale with the probe interval: a probe goes
+  // indirect after half of it and gives up after one and a half.
+  auto probe = millis(o.probe_interval, "--probe-interval");
+  auto suspicion = millis(o.suspicion_timeout, "--suspicion-timeout");
+  if (!probe || !suspicion) {
+    exit_code = 2;
+    return probe ? suspicion.err() : probe.err();
+  }
+  out.node.membership.probe_interval = *probe;
+  out.node.membership.probe_timeout = *probe / 2;
+  out.node.membership.indirect_timeout = *probe * 3 / 2;
+  out.node.membership.suspicion_timeout = *suspicion;
   auto log_age = parse_duration(o.kv_log_max_age);
   if (!log_age || *log_age <= duration::zero()) {
     exit_code = 2;

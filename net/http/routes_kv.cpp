@@ -6,6 +6,8 @@
 
 #include <caf/actor_system.hpp>
 
+#include "actors/cluster/routing.hpp"
+#include "actors/lease/live_lease.hpp"
 #include "actors/node.hpp"
 #include "net/http/actor_bridge.hpp"
 #include "net/http/gateway.hpp"
@@ -56,17 +58,22 @@ std::string_view op_name(kv::operation op) {
 template <class Atom, class Command>
 void send_write(node& n, Atom atom, Command cmd, respond_fn respond,
                 json (*to_json)(const kv::write_result&), uint64_t lease = 0) {
+  std::function<void(result<kv::write_result>)> done =
+    [respond, to_json](result<kv::write_result> r) {
+      if (!r) {
+        respond(error_response(r.err()));
+        return;
+      }
+      respond(json_response(200, to_json(*r)));
+    };
   // Pick the shard before `cmd` is moved into the message.
-  auto shard = n.kv().shard_for(cmd.key);
-  call_with_lease<kv::write_result>(n.leases(), lease, shard,
-                         [respond, to_json](result<kv::write_result> r) {
-                           if (!r) {
-                             respond(error_response(r.err()));
-                             return;
-                           }
-                           respond(json_response(200, to_json(*r)));
-                         },
-                         atom, std::move(cmd));
+  auto key = cmd.key;
+  with_live_lease(
+    n.leases(), lease, [done](const error& e) { done(e); },
+    [&n, key, done, atom, cmd = std::move(cmd)]() mutable {
+      call_keyed<kv::write_result>(n.placement(), n.bridge(), shard_kind::kv,
+                                   n.kv(), key, done, atom, std::move(cmd));
+    });
 }
 
 // `?fence_lock=KEY&fence_token=N`: both or neither.
@@ -157,8 +164,14 @@ void history_route(node& n, const std::string& key, request& req,
     respond(error_response(ok.err()));
     return;
   }
+  auto shard = shard_actor(n.placement(), shard_kind::kv, n.kv().shard_of(key),
+                           n.kv().shard_for(key));
+  if (!shard) {
+    respond(error_response(shard.err()));
+    return;
+  }
   ask<std::vector<kv::version_record>>(
-    n.bridge(), n.kv().shard_for(key), default_ask_timeout,
+    n.bridge(), *shard, n.placement().forward_timeout(),
     [respond, key](result<std::vector<kv::version_record>> r) {
       if (!r) {
         respond(error_response(r.err()));
@@ -198,7 +211,7 @@ void get_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto raw = req.query_param("raw") != nullptr;
-  call<kv::entry>(n.kv().shard_for(key),
+  call_keyed<kv::entry>(n.placement(), n.bridge(), shard_kind::kv, n.kv(), key,
                  [respond, raw](result<kv::entry> e) {
                    if (!e) {
                      respond(error_response(e.err()));
@@ -273,14 +286,25 @@ void list_route(node& n, request& req, respond_fn respond) {
   // An exact key lives on one shard; every other pattern asks them all.
   std::vector<kv_shard_actor> targets;
   if (pattern->type() == key_pattern::kind::exact) {
-    targets.push_back(n.kv().shard_for(pattern->stem()));
+    auto shard = n.kv().shard_of(pattern->stem());
+    auto one = shard_actor(n.placement(), shard_kind::kv, shard, n.kv().shards()[shard]);
+    if (!one) {
+      respond(error_response(one.err()));
+      return;
+    }
+    targets.push_back(*one);
   } else {
-    targets = n.kv().shards();
+    auto all = all_shards(n.placement(), shard_kind::kv, n.kv().shards());
+    if (!all) {
+      respond(error_response(all.err()));
+      return;
+    }
+    targets = std::move(*all);
   }
   auto limit = q.limit;
   auto keys_only = q.keys_only;
   gather<kv::list_page>(
-    n.bridge(), std::move(targets), default_ask_timeout,
+    n.bridge(), std::move(targets), n.placement().forward_timeout(),
     [respond, limit, keys_only](result<std::vector<kv::list_page>> pages) {
       if (!pages) {
         respond(error_response(pages.err()));

@@ -28,6 +28,32 @@ json to_json(const node_info& info) {
   };
 }
 
+json cluster_json(const directory& dir) {
+  const auto& id = dir.identity();
+  std::vector<size_t> owned(id.members.size(), 0);
+  auto owners = json::array();
+  for (auto o : id.shard_owner) {
+    ++owned[o];
+    owners.push_back(id.members[o].name);
+  }
+  auto members = json::array();
+  auto statuses = dir.members();
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    const auto& m = statuses[i];
+    members.push_back(json{{"name", m.name},
+                           {"address", m.address},
+                           {"state", cluster::to_string(m.state)},
+                           {"incarnation", m.incarnation},
+                           {"self", m.self},
+                           {"connected", m.connected},
+                           {"shards", owned[i]}});
+  }
+  return json{{"cluster_id", id.cluster_id},
+              {"self", id.self},
+              {"members", std::move(members)},
+              {"shard_owner", std::move(owners)}};
+}
+
 } // namespace
 
 void add_node_routes(router& routes, node& n) {
@@ -62,6 +88,10 @@ void add_node_routes(router& routes, node& n) {
                      respond(json_response(200, to_json(*info)));
                    },
                    info_atom_v);
+  });
+
+  routes.add(method::get, "/v1/cluster", [&n](request&, respond_fn respond) {
+    respond(json_response(200, cluster_json(n.placement())));
   });
 }
 

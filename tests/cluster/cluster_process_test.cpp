@@ -1,0 +1,328 @@
+// Three shoald processes on 127.0.0.1 joined over the CAF middleman.
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "actors/sharding.hpp"
+#include "net/http/client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace shoal {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+constexpr uint32_t shards = 16;
+
+// A port that was free a moment ago: the initial cluster must name every
+// member's address before any of them starts.
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class cluster3 : public ::testing::Test {
+protected:
+  void SetUp() override {
+    for (int i = 1; i <= 3; ++i) {
+      if (!initial_.empty()) {
+        initial_ += ",";
+      }
+      initial_ += "n" + std::to_string(i) + "=127.0.0.1:" + std::to_string(free_port());
+    }
+    nodes_.resize(4);
+  }
+
+  std::vector<std::string> args(int i) {
+    auto name = "n" + std::to_string(i);
+    return {"--name", name, "--initial-cluster", initial_, "--data-dir",
+            dir_ / name, "--http", "127.0.0.1:0", "--shards",
+            std::to_string(shards), "--ports-file", dir_ / (name + ".json"),
+            "--forward-timeout", "2s", "--log-level", "warn"};
+  }
+
+  void start(int i) {
+    auto name = "n" + std::to_string(i);
+    auto r = test::start_shoald(SHOAL_SHOALD, args(i), dir_ / (name + ".json"));
+    ASSERT_TRUE(r) << name << " did not start";
+    nodes_[i] = std::move(*r);
+  }
+
+  http::client client(int i) {
+    return http::client{"127.0.0.1", nodes_[i]->ports.http, 10s};
+  }
+
+  json cluster_status(int i) {
+    auto r = client(i).get("/v1/cluster");
+    if (!r || r->status != 200) {
+      return {};
+    }
+    return json::parse(r->body);
+  }
+
+  // Polls until every listed node sees every member in `state` (and
+  // connected, when alive).
+  bool wait_until_all(const std::vector<int>& observers,
+                      const std::map<std::string, std::string>& states,
+                      steady::duration timeout = 20s) {
+    auto deadline = steady::now() + timeout;
+    while (steady::now() < deadline) {
+      bool ok = true;
+      for (auto i : observers) {
+        auto s = cluster_status(i);
+        if (s.is_null()) {
+          ok = false;
+          break;
+        }
+        for (const auto& m : s["members"]) {
+          auto want = states.find(m["name"].get<std::string>());
+          if (want == states.end()) {
+            continue;
+          }
+          if (m["state"] != want->second
+              || (want->second == "alive" && !m["connected"].get<bool>())) {
+            ok = false;
+          }
+        }
+      }
+      if (ok) {
+        return true;
+      }
+      std::this_thread::sleep_for(50ms); // poll until the deadline
+    }
+    return false;
+  }
+
+  // One key per shard, and the member owning each shard.
+  std::map<uint16_t, std::string> key_per_shard() {
+    std::map<uint16_t, std::string> out;
+    for (int k = 0; out.size() < shards; ++k) {
+      auto key = "k." + std::to_string(k);
+      out.emplace(shard_index(key, shards), key);
+    }
+    return out;
+  }
+
+  std::string owner_of(uint16_t shard) {
+    return cluster_status(1)["shard_owner"][shard];
+  }
+
+  test::temp_dir dir_{"shoal-cluster"};
+  std::string initial_;
+  std::vector<std::optional<test::running_shoald>> nodes_;
+};
+
+TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
+  for (int i = 1; i <= 3; ++i) {
+    start(i);
+  }
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  auto status = cluster_status(2);
+  EXPECT_EQ(status["self"], "n2");
+  EXPECT_EQ(status["shard_owner"].size(), shards);
+  EXPECT_EQ(status["cluster_id"], cluster_status(1)["cluster_id"]);
+  std::set<std::string> owners;
+  for (const auto& o : status["shard_owner"]) {
+    owners.insert(o);
+  }
+  EXPECT_EQ(owners.size(), 3u) << "every member owns some shards";
+
+  auto keys = key_per_shard();
+  int n = 0;
+  for (const auto& [shard, key] : keys) {
+    auto via = 1 + n++ % 3;
+    auto r = client(via).request("PUT", "/v1/kv/" + key, "v-" + key);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << key << " via n" << via << ": " << r->body;
+  }
+  for (int i = 1; i <= 3; ++i) {
+    auto c = client(i);
+    for (const auto& [shard, key] : keys) {
+      auto r = c.get("/v1/kv/" + key + "?raw");
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << key << " via n" << i;
+      EXPECT_EQ(r->body, "v-" + key);
+    }
+    auto list = c.get("/v1/kv?pattern=k.*&keys_only");
+    ASSERT_TRUE(list);
+    ASSERT_EQ(list->status, 200) << list->body;
+    EXPECT_EQ(json::parse(list->body)["items"].size(), keys.size());
+  }
+  // A compare-and-swap through a gateway that does not own the key.
+  auto key = keys.begin()->second;
+  auto owner = owner_of(keys.begin()->first);
+  auto via = owner == "n1" ? 2 : 1;
+  auto cur = client(via).get("/v1/kv/" + key);
+  auto rev = json::parse(cur->body)["revision"].get<uint64_t>();
+  auto stale = client(via).request("PUT", "/v1/kv/" + key + "?if_revision="
+                                            + std::to_string(rev + 7), "x");
+  EXPECT_EQ(stale->status, 409) << stale->body;
+  auto swapped = client(via).request("PUT", "/v1/kv/" + key + "?if_revision="
+                                              + std::to_string(rev), "y");
+  EXPECT_EQ(swapped->status, 200) << swapped->body;
+}
+
+TEST_F(cluster3, a_killed_owner_answers_503_fast_and_returns_with_its_data) {
+  for (int i = 1; i <= 3; ++i) {
+    start(i);
+  }
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  auto keys = key_per_shard();
+  for (const auto& [shard, key] : keys) {
+    auto r = client(1).request("PUT", "/v1/kv/" + key, "v-" + key);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  std::map<uint16_t, std::string> owner;
+  for (const auto& [shard, key] : keys) {
+    owner[shard] = owner_of(shard);
+  }
+  nodes_[2]->proc->signal(SIGKILL);
+  nodes_[2]->proc->wait(5s);
+  auto killed = steady::now();
+  // Every shard of n2 answers 503 with Retry-After within the
+  // failure-detection bound; the others keep serving.
+  auto c1 = client(1);
+  for (const auto& [shard, key] : keys) {
+    if (owner[shard] != "n2") {
+      continue;
+    }
+    while (true) {
+      auto r = c1.get("/v1/kv/" + key);
+      ASSERT_TRUE(r);
+      if (r->status == 503) {
+        EXPECT_NE(r->header("retry-after"), nullptr);
+        EXPECT_EQ(json::parse(r->body)["error"]["code"], "unavailable") << r->body;
+        break;
+      }
+      ASSERT_LT(steady::now() - killed, 10s) << "still " << r->status;
+      std::this_thread::sleep_for(20ms); // poll until the deadline
+    }
+    auto t = steady::now();
+    auto again = c1.get("/v1/kv/" + key);
+    EXPECT_EQ(again->status, 503);
+    EXPECT_LT(steady::now() - t, 500ms) << "a dead owner fails fast";
+  }
+  for (const auto& [shard, key] : keys) {
+    if (owner[shard] == "n2") {
+      continue;
+    }
+    auto r = client(3).get("/v1/kv/" + key + "?raw");
+    EXPECT_EQ(r->status, 200) << key;
+  }
+  EXPECT_TRUE(wait_until_all({1, 3}, {{"n2", "dead"}}, 15s));
+  // n2 comes back with every acknowledged write.
+  start(2);
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  for (int i = 1; i <= 3; ++i) {
+    for (const auto& [shard, key] : keys) {
+      auto r = client(i).get("/v1/kv/" + key + "?raw");
+      ASSERT_EQ(r->status, 200) << key << " via n" << i;
+      EXPECT_EQ(r->body, "v-" + key);
+    }
+  }
+}
+
+TEST_F(cluster3, a_hung_node_gives_503_within_the_forward_timeout) {
+  for (int i = 1; i <= 3; ++i) {
+    start(i);
+  }
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  auto keys = key_per_shard();
+  std::string hung_key;
+  for (const auto& [shard, key] : keys) {
+    if (owner_of(shard) == "n3") {
+      hung_key = key;
+    }
+  }
+  ASSERT_FALSE(hung_key.empty());
+  nodes_[3]->proc->signal(SIGSTOP);
+  auto c1 = client(1);
+  for (int round = 0; round < 3; ++round) {
+    auto t = steady::now();
+    auto r = c1.request("PUT", "/v1/kv/" + hung_key, "x");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_LT(steady::now() - t, 3s) << "no hang past the forward timeout";
+  }
+  // Once suspected, then dead, n3's shards fail at once.
+  EXPECT_TRUE(wait_until_all({1}, {{"n3", "dead"}}, 15s));
+  auto t = steady::now();
+  auto r = c1.get("/v1/kv/" + hung_key);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_LT(steady::now() - t, 500ms);
+  nodes_[3]->proc->signal(SIGCONT);
+  EXPECT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}, 30s));
+}
+
+TEST_F(cluster3, a_data_dir_of_another_cluster_or_member_refuses_to_start) {
+  start(1);
+  nodes_[1]->proc->signal(SIGTERM);
+  ASSERT_TRUE(nodes_[1]->proc->wait(10s));
+  auto refused = [&](std::vector<std::string> a) -> std::string {
+    test::child_process p{SHOAL_SHOALD, a};
+    auto status = p.wait(20s);
+    EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+    std::string out;
+    for (auto& l : p.drain_lines()) {
+      out += l + "\n";
+    }
+    return out;
+  };
+  // Another member list.
+  auto a = args(1);
+  auto other = "n1=127.0.0.1:" + std::to_string(free_port()) + ",n2=127.0.0.1:1";
+  for (size_t i = 0; i + 1 < a.size(); ++i) {
+    if (a[i] == "--initial-cluster") {
+      a[i + 1] = other;
+    }
+  }
+  auto out = refused(a);
+  EXPECT_NE(out.find("belongs to cluster"), std::string::npos) << out;
+  // Another member's name on this data dir.
+  auto b = args(2);
+  for (size_t i = 0; i + 1 < b.size(); ++i) {
+    if (b[i] == "--data-dir") {
+      b[i + 1] = dir_ / "n1";
+    }
+  }
+  out = refused(b);
+  EXPECT_NE(out.find("belongs to node 'n1'"), std::string::npos) << out;
+  // Another shard count.
+  auto c = args(1);
+  for (size_t i = 0; i + 1 < c.size(); ++i) {
+    if (c[i] == "--shards") {
+      c[i + 1] = "8";
+    }
+  }
+  out = refused(c);
+  EXPECT_NE(out.find("shards"), std::string::npos) << out;
+  // The right flags start again; so does the member without its flags.
+  start(1);
+  auto s = cluster_status(1);
+  EXPECT_EQ(s["self"], "n1");
+  EXPECT_EQ(s["members"].size(), 3u);
+}
+
+} // namespace
+} // namespace shoal
