@@ -112,3 +112,22 @@ void call_keyed(const directory& dir, const caf::actor& bridge, shard_kind kind,
 }
 
 } // namespace shoal
+
+namespace shoal {
+
+/// For primitives whose shards are not yet reachable across nodes (their
+/// shard actors take local `reply_to` requests only): succeeds when this
+/// node owns `shard`, else fails with `unavailable` naming the owner whose
+/// gateway serves it. Never lets two nodes serve one shard.
+inline result<void> owner_only(const directory& dir, uint16_t shard,
+                               std::string_view primitive) {
+  if (dir.is_local(shard)) {
+    return {};
+  }
+  return fail(errc::unavailable,
+              std::string{primitive} + " shard " + std::to_string(shard)
+                + " is served only through its owner's gateway ("
+                + dir.owner_of(shard) + ")");
+}
+
+} // namespace shoal

@@ -30,8 +30,12 @@ public:
     return shards_;
   }
 
+  uint16_t shard_of(std::string_view key) const {
+    return shard_index(key, static_cast<uint32_t>(shards_.size()));
+  }
+
   const lock_shard_actor& shard_for(std::string_view key) const {
-    return shards_[shard_index(key, static_cast<uint32_t>(shards_.size()))];
+    return shards_[shard_of(key)];
   }
 
   void stop();

@@ -101,6 +101,43 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "node identity, storage, uptime");
   status->callback([&] { code = call(ctx, "GET", "/v1/node"); });
 
+  auto* cluster = app.add_subcommand("cluster", "cluster membership and placement");
+  cluster->require_subcommand(1);
+  auto* cluster_status = cluster->add_subcommand(
+    "status", "members, their states and addresses, and the shard map");
+  cluster_status->callback([&] {
+    code = call(ctx, "GET", "/v1/cluster", {}, [](const json& j) {
+      std::printf("cluster %s (this node: %s)\n",
+                  j["cluster_id"].get<std::string>().c_str(),
+                  j["self"].get<std::string>().c_str());
+      std::printf("%-16s %-24s %-8s %-9s %6s  %s\n", "MEMBER", "ADDRESS", "STATE",
+                  "CONNECTED", "SHARDS", "INCARNATION");
+      for (const auto& m : j["members"]) {
+        auto name = m["name"].get<std::string>() + (m["self"].get<bool>() ? " *" : "");
+        std::printf("%-16s %-24s %-8s %-9s %6zu  %llu\n", name.c_str(),
+                    m["address"].get<std::string>().c_str(),
+                    m["state"].get<std::string>().c_str(),
+                    m["connected"].get<bool>() ? "yes" : "no",
+                    m["shards"].get<size_t>(),
+                    static_cast<unsigned long long>(m["incarnation"].get<uint64_t>()));
+      }
+      // The shard map as runs: "0-3 n1, 4 n2, …".
+      std::string map;
+      const auto& owners = j["shard_owner"];
+      for (size_t s = 0; s < owners.size();) {
+        auto e = s;
+        while (e + 1 < owners.size() && owners[e + 1] == owners[s]) {
+          ++e;
+        }
+        map += (map.empty() ? "" : ", ") + std::to_string(s)
+               + (e > s ? "-" + std::to_string(e) : "") + " "
+               + owners[s].get<std::string>();
+        s = e + 1;
+      }
+      std::printf("shards: %s\n", map.c_str());
+    });
+  });
+
   auto* health = app.add_subcommand("health", "liveness and readiness");
   health->callback([&] {
     code = call(ctx, "GET", "/healthz");

@@ -4,6 +4,7 @@
 
 #include <caf/actor_system.hpp>
 
+#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "net/http/actor_bridge.hpp"
 #include "net/http/gateway.hpp"
@@ -78,7 +79,8 @@ std::optional<parsed_call> parse_call(node& n, request& req,
 template <class T, class Atom, class Command, class ToJson>
 void send(node& n, const std::string& key, Atom atom, Command cmd,
           respond_fn respond, ToJson to_json) {
-  call<T>(n.idempotency().shard_for(key),
+  call_keyed<T>(n.placement(), n.bridge(), shard_kind::idempotency,
+          n.idempotency(), key,
           [respond, to_json](result<T> r) {
             if (!r) {
               respond(error_response(r.err()));
@@ -200,7 +202,14 @@ void delete_route(node& n, request& req, respond_fn respond) {
   if (!key) {
     return;
   }
-  ask<bool>(n.bridge(), n.idempotency().shard_for(*key), default_ask_timeout,
+  auto shard = shard_actor(n.placement(), shard_kind::idempotency,
+                           n.idempotency().shard_of(*key),
+                           n.idempotency().shard_for(*key));
+  if (!shard) {
+    respond(error_response(shard.err()));
+    return;
+  }
+  ask<bool>(n.bridge(), *shard, n.placement().forward_timeout(),
             [respond](result<bool> r) {
               if (!r) {
                 respond(error_response(r.err()));
@@ -212,7 +221,13 @@ void delete_route(node& n, request& req, respond_fn respond) {
 }
 
 void sweep_route(node& n, respond_fn respond) {
-  gather<uint64_t>(n.bridge(), n.idempotency().shards(), default_ask_timeout,
+  auto shards = all_shards(n.placement(), shard_kind::idempotency,
+                           n.idempotency().shards());
+  if (!shards) {
+    respond(error_response(shards.err()));
+    return;
+  }
+  gather<uint64_t>(n.bridge(), std::move(*shards), default_ask_timeout,
                    [respond](result<std::vector<uint64_t>> r) {
                      if (!r) {
                        respond(error_response(r.err()));

@@ -3,6 +3,7 @@
 
 #include <caf/actor_system.hpp>
 
+#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "net/http/actor_bridge.hpp"
 #include "net/http/gateway.hpp"
@@ -36,6 +37,10 @@ constexpr const char* token_header = "x-shoal-lock-token";
 template <class T, class ToResponse, class... Ts>
 void send(node& n, const std::string& key, respond_fn respond,
           ToResponse to_response, Ts&&... xs) {
+  if (auto ok = owner_only(n.placement(), n.locks().shard_of(key), "lock"); !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
   call<T>(n.locks().shard_for(key),
           [respond, to_response](result<T> r) {
             if (!r) {
@@ -83,6 +88,10 @@ void acquire_route(node& n, request& req, respond_fn respond) {
   cmd.ttl = *ttl;
   cmd.wait = *wait;
   cmd.lease = *lease;
+  if (auto ok = owner_only(n.placement(), n.locks().shard_of(cmd.key), "lock"); !ok) {
+    respond(error_response(ok.err()));
+    return;
+  }
   auto shard = n.locks().shard_for(cmd.key);
   call_with_lease<lock::acquire_result>(
     n.leases(), *lease, shard,

@@ -7,6 +7,7 @@
 
 #include <caf/send.hpp>
 
+#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "actors/stream_client.hpp"
 #include "net/http/gateway.hpp"
@@ -51,6 +52,11 @@ std::optional<std::string> stream_of(const request& req, const respond_fn& respo
 template <class T, class... Ts>
 void to_shard(node& n, const std::string& stream,
               std::function<void(result<T>)> done, Ts... xs) {
+  auto shard = n.streams().shard_of(stream);
+  if (auto ok = owner_only(n.placement(), shard, "stream"); !ok) {
+    done(std::move(ok).err());
+    return;
+  }
   call<T>(n.streams().shard_for(stream), std::move(done), std::move(xs)...);
 }
 

@@ -192,6 +192,12 @@ void add_watch_routes(router& routes, node& n) {
       }
       opts.progress_interval = *d;
     }
+    if (!n.placement().single()) {
+      // A watch reads every shard's change log from local storage; across
+      // nodes it would see this node's shards only. Refused, not partial.
+      return fail(errc::unavailable,
+                  "watches are not served across a cluster by this version");
+    }
     auto shards = static_cast<uint32_t>(n.kv().shards().size());
     if (auto ok = validate_watch(opts, shards); !ok) {
       return std::move(ok).err();
@@ -212,6 +218,12 @@ void add_watch_routes(router& routes, node& n) {
     if (auto* c = req.query_param("cursor")) {
       opts.cursor = *c;
       opts.initial = false;
+    }
+    if (!n.placement().single()) {
+      // A watch reads every shard's change log from local storage; across
+      // nodes it would see this node's shards only. Refused, not partial.
+      return fail(errc::unavailable,
+                  "watches are not served across a cluster by this version");
     }
     auto shards = static_cast<uint32_t>(n.kv().shards().size());
     if (auto ok = validate_watch(opts, shards); !ok) {

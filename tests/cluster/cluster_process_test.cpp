@@ -147,6 +147,24 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
     owners.insert(o);
   }
   EXPECT_EQ(owners.size(), 3u) << "every member owns some shards";
+  {
+    test::child_process ctl{SHOAL_SHOALCTL,
+                            {"--endpoint",
+                             "127.0.0.1:" + std::to_string(nodes_[3]->ports.http),
+                             "cluster", "status"}};
+    auto exit = ctl.wait(20s);
+    ASSERT_TRUE(exit && WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0);
+    std::string out;
+    for (auto& l : ctl.drain_lines()) {
+      out += l + "\n";
+    }
+    EXPECT_NE(out.find("this node: n3"), std::string::npos) << out;
+    for (auto m : {"n1 ", "n2 ", "n3 *"}) {
+      EXPECT_NE(out.find(m), std::string::npos) << m << " in " << out;
+    }
+    EXPECT_NE(out.find("alive"), std::string::npos) << out;
+    EXPECT_NE(out.find("shards: 0"), std::string::npos) << out;
+  }
 
   auto keys = key_per_shard();
   int n = 0;
@@ -181,6 +199,31 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
   auto swapped = client(via).request("PUT", "/v1/kv/" + key + "?if_revision="
                                               + std::to_string(rev), "y");
   EXPECT_EQ(swapped->status, 200) << swapped->body;
+
+  // Idempotency keys: begin through one gateway, complete through another.
+  for (const auto& [shard, key] : keys) {
+    auto k = "idem-" + key;
+    auto begun = client(1).request("POST", "/v1/idempotency/" + k + "/begin", "{}");
+    ASSERT_TRUE(begun);
+    ASSERT_EQ(begun->status, 201) << begun->body;
+    auto token = json::parse(begun->body)["token"].get<std::string>();
+    auto done = client(2).request("POST", "/v1/idempotency/" + k + "/complete",
+                                  json{{"token", token}, {"result", "b2s="}}.dump());
+    ASSERT_EQ(done->status, 200) << done->body;
+    auto again = client(3).request("POST", "/v1/idempotency/" + k + "/begin", "{}");
+    EXPECT_EQ(again->status, 200) << again->body;
+    EXPECT_EQ(json::parse(again->body)["record"]["state"], "completed") << again->body;
+  }
+  // Locks are served by their owner's gateway only (never by two nodes).
+  for (const auto& [shard, key] : keys) {
+    auto o = owner_of(shard);
+    auto other = o == "n1" ? 2 : 1;
+    auto mine = o == "n1" ? 1 : o == "n2" ? 2 : 3;
+    auto refused = client(other).request("POST", "/v1/locks/" + key, "{\"ttl\":\"10s\"}");
+    EXPECT_EQ(refused->status, 503) << refused->body;
+    auto held = client(mine).request("POST", "/v1/locks/" + key, "{\"ttl\":\"10s\"}");
+    EXPECT_EQ(held->status, 200) << held->body;
+  }
 }
 
 TEST_F(cluster3, a_killed_owner_answers_503_fast_and_returns_with_its_data) {
