@@ -70,16 +70,20 @@ void send_all(self_ptr self, std::vector<cluster::outgoing> out) {
 void publish_changes(self_ptr self) {
   auto& st = self->state;
   for (const auto& c : st.machine->take_changes()) {
-    auto i = index_of(st, c.name);
-    if (i == st.links.size()) {
-      continue;
-    }
-    st.env.dir->set_state(i, c.to, c.incarnation);
     auto level = c.to == cluster::member_state::alive ? spdlog::level::info
                                                       : spdlog::level::warn;
     spdlog::log(level, "cluster member {}: {} -> {} (incarnation {})", c.name,
                 cluster::to_string(c.from), cluster::to_string(c.to),
                 c.incarnation);
+  }
+  // Incarnations also change without a change of state (a refutation, a
+  // member's first word): the directory shows the current ones.
+  const auto& members = st.machine->members();
+  for (const auto& m : members) {
+    auto i = index_of(st, m.name);
+    if (i < st.links.size()) {
+      st.env.dir->set_state(i, m.state, m.incarnation);
+    }
   }
 }
 
