@@ -534,6 +534,20 @@ private:
 } // namespace
 
 void add_aggregate_routes(router& routes, node& n) {
+  // Aggregate merges and reads fan out over the shards inside the node;
+  // until they are forwarded to each shard's owner, a member of a
+  // multi-member cluster refuses them rather than keep a second copy.
+  auto add_route = [](router& routes, node& n, method verb, const char* pattern,
+                      node_route fn) {
+    routes.add(verb, pattern, [&n, fn](request& req, respond_fn respond) {
+      if (!n.placement().single()) {
+        respond(error_response(error{
+          errc::unavailable, "aggregates are not served across a cluster by this version"}));
+        return;
+      }
+      fn(n, req, std::move(respond));
+    });
+  };
   add_route(routes, n, method::get, "/v1/aggregates", list_route);
   add_route(routes, n, method::put, "/v1/aggregates/{name}", put_route);
   add_route(routes, n, method::get, "/v1/aggregates/{name}", describe_route);
@@ -543,6 +557,10 @@ void add_aggregate_routes(router& routes, node& n) {
   // Before the entity route: an entity named "watch" is read with get_many.
   routes.add_ws("/v1/aggregates/{name}/watch",
                 [&n](const request& req) -> result<std::unique_ptr<ws_handler>> {
+                  if (!n.placement().single()) {
+                    return fail(errc::unavailable, "aggregates are not served "
+                                                   "across a cluster by this version");
+                  }
                   auto def = n.aggregates().find(req.param("name"));
                   if (!def) {
                     return fail(errc::not_found, "no aggregate " + req.param("name"));

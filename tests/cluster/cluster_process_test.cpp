@@ -214,6 +214,10 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
     EXPECT_EQ(again->status, 200) << again->body;
     EXPECT_EQ(json::parse(again->body)["record"]["state"], "completed") << again->body;
   }
+  // Aggregates are refused rather than kept in a second copy.
+  auto agg = client(2).request("PUT", "/v1/aggregates/visits",
+                               R"({"monoid":"sum","bucket":"1m","retention":"1h"})");
+  EXPECT_EQ(agg->status, 503) << agg->body;
   // Locks are served by their owner's gateway only (never by two nodes).
   for (const auto& [shard, key] : keys) {
     auto o = owner_of(shard);
