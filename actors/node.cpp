@@ -97,10 +97,6 @@ resolve_identity(node_config& c, const std::string& node_id,
   }
   cluster::cluster_identity derived;
   if (!c.initial_cluster.empty()) {
-    if (c.name.empty()) {
-      return fail(errc::invalid_argument,
-                  "a member of an initial cluster needs a name (--name)");
-    }
     if (node_id != c.name) {
       return fail(errc::invalid_argument, "the data dir belongs to node '" + node_id
                                             + "', but this node is named '"
@@ -264,6 +260,11 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     }
     p->store = std::move(opened).value();
   }
+  // Checked before a random node id could be kept in the data dir.
+  if (!c.initial_cluster.empty() && c.name.empty()) {
+    return fail(errc::invalid_argument,
+                "a member of an initial cluster needs a name (--name)");
+  }
   auto stored_id = p->store->get(storage::column::meta, node_id_key);
   if (!stored_id) {
     return std::move(stored_id).err();
@@ -272,10 +273,6 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     p->id = **stored_id;
   } else {
     p->id = c.name.empty() ? random_node_id() : c.name;
-    if (!c.initial_cluster.empty() && c.name.empty()) {
-      return fail(errc::invalid_argument,
-                  "a member of an initial cluster needs a name (--name)");
-    }
     storage::write_batch b;
     b.put(storage::column::meta, node_id_key, p->id);
     if (auto ok = p->store->write(b, storage::durability::sync); !ok) {

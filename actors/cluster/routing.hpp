@@ -55,32 +55,6 @@ void call_shard(const directory& dir, const caf::actor& bridge, shard_kind kind,
          std::move(xs)...);
 }
 
-/// The actor of every shard of `kind`, local or remote, for a scatter; or
-/// `unavailable` if any owner is not reachable (a scatter never answers
-/// with part of the shards).
-template <class Handle>
-result<std::vector<Handle>> all_shards(const directory& dir, shard_kind kind,
-                                       const std::vector<Handle>& local) {
-  if (dir.single()) {
-    return local;
-  }
-  std::vector<Handle> out;
-  out.reserve(local.size());
-  for (size_t s = 0; s < local.size(); ++s) {
-    auto shard = static_cast<uint16_t>(s);
-    if (dir.is_local(shard)) {
-      out.push_back(local[s]);
-      continue;
-    }
-    auto remote = dir.remote(kind, shard);
-    if (!remote) {
-      return std::move(remote).err();
-    }
-    out.push_back(caf::actor_cast<Handle>(*remote));
-  }
-  return out;
-}
-
 /// The actor of one shard of `kind` for a request/response exchange
 /// (`ask`, `gather`): local or remote; `unavailable` if not reachable.
 template <class Handle>
@@ -96,9 +70,26 @@ result<Handle> shard_actor(const directory& dir, shard_kind kind, uint16_t shard
   return caf::actor_cast<Handle>(*remote);
 }
 
-} // namespace shoal
-
-namespace shoal {
+/// The actor of every shard of `kind`, local or remote, for a scatter; or
+/// `unavailable` if any owner is not reachable (a scatter never answers
+/// with part of the shards).
+template <class Handle>
+result<std::vector<Handle>> all_shards(const directory& dir, shard_kind kind,
+                                       const std::vector<Handle>& local) {
+  if (dir.single()) {
+    return local;
+  }
+  std::vector<Handle> out;
+  out.reserve(local.size());
+  for (size_t s = 0; s < local.size(); ++s) {
+    auto one = shard_actor(dir, kind, static_cast<uint16_t>(s), local[s]);
+    if (!one) {
+      return std::move(one).err();
+    }
+    out.push_back(std::move(*one));
+  }
+  return out;
+}
 
 /// `call_shard` for the shard of `key` in `service` (any primitive's
 /// service with `shard_of` and `shards`).
@@ -111,9 +102,13 @@ void call_keyed(const directory& dir, const caf::actor& bridge, shard_kind kind,
                 std::move(xs)...);
 }
 
-} // namespace shoal
-
-namespace shoal {
+/// `shard_actor` for the shard of `key` in `service`.
+template <class Service>
+auto keyed_shard_actor(const directory& dir, shard_kind kind,
+                       const Service& service, std::string_view key) {
+  auto shard = service.shard_of(key);
+  return shard_actor(dir, kind, shard, service.shards()[shard]);
+}
 
 /// For primitives whose shards are not yet reachable across nodes (their
 /// shard actors take local `reply_to` requests only): succeeds when this
@@ -128,6 +123,17 @@ inline result<void> owner_only(const directory& dir, uint16_t shard,
               std::string{primitive} + " shard " + std::to_string(shard)
                 + " is served only through its owner's gateway ("
                 + dir.owner_of(shard) + ")");
+}
+
+/// For what a member of a multi-member cluster does not serve at all yet
+/// (`what`: "watches", "aggregates"): fails with `unavailable` unless the
+/// cluster has one node, rather than answer from this node's part only.
+inline result<void> single_node_only(const directory& dir, std::string_view what) {
+  if (dir.single()) {
+    return {};
+  }
+  return fail(errc::unavailable,
+              std::string{what} + " are not served across a cluster by this version");
 }
 
 } // namespace shoal

@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "net/http/agg_json.hpp"
 #include "net/http/gateway.hpp"
@@ -540,9 +541,8 @@ void add_aggregate_routes(router& routes, node& n) {
   auto add_route = [](router& routes, node& n, method verb, const char* pattern,
                       node_route fn) {
     routes.add(verb, pattern, [&n, fn](request& req, respond_fn respond) {
-      if (!n.placement().single()) {
-        respond(error_response(error{
-          errc::unavailable, "aggregates are not served across a cluster by this version"}));
+      if (auto ok = single_node_only(n.placement(), "aggregates"); !ok) {
+        respond(error_response(ok.err()));
         return;
       }
       fn(n, req, std::move(respond));
@@ -557,9 +557,8 @@ void add_aggregate_routes(router& routes, node& n) {
   // Before the entity route: an entity named "watch" is read with get_many.
   routes.add_ws("/v1/aggregates/{name}/watch",
                 [&n](const request& req) -> result<std::unique_ptr<ws_handler>> {
-                  if (!n.placement().single()) {
-                    return fail(errc::unavailable, "aggregates are not served "
-                                                   "across a cluster by this version");
+                  if (auto ok = single_node_only(n.placement(), "aggregates"); !ok) {
+                    return std::move(ok).err();
                   }
                   auto def = n.aggregates().find(req.param("name"));
                   if (!def) {

@@ -202,9 +202,8 @@ void delete_route(node& n, request& req, respond_fn respond) {
   if (!key) {
     return;
   }
-  auto shard = shard_actor(n.placement(), shard_kind::idempotency,
-                           n.idempotency().shard_of(*key),
-                           n.idempotency().shard_for(*key));
+  auto shard =
+    keyed_shard_actor(n.placement(), shard_kind::idempotency, n.idempotency(), *key);
   if (!shard) {
     respond(error_response(shard.err()));
     return;

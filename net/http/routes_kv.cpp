@@ -164,8 +164,7 @@ void history_route(node& n, const std::string& key, request& req,
     respond(error_response(ok.err()));
     return;
   }
-  auto shard = shard_actor(n.placement(), shard_kind::kv, n.kv().shard_of(key),
-                           n.kv().shard_for(key));
+  auto shard = keyed_shard_actor(n.placement(), shard_kind::kv, n.kv(), key);
   if (!shard) {
     respond(error_response(shard.err()));
     return;
@@ -286,8 +285,7 @@ void list_route(node& n, request& req, respond_fn respond) {
   // An exact key lives on one shard; every other pattern asks them all.
   std::vector<kv_shard_actor> targets;
   if (pattern->type() == key_pattern::kind::exact) {
-    auto shard = n.kv().shard_of(pattern->stem());
-    auto one = shard_actor(n.placement(), shard_kind::kv, shard, n.kv().shards()[shard]);
+    auto one = keyed_shard_actor(n.placement(), shard_kind::kv, n.kv(), pattern->stem());
     if (!one) {
       respond(error_response(one.err()));
       return;

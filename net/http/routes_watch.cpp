@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "actors/kv/kv_watch.hpp"
+#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "net/http/election.hpp"
 #include "net/http/gateway.hpp"
@@ -192,11 +193,10 @@ void add_watch_routes(router& routes, node& n) {
       }
       opts.progress_interval = *d;
     }
-    if (!n.placement().single()) {
-      // A watch reads every shard's change log from local storage; across
-      // nodes it would see this node's shards only. Refused, not partial.
-      return fail(errc::unavailable,
-                  "watches are not served across a cluster by this version");
+    // A watch reads every shard's change log from local storage; across
+    // nodes it would see this node's shards only. Refused, not partial.
+    if (auto ok = single_node_only(n.placement(), "watches"); !ok) {
+      return std::move(ok).err();
     }
     auto shards = static_cast<uint32_t>(n.kv().shards().size());
     if (auto ok = validate_watch(opts, shards); !ok) {
@@ -219,11 +219,10 @@ void add_watch_routes(router& routes, node& n) {
       opts.cursor = *c;
       opts.initial = false;
     }
-    if (!n.placement().single()) {
-      // A watch reads every shard's change log from local storage; across
-      // nodes it would see this node's shards only. Refused, not partial.
-      return fail(errc::unavailable,
-                  "watches are not served across a cluster by this version");
+    // A watch reads every shard's change log from local storage; across
+    // nodes it would see this node's shards only. Refused, not partial.
+    if (auto ok = single_node_only(n.placement(), "watches"); !ok) {
+      return std::move(ok).err();
     }
     auto shards = static_cast<uint32_t>(n.kv().shards().size());
     if (auto ok = validate_watch(opts, shards); !ok) {
