@@ -31,6 +31,36 @@ storage::write_batch to_batch(const std::vector<kv::record>& records) {
   return b;
 }
 
+result<std::vector<kv::event>> read_changes(storage::engine& store, uint16_t shard,
+                                            uint64_t from, uint64_t to, size_t limit) {
+  std::vector<kv::event> page;
+  if (from > to || limit == 0) {
+    return page;
+  }
+  error bad;
+  bool corrupt = false;
+  auto scanned = store.scan(
+    storage::column::kv, kv::kv_table::log_key(shard, from),
+    kv::kv_table::log_key(shard, to + 1), [&](std::string_view, std::string_view v) {
+      auto ev = kv::kv_table::decode_event(v);
+      if (!ev) {
+        bad = ev.err();
+        corrupt = true;
+        return false;
+      }
+      ev->shard = shard;
+      page.push_back(std::move(*ev));
+      return page.size() < limit;
+    });
+  if (!scanned) {
+    return std::move(scanned).err();
+  }
+  if (corrupt) {
+    return bad;
+  }
+  return page;
+}
+
 namespace {
 
 using write_reply = std::function<void(result<kv::write_result>)>;
@@ -182,6 +212,9 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
     std::erase_if(ack.initial,
                   [durable](const kv::entry& e) { return e.revision > durable; });
   }
+  // A watcher that registers again (it lost sight of this node for a
+  // while) replaces its registration: each change reaches it once.
+  unregister_watcher(self, req.watcher.address());
   auto id = st.next_watcher++;
   st.watchers.emplace(id, kv_shard_state::watcher{req.watcher, pattern,
                                                   req.no_put, req.no_delete});
@@ -362,6 +395,18 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
         rp.deliver(to_caf_error(ack.err()));
       }
       return rp;
+    },
+    [self](read_atom, uint64_t from, uint64_t to,
+           uint32_t limit) -> caf::result<std::vector<kv::event>> {
+      // Bounded by the durable revision: nothing pending is read.
+      auto& st = self->state;
+      auto page = read_changes(*st.env.store, st.table->shard(), from,
+                               std::min(to, st.durable_revision),
+                               std::min<uint32_t>(limit, 1024));
+      if (!page) {
+        return to_caf_error(page.err());
+      }
+      return std::move(*page);
     },
     [self](lease_end_atom, uint64_t lease, bool expired) {
       // The lease's end is durable: its keys go, with events.

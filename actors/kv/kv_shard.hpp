@@ -16,7 +16,10 @@ namespace shoal {
 /// records are durable; reads are answered from memory, but never with
 /// state that is not durable yet (they wait for the pending commit). Put,
 /// delete and get also come in a local form with a trailing `reply_to<T>`
-/// (see actors/reply_to.hpp).
+/// (see actors/reply_to.hpp). `watch` registers a watch actor (again:
+/// a second registration of the same actor replaces the first) and `read`
+/// (from, to, limit) returns the change-log events of revisions [from, to]
+/// for a watcher's catch-up on another node.
 using kv_shard_actor = caf::typed_actor<
   caf::replies_to<put_atom, kv::put_cmd>::with<kv::write_result>,
   caf::replies_to<delete_atom, kv::delete_cmd>::with<kv::write_result>,
@@ -25,6 +28,8 @@ using kv_shard_actor = caf::typed_actor<
   caf::replies_to<history_atom, std::string,
                   uint32_t>::with<std::vector<kv::version_record>>,
   caf::replies_to<watch_atom, kv::watch_request>::with<kv::watch_ack>,
+  caf::replies_to<read_atom, uint64_t, uint64_t,
+                  uint32_t>::with<std::vector<kv::event>>,
   caf::reacts_to<put_atom, kv::put_cmd, reply_to<kv::write_result>>,
   caf::reacts_to<delete_atom, kv::delete_cmd, reply_to<kv::write_result>>,
   caf::reacts_to<get_atom, std::string, reply_to<kv::entry>>,
@@ -44,6 +49,12 @@ struct kv_shard_env {
 
 /// Converts the table's records to a storage batch (column `kv`).
 storage::write_batch to_batch(const std::vector<kv::record>& records);
+
+/// Reads change-log events of `shard` with revisions in [from, to], at
+/// most `limit`, in revision order, from storage (every durable change
+/// still retained is there).
+result<std::vector<kv::event>> read_changes(storage::engine& store, uint16_t shard,
+                                            uint64_t from, uint64_t to, size_t limit);
 
 /// Spawns the actor of one shard around an already restored table.
 kv_shard_actor spawn_kv_shard(caf::actor_system& sys, kv::kv_table table,

@@ -5,6 +5,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/cluster/directory.hpp"
 #include "actors/kv/kv_service.hpp"
 #include "runtime/kv/cursor.hpp"
 
@@ -53,13 +54,23 @@ struct kv_watch_options {
 /// Validates the options (pattern and cursor) without starting anything.
 result<void> validate_watch(const kv_watch_options& opts, uint32_t shard_count);
 
+/// `unavailable` if the owner of a shard the pattern can touch is not
+/// reachable now (a watch starts only with every shard it needs).
+result<void> watch_reachable(const kv_service& kv, const directory& dir,
+                             std::string_view pattern);
+
 /// Starts a watch actor that subscribes to the shards the pattern can touch
-/// (one for an exact key, all otherwise) and feeds `sink`. Stop it with
+/// (one for an exact key, all otherwise), on this node or, through `dir`,
+/// on their owners, and feeds `sink`. Stop it with
 /// `caf::anon_send_exit(handle, caf::exit_reason::user_shutdown)`; shards
 /// drop it when it is gone. Guarantees: per-key order, no duplicates, and
-/// no gaps across a resume from any cursor it delivered.
+/// no gaps across a resume from any cursor it delivered. When the owner
+/// of a shard is lost after the start, the watch goes on with the other
+/// shards and registers with that one again, from its position, once the
+/// owner is back (catch-up first, so still no gap). `dir` may be null
+/// (every shard local).
 caf::actor spawn_kv_watch(caf::actor_system& sys, const kv_service& kv,
-                          kv_watch_options opts,
+                          const directory* dir, kv_watch_options opts,
                           std::shared_ptr<kv_watch_sink> sink);
 
 } // namespace shoal

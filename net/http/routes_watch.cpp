@@ -145,7 +145,8 @@ public:
   void on_open(std::shared_ptr<ws_connection> conn) override {
     auto sink = make_sink_ ? make_sink_(std::move(conn))
                            : std::make_shared<ws_watch_sink>(std::move(conn));
-    watch_ = spawn_kv_watch(node_.system(), node_.kv(), opts_, std::move(sink));
+    watch_ = spawn_kv_watch(node_.system(), node_.kv(), &node_.placement(), opts_,
+                            std::move(sink));
   }
 
   void on_text(std::string_view) override {
@@ -193,13 +194,13 @@ void add_watch_routes(router& routes, node& n) {
       }
       opts.progress_interval = *d;
     }
-    // A watch reads every shard's change log from local storage; across
-    // nodes it would see this node's shards only. Refused, not partial.
-    if (auto ok = single_node_only(n.placement(), "watches"); !ok) {
-      return std::move(ok).err();
-    }
     auto shards = static_cast<uint32_t>(n.kv().shards().size());
     if (auto ok = validate_watch(opts, shards); !ok) {
+      return std::move(ok).err();
+    }
+    // A watch starts only with every shard it needs (later it outlives
+    // the loss of an owner, and resumes with it).
+    if (auto ok = watch_reachable(n.kv(), n.placement(), opts.pattern); !ok) {
       return std::move(ok).err();
     }
     return std::unique_ptr<ws_handler>{
@@ -219,13 +220,13 @@ void add_watch_routes(router& routes, node& n) {
       opts.cursor = *c;
       opts.initial = false;
     }
-    // A watch reads every shard's change log from local storage; across
-    // nodes it would see this node's shards only. Refused, not partial.
-    if (auto ok = single_node_only(n.placement(), "watches"); !ok) {
-      return std::move(ok).err();
-    }
     auto shards = static_cast<uint32_t>(n.kv().shards().size());
     if (auto ok = validate_watch(opts, shards); !ok) {
+      return std::move(ok).err();
+    }
+    // A watch starts only with every shard it needs (later it outlives
+    // the loss of an owner, and resumes with it).
+    if (auto ok = watch_reachable(n.kv(), n.placement(), opts.pattern); !ok) {
       return std::move(ok).err();
     }
     return std::unique_ptr<ws_handler>{std::make_unique<watch_handler>(

@@ -15,6 +15,7 @@
 
 #include "actors/sharding.hpp"
 #include "net/http/client.hpp"
+#include "runtime/base64.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -288,6 +289,146 @@ TEST_F(cluster3, a_killed_owner_answers_503_fast_and_returns_with_its_data) {
       EXPECT_EQ(r->body, "v-" + key);
     }
   }
+}
+
+// Reads one watch's events into per-key value sequences and per-shard
+// revisions; every event's revision must follow the last one of its shard
+// with nothing skipped (only `k.*` keys are written, so each shard's
+// revisions are all ours).
+struct watch_log {
+  std::map<std::string, std::vector<std::string>> values;
+  std::map<uint16_t, uint64_t> last_revision;
+  std::string cursor;
+  size_t events = 0;
+  std::vector<std::string> problems;
+
+  void add(const json& m) {
+    if (m["type"] != "event") {
+      return;
+    }
+    auto shard = m["shard"].get<uint16_t>();
+    auto rev = m["revision"].get<uint64_t>();
+    auto it = last_revision.find(shard);
+    if (it != last_revision.end() && rev != it->second + 1) {
+      problems.push_back("shard " + std::to_string(shard) + ": revision "
+                         + std::to_string(rev) + " after "
+                         + std::to_string(it->second));
+    }
+    last_revision[shard] = rev;
+    values[m["key"].get<std::string>()].push_back(m["value"].get<std::string>());
+    cursor = m["cursor"].get<std::string>();
+    ++events;
+  }
+
+  // Reads until `want` events arrived in all, or the deadline.
+  bool read_until(http::ws_client& ws, size_t want, steady::duration timeout = 20s) {
+    auto deadline = steady::now() + timeout;
+    while (events < want && steady::now() < deadline) {
+      auto m = ws.read(500ms);
+      if (!m) {
+        if (m.err().code == errc::timeout) {
+          continue;
+        }
+        problems.push_back("watch closed: " + m.err().message);
+        return false;
+      }
+      auto j = json::parse(*m);
+      if (j["type"] == "error" || j["type"] == "lagged") {
+        problems.push_back("watch ended: " + *m);
+        return false;
+      }
+      add(j);
+    }
+    return events >= want;
+  }
+};
+
+TEST_F(cluster3, a_watch_sees_every_shard_and_resumes_when_an_owner_returns) {
+  for (int i = 1; i <= 3; ++i) {
+    start(i);
+  }
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  auto keys = key_per_shard();
+  std::map<uint16_t, std::string> owner;
+  for (const auto& [shard, key] : keys) {
+    owner[shard] = owner_of(shard);
+  }
+  auto ws = http::ws_client::connect("127.0.0.1", nodes_[1]->ports.http,
+                                     "/v1/watch?pattern=k.*");
+  ASSERT_TRUE(ws) << ws.err().message;
+  auto synced = json::parse(*ws->read(10s));
+  ASSERT_EQ(synced["type"], "synced") << synced.dump();
+  // What each key was set to, in order, through n3.
+  std::map<std::string, std::vector<std::string>> written;
+  auto put = [&](const std::string& key, const std::string& value) {
+    auto r = client(3).request("PUT", "/v1/kv/" + key, value);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << key << ": " << r->body;
+    written[key].push_back(base64_encode(value));
+  };
+  for (const auto& [shard, key] : keys) {
+    put(key, "a-" + key);
+  }
+  watch_log log;
+  ASSERT_TRUE(log.read_until(*ws, keys.size())) << ::testing::PrintToString(log.problems);
+
+  // n2 dies: the watch goes on with the other shards.
+  nodes_[2]->proc->signal(SIGKILL);
+  nodes_[2]->proc->wait(5s);
+  size_t expected = keys.size();
+  for (const auto& [shard, key] : keys) {
+    if (owner[shard] != "n2") {
+      put(key, "b-" + key);
+      ++expected;
+    }
+  }
+  ASSERT_TRUE(log.read_until(*ws, expected)) << ::testing::PrintToString(log.problems);
+
+  // n2 returns while n1 (the watch's gateway) is hung, and takes writes
+  // through n3 that n1's watch can only get by catching up from n2.
+  nodes_[1]->proc->signal(SIGSTOP);
+  start(2);
+  auto write_round = [&](const std::string& prefix, bool n2_only) {
+    for (const auto& [shard, key] : keys) {
+      if (n2_only && owner[shard] != "n2") {
+        continue;
+      }
+      auto value = prefix + key;
+      auto deadline = steady::now() + 20s;
+      while (true) {
+        auto r = client(3).request("PUT", "/v1/kv/" + key, value);
+        ASSERT_TRUE(r);
+        if (r->status == 200) {
+          written[key].push_back(base64_encode(value));
+          ++expected;
+          break;
+        }
+        ASSERT_EQ(r->status, 503) << r->body;
+        ASSERT_LT(steady::now(), deadline) << key << " stays unavailable";
+        std::this_thread::sleep_for(20ms); // poll until the deadline
+      }
+    }
+  };
+  write_round("c0-", true);
+  write_round("c1-", true);
+  nodes_[1]->proc->signal(SIGCONT);
+  write_round("d-", false);
+  ASSERT_TRUE(log.read_until(*ws, expected)) << ::testing::PrintToString(log.problems);
+  EXPECT_TRUE(log.problems.empty()) << ::testing::PrintToString(log.problems);
+  EXPECT_EQ(log.values, written) << "every change once, in order, per key";
+
+  // A new watch on n1 from the first cursor reads every change again,
+  // the remote shards' from their owners' change logs.
+  auto again = http::ws_client::connect(
+    "127.0.0.1", nodes_[1]->ports.http,
+    "/v1/watch?pattern=k.*&cursor=" + synced["cursor"].get<std::string>());
+  ASSERT_TRUE(again) << again.err().message;
+  ASSERT_EQ(json::parse(*again->read(10s))["type"], "synced");
+  watch_log replay;
+  ASSERT_TRUE(replay.read_until(*again, expected))
+    << ::testing::PrintToString(replay.problems);
+  EXPECT_EQ(replay.values, written);
+  EXPECT_EQ(replay.cursor, log.cursor);
 }
 
 TEST_F(cluster3, a_hung_node_gives_503_within_the_forward_timeout) {
