@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "actors/ask.hpp"
+#include "actors/cluster/routing.hpp"
 #include "actors/renewer.hpp"
 #include "actors/reply_to.hpp"
 
@@ -14,12 +15,13 @@ idem_client::idem_client(node& n, std::chrono::milliseconds timeout)
 
 namespace {
 
-// Sends `cmd` straight to the shard of its key.
+// Sends `cmd` to the shard of its key, wherever it lives.
 template <class T, class Atom, class Command>
 void to_shard(node& n, Atom atom, Command cmd,
               std::function<void(result<T>)> done) {
-  auto shard = n.idempotency().shard_for(cmd.key);
-  call<T>(shard, std::move(done), atom, std::move(cmd));
+  auto key = cmd.key;
+  call_keyed<T>(n.placement(), n.bridge(), shard_kind::idempotency, n.idempotency(),
+                key, std::move(done), atom, std::move(cmd));
 }
 
 } // namespace
@@ -46,8 +48,10 @@ void idem_client::fail_async(idem::fail_cmd cmd,
 
 void idem_client::get_async(std::string key,
                             std::function<void(result<idem::record>)> done) {
-  auto shard = node_.idempotency().shard_for(key);
-  call<idem::record>(shard, std::move(done), get_atom_v, std::move(key));
+  auto routed = key;
+  call_keyed<idem::record>(node_.placement(), node_.bridge(), shard_kind::idempotency,
+                           node_.idempotency(), routed, std::move(done), get_atom_v,
+                           std::move(key));
 }
 
 result<idem::begin_result> idem_client::begin(std::string key,
@@ -91,17 +95,25 @@ result<idem::record> idem_client::get(std::string key) {
 }
 
 result<bool> idem_client::erase(std::string key) {
-  auto shard = node_.idempotency().shard_for(key);
+  auto shard = keyed_shard_actor(node_.placement(), shard_kind::idempotency,
+                                 node_.idempotency(), key);
+  if (!shard) {
+    return std::move(shard).err();
+  }
   return wait_for<bool>([&](auto done) {
-    ask<bool>(node_.bridge(), shard, timeout_, std::move(done), delete_atom_v,
+    ask<bool>(node_.bridge(), *shard, timeout_, std::move(done), delete_atom_v,
               std::move(key));
   });
 }
 
 result<uint64_t> idem_client::sweep() {
-  auto shards = node_.idempotency().shards();
+  auto shards = all_shards(node_.placement(), shard_kind::idempotency,
+                           node_.idempotency().shards());
+  if (!shards) {
+    return std::move(shards).err();
+  }
   return wait_for<uint64_t>([&](auto done) {
-    gather<uint64_t>(node_.bridge(), std::move(shards), timeout_,
+    gather<uint64_t>(node_.bridge(), std::move(*shards), timeout_,
                      [done](result<std::vector<uint64_t>> r) {
                        if (!r) {
                          done(std::move(r).err());

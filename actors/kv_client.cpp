@@ -56,22 +56,27 @@ kv_client::kv_client(node& n, std::chrono::milliseconds timeout)
 void kv_client::put_async(kv::put_cmd cmd,
                           std::function<void(result<kv::write_result>)> done) {
   // A put bound to a lease goes in only while the lease is alive.
-  auto shard = node_.kv().shard_for(cmd.key);
+  auto key = cmd.key;
   auto lease = cmd.lease;
-  call_with_lease<kv::write_result>(node_.leases(), lease, shard, std::move(done),
-                                    put_atom_v, std::move(cmd));
+  call_keyed_with_lease<kv::write_result>(
+    node_.placement(), node_.bridge(), node_.leases(), lease, shard_kind::kv,
+    node_.kv(), std::move(key), duration::zero(), std::move(done), put_atom_v,
+    std::move(cmd));
 }
 
 void kv_client::erase_async(kv::delete_cmd cmd,
                             std::function<void(result<kv::write_result>)> done) {
-  auto shard = node_.kv().shard_for(cmd.key);
-  call<kv::write_result>(shard, std::move(done), delete_atom_v, std::move(cmd));
+  auto key = cmd.key;
+  call_keyed<kv::write_result>(node_.placement(), node_.bridge(), shard_kind::kv,
+                               node_.kv(), key, std::move(done), delete_atom_v,
+                               std::move(cmd));
 }
 
 void kv_client::get_async(std::string key,
                           std::function<void(result<kv::entry>)> done) {
-  auto shard = node_.kv().shard_for(key);
-  call<kv::entry>(shard, std::move(done), get_atom_v, std::move(key));
+  auto routed = key;
+  call_keyed<kv::entry>(node_.placement(), node_.bridge(), shard_kind::kv, node_.kv(),
+                        routed, std::move(done), get_atom_v, std::move(key));
 }
 
 void kv_client::list_async(kv::list_query q,
@@ -81,15 +86,28 @@ void kv_client::list_async(kv::list_query q,
     done(std::move(pattern).err());
     return;
   }
+  // An exact key lives on one shard; every other pattern asks them all,
+  // wherever they live (all or nothing).
+  auto& dir = node_.placement();
   std::vector<kv_shard_actor> targets;
   if (pattern->type() == key_pattern::kind::exact) {
-    targets.push_back(node_.kv().shard_for(pattern->stem()));
+    auto one = keyed_shard_actor(dir, shard_kind::kv, node_.kv(), pattern->stem());
+    if (!one) {
+      done(std::move(one).err());
+      return;
+    }
+    targets.push_back(*one);
   } else {
-    targets = node_.kv().shards();
+    auto all = all_shards(dir, shard_kind::kv, node_.kv().shards());
+    if (!all) {
+      done(std::move(all).err());
+      return;
+    }
+    targets = std::move(*all);
   }
   auto limit = q.limit;
   gather<kv::list_page>(
-    node_.bridge(), std::move(targets), timeout_,
+    node_.bridge(), std::move(targets), std::min(timeout_, dir.forward_timeout()),
     [done = std::move(done), limit](result<std::vector<kv::list_page>> pages) {
       if (!pages) {
         done(std::move(pages).err());

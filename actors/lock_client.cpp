@@ -16,31 +16,38 @@ lock_client::lock_client(node& n) : node_(n) {
 
 void lock_client::acquire_async(
   lock::acquire_cmd cmd, std::function<void(result<lock::acquire_result>)> done) {
-  auto shard = node_.locks().shard_for(cmd.key);
+  // A queued acquire is answered up to its wait later.
+  auto key = cmd.key;
   auto lease = cmd.lease;
-  call_with_lease<lock::acquire_result>(node_.leases(), lease, shard,
-                                        std::move(done), acquire_atom_v,
-                                        std::move(cmd));
+  auto wait = cmd.wait;
+  call_keyed_with_lease<lock::acquire_result>(
+    node_.placement(), node_.bridge(), node_.leases(), lease, shard_kind::locks,
+    node_.locks(), std::move(key), wait, std::move(done), acquire_atom_v,
+    std::move(cmd));
 }
 
 void lock_client::refresh_async(std::string key, std::string token, duration ttl,
                                 std::function<void(result<lock::lock_info>)> done) {
-  auto shard = node_.locks().shard_for(key);
-  call<lock::lock_info>(shard, std::move(done), refresh_atom_v, std::move(key),
-                        std::move(token), ttl);
+  auto routed = key;
+  call_keyed<lock::lock_info>(node_.placement(), node_.bridge(), shard_kind::locks,
+                              node_.locks(), routed, std::move(done), refresh_atom_v,
+                              std::move(key), std::move(token), ttl);
 }
 
 void lock_client::release_async(std::string key, std::string token,
                                 std::function<void(result<uint64_t>)> done) {
-  auto shard = node_.locks().shard_for(key);
-  call<uint64_t>(shard, std::move(done), release_atom_v, std::move(key),
-                 std::move(token));
+  auto routed = key;
+  call_keyed<uint64_t>(node_.placement(), node_.bridge(), shard_kind::locks,
+                       node_.locks(), routed, std::move(done), release_atom_v,
+                       std::move(key), std::move(token));
 }
 
 void lock_client::get_async(std::string key,
                             std::function<void(result<lock::lock_info>)> done) {
-  auto shard = node_.locks().shard_for(key);
-  call<lock::lock_info>(shard, std::move(done), get_atom_v, std::move(key));
+  auto routed = key;
+  call_keyed<lock::lock_info>(node_.placement(), node_.bridge(), shard_kind::locks,
+                              node_.locks(), routed, std::move(done), get_atom_v,
+                              std::move(key));
 }
 
 result<lock::lock_info> lock_client::acquire(std::string key, duration ttl,

@@ -12,6 +12,7 @@
 #include "actors/ask.hpp"
 #include "actors/cluster/directory.hpp"
 #include "actors/reply_to.hpp"
+#include "runtime/time.hpp"
 
 namespace shoal {
 
@@ -36,11 +37,13 @@ std::function<void(result<T>)> owner_unavailable_on_silence(
 /// Sends `xs...` to shard `shard` of `kind` and calls `done` once with its
 /// answer: `local` (this node's actor of that shard) when this node owns
 /// it, the owner's actor otherwise; `unavailable` at once when the owner
-/// is not reachable, or after the forward timeout.
+/// is not reachable, or after the forward timeout plus `longer` (the time
+/// the command itself may take, such as a lock's wait in line).
 template <class T, class Handle, class... Ts>
-void call_shard(const directory& dir, const caf::actor& bridge, shard_kind kind,
-                uint16_t shard, const Handle& local,
-                std::function<void(result<T>)> done, Ts... xs) {
+void call_shard_within(const directory& dir, const caf::actor& bridge,
+                       shard_kind kind, uint16_t shard, const Handle& local,
+                       duration longer, std::function<void(result<T>)> done,
+                       Ts... xs) {
   if (dir.is_local(shard)) {
     call<T>(local, std::move(done), std::move(xs)...);
     return;
@@ -50,9 +53,20 @@ void call_shard(const directory& dir, const caf::actor& bridge, shard_kind kind,
     done(std::move(remote).err());
     return;
   }
-  ask<T>(bridge, caf::actor_cast<Handle>(*remote), dir.forward_timeout(),
+  auto timeout = dir.forward_timeout()
+                 + std::chrono::duration_cast<std::chrono::milliseconds>(longer);
+  ask<T>(bridge, caf::actor_cast<Handle>(*remote), timeout,
          detail::owner_unavailable_on_silence(std::move(done), dir.owner_of(shard)),
          std::move(xs)...);
+}
+
+/// `call_shard_within` for commands that answer at once.
+template <class T, class Handle, class... Ts>
+void call_shard(const directory& dir, const caf::actor& bridge, shard_kind kind,
+                uint16_t shard, const Handle& local,
+                std::function<void(result<T>)> done, Ts... xs) {
+  call_shard_within<T>(dir, bridge, kind, shard, local, duration::zero(),
+                       std::move(done), std::move(xs)...);
 }
 
 /// The actor of one shard of `kind` for a request/response exchange
@@ -100,6 +114,17 @@ void call_keyed(const directory& dir, const caf::actor& bridge, shard_kind kind,
   auto shard = service.shard_of(key);
   call_shard<T>(dir, bridge, kind, shard, service.shards()[shard], std::move(done),
                 std::move(xs)...);
+}
+
+/// `call_shard_within` for the shard of `key` in `service`.
+template <class T, class Service, class... Ts>
+void call_keyed_within(const directory& dir, const caf::actor& bridge,
+                       shard_kind kind, const Service& service, std::string_view key,
+                       duration longer, std::function<void(result<T>)> done,
+                       Ts... xs) {
+  auto shard = service.shard_of(key);
+  call_shard_within<T>(dir, bridge, kind, shard, service.shards()[shard], longer,
+                       std::move(done), std::move(xs)...);
 }
 
 /// `shard_actor` for the shard of `key` in `service`.

@@ -284,6 +284,86 @@ key_ref* find_key(shard_pointer self, const std::string& key) {
   return it == keys.end() ? nullptr : &it->second;
 }
 
+void acquire(shard_pointer self, lock::acquire_cmd& cmd,
+             reply_to<lock::acquire_result> reply) {
+  auto& st = self->state;
+  if (st.gate.refuse_if_failed(reply.fn)) {
+    return;
+  }
+  cmd.new_token = random_token();
+  if (auto ok = st.table->check(cmd); !ok) {
+    reply.fn(std::move(ok).err());
+    return;
+  }
+  cmd.waiter = st.next_waiter++;
+  // The reservation record (if any) is submitted before the lock
+  // actor's grant: durable first.
+  lock::effects fx;
+  cmd.fence = st.table->draw_fence(fx);
+  persist(st.gate, *st.env.committer, storage::column::lock, fx.writes,
+          caf::actor_cast<lock_shard_actor>(self));
+  auto* ref = find_key(self, cmd.key);
+  if (ref == nullptr) {
+    ref = &spawn_key(self, st.table->make_key(cmd.key));
+  }
+  forward(*ref, acquire_atom_v, std::move(cmd), std::move(reply));
+}
+
+void refresh(shard_pointer self, std::string& key, std::string& token, duration ttl,
+             reply_to<lock::lock_info> reply) {
+  auto& st = self->state;
+  if (auto ok = st.table->check_refresh(key, ttl); !ok) {
+    reply.fn(std::move(ok).err());
+    return;
+  }
+  auto* ref = find_key(self, key);
+  if (ref == nullptr) {
+    reply.fn(lock::not_held(key));
+    return;
+  }
+  forward(*ref, refresh_atom_v, std::move(key), std::move(token), ttl,
+          std::move(reply));
+}
+
+void release(shard_pointer self, std::string& key, std::string& token,
+             reply_to<uint64_t> reply) {
+  auto& st = self->state;
+  if (auto ok = st.table->validate_key(key); !ok) {
+    reply.fn(std::move(ok).err());
+    return;
+  }
+  auto* ref = find_key(self, key);
+  if (ref == nullptr) {
+    reply.fn(lock::not_held(key));
+    return;
+  }
+  forward(*ref, release_atom_v, std::move(key), std::move(token), std::move(reply));
+}
+
+void get(shard_pointer self, std::string& key, reply_to<lock::lock_info> reply) {
+  auto& st = self->state;
+  if (auto ok = st.table->validate_key(key); !ok) {
+    reply.fn(std::move(ok).err());
+    return;
+  }
+  auto* ref = find_key(self, key);
+  if (ref == nullptr) {
+    // No actor: free, and nobody waits.
+    lock::lock_info free;
+    free.key = std::move(key);
+    reply.fn(std::move(free));
+    return;
+  }
+  forward(*ref, get_atom_v, std::move(key), std::move(reply));
+}
+
+// A `reply_to` that answers a request from another node.
+template <class T>
+std::pair<caf::typed_response_promise<T>, reply_to<T>> promised(shard_pointer self) {
+  auto rp = self->make_response_promise<T>();
+  return {rp, reply_to<T>{deliver_to(rp)}};
+}
+
 lock_shard_actor::behavior_type
 lock_shard_impl(shard_pointer self, lock::lock_table table,
                 std::map<std::string, lock::lock_key, std::less<>> held,
@@ -303,73 +383,38 @@ lock_shard_impl(shard_pointer self, lock::lock_table table,
   return {
     [self](acquire_atom, lock::acquire_cmd& cmd,
            reply_to<lock::acquire_result>& reply) {
-      auto& st = self->state;
-      if (st.gate.refuse_if_failed(reply.fn)) {
-        return;
-      }
-      cmd.new_token = random_token();
-      if (auto ok = st.table->check(cmd); !ok) {
-        reply.fn(std::move(ok).err());
-        return;
-      }
-      cmd.waiter = st.next_waiter++;
-      // The reservation record (if any) is submitted before the lock
-      // actor's grant: durable first.
-      lock::effects fx;
-      cmd.fence = st.table->draw_fence(fx);
-      persist(st.gate, *st.env.committer, storage::column::lock, fx.writes,
-              caf::actor_cast<lock_shard_actor>(self));
-      auto* ref = find_key(self, cmd.key);
-      if (ref == nullptr) {
-        ref = &spawn_key(self, st.table->make_key(cmd.key));
-      }
-      forward(*ref, acquire_atom_v, std::move(cmd), std::move(reply));
+      acquire(self, cmd, std::move(reply));
     },
     [self](refresh_atom, std::string& key, std::string& token, duration ttl,
            reply_to<lock::lock_info>& reply) {
-      auto& st = self->state;
-      if (auto ok = st.table->check_refresh(key, ttl); !ok) {
-        reply.fn(std::move(ok).err());
-        return;
-      }
-      auto* ref = find_key(self, key);
-      if (ref == nullptr) {
-        reply.fn(lock::not_held(key));
-        return;
-      }
-      forward(*ref, refresh_atom_v, std::move(key), std::move(token), ttl,
-              std::move(reply));
+      refresh(self, key, token, ttl, std::move(reply));
     },
     [self](release_atom, std::string& key, std::string& token,
            reply_to<uint64_t>& reply) {
-      auto& st = self->state;
-      if (auto ok = st.table->validate_key(key); !ok) {
-        reply.fn(std::move(ok).err());
-        return;
-      }
-      auto* ref = find_key(self, key);
-      if (ref == nullptr) {
-        reply.fn(lock::not_held(key));
-        return;
-      }
-      forward(*ref, release_atom_v, std::move(key), std::move(token),
-              std::move(reply));
+      release(self, key, token, std::move(reply));
     },
     [self](get_atom, std::string& key, reply_to<lock::lock_info>& reply) {
-      auto& st = self->state;
-      if (auto ok = st.table->validate_key(key); !ok) {
-        reply.fn(std::move(ok).err());
-        return;
-      }
-      auto* ref = find_key(self, key);
-      if (ref == nullptr) {
-        // No actor: free, and nobody waits.
-        lock::lock_info free;
-        free.key = std::move(key);
-        reply.fn(std::move(free));
-        return;
-      }
-      forward(*ref, get_atom_v, std::move(key), std::move(reply));
+      get(self, key, std::move(reply));
+    },
+    [self](acquire_atom, lock::acquire_cmd& cmd) {
+      auto [rp, reply] = promised<lock::acquire_result>(self);
+      acquire(self, cmd, std::move(reply));
+      return rp;
+    },
+    [self](refresh_atom, std::string& key, std::string& token, duration ttl) {
+      auto [rp, reply] = promised<lock::lock_info>(self);
+      refresh(self, key, token, ttl, std::move(reply));
+      return rp;
+    },
+    [self](release_atom, std::string& key, std::string& token) {
+      auto [rp, reply] = promised<uint64_t>(self);
+      release(self, key, token, std::move(reply));
+      return rp;
+    },
+    [self](get_atom, std::string& key) {
+      auto [rp, reply] = promised<lock::lock_info>(self);
+      get(self, key, std::move(reply));
+      return rp;
     },
     [self](lease_end_atom, uint64_t lease, bool expired) {
       // Every lock actor looks: a hold or a waiter may be bound to it.

@@ -42,8 +42,14 @@ using lock_requests = caf::typed_actor<
 ///   get(key) → the lock without its owner token.
 ///   A lock actor reports `(idle_atom, key, messages received)` when its
 ///   key is free; the shard retires it if it forwarded no more since.
-using lock_shard_actor
-  = lock_requests::extend<caf::reacts_to<idle_atom, std::string, uint64_t>>;
+///   The four requests also come as request/response messages without the
+///   `reply_to`, for gateways on other nodes.
+using lock_shard_actor = lock_requests::extend<
+  caf::reacts_to<idle_atom, std::string, uint64_t>,
+  caf::replies_to<acquire_atom, lock::acquire_cmd>::with<lock::acquire_result>,
+  caf::replies_to<refresh_atom, std::string, std::string, duration>::with<lock::lock_info>,
+  caf::replies_to<release_atom, std::string, std::string>::with<uint64_t>,
+  caf::replies_to<get_atom, std::string>::with<lock::lock_info>>;
 
 struct lock_shard_env {
   storage::engine* store = nullptr;

@@ -3,7 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/ask.hpp"
-#include "actors/lease/live_lease.hpp"
+#include "actors/kv_client.hpp"
+#include "actors/lock_client.hpp"
 #include "runtime/key.hpp"
 
 namespace shoal {
@@ -26,8 +27,7 @@ namespace {
 
 // Gives the lock back when the leader record could not be written.
 void abandon(node& n, const std::string& key, const std::string& token) {
-  call<uint64_t>(n.locks().shard_for(key), [](result<uint64_t>) {}, release_atom_v,
-                 key, token);
+  lock_client{n}.release_async(key, token, [](result<uint64_t>) {});
 }
 
 } // namespace
@@ -106,9 +106,8 @@ void campaign_async(node& n, std::string name, std::string value, uint64_t lease
     put.value = leader_record(won);
     put.lease = lease;
     put.fence = kv::fence{key, won.fence};
-    call_with_lease<kv::write_result>(
-      n.leases(), lease, n.kv().shard_for(key),
-      [&n, done, key, won](result<kv::write_result> w) {
+    kv_client{n}.put_async(
+      std::move(put), [&n, done, key, won](result<kv::write_result> w) {
         if (!w) {
           // The lease ended, or the write failed: give the lock back.
           abandon(n, key, won.token);
@@ -116,13 +115,9 @@ void campaign_async(node& n, std::string name, std::string value, uint64_t lease
           return;
         }
         done(won);
-      },
-      put_atom_v, std::move(put));
+      });
   };
-  auto shard = n.locks().shard_for(cmd.key);
-  call_with_lease<lock::acquire_result>(n.leases(), lease, shard,
-                                        std::move(on_granted), acquire_atom_v,
-                                        std::move(cmd));
+  lock_client{n}.acquire_async(std::move(cmd), std::move(on_granted));
 }
 
 void resign_async(node& n, std::string name, std::string token,
@@ -132,9 +127,9 @@ void resign_async(node& n, std::string name, std::string token,
     done(std::move(key).err());
     return;
   }
-  call<uint64_t>(
-    n.locks().shard_for(*key),
-    [&n, done, key = *key](result<uint64_t> fence) {
+  auto lock_key = *key;
+  lock_client{n}.release_async(
+    std::move(lock_key), std::move(token), [&n, done, key = *key](result<uint64_t> fence) {
       if (!fence) {
         done(std::move(fence).err());
         return;
@@ -144,17 +139,14 @@ void resign_async(node& n, std::string name, std::string token,
       kv::delete_cmd del;
       del.key = key;
       del.fence = kv::fence{key, *fence};
-      call<kv::write_result>(n.kv().shard_for(key),
-                             [done](result<kv::write_result> r) {
-                               if (!r && r.code() != errc::fenced) {
-                                 done(std::move(r).err());
-                                 return;
-                               }
-                               done(result<void>{});
-                             },
-                             delete_atom_v, std::move(del));
-    },
-    release_atom_v, *key, std::move(token));
+      kv_client{n}.erase_async(std::move(del), [done](result<kv::write_result> r) {
+        if (!r && r.code() != errc::fenced) {
+          done(std::move(r).err());
+          return;
+        }
+        done(result<void>{});
+      });
+    });
 }
 
 void leader_async(node& n, std::string name,
@@ -164,8 +156,7 @@ void leader_async(node& n, std::string name,
     done(std::move(key).err());
     return;
   }
-  call<kv::entry>(n.kv().shard_for(*key),
-                  [done, name](result<kv::entry> e) {
+  kv_client{n}.get_async(*key, [done, name](result<kv::entry> e) {
                     if (!e) {
                       done(e.code() == errc::not_found
                              ? error{errc::not_found,
@@ -174,8 +165,7 @@ void leader_async(node& n, std::string name,
                       return;
                     }
                     done(parse_leader_record(name, e->value));
-                  },
-                  get_atom_v, *key);
+                  });
 }
 
 result<leadership> campaign(node& n, std::string name, std::string value,

@@ -6,8 +6,7 @@
 
 #include <caf/actor_system.hpp>
 
-#include "actors/cluster/routing.hpp"
-#include "actors/lease/live_lease.hpp"
+#include "actors/kv_client.hpp"
 #include "actors/node.hpp"
 #include "net/http/actor_bridge.hpp"
 #include "net/http/gateway.hpp"
@@ -53,27 +52,16 @@ std::string_view op_name(kv::operation op) {
   return kv::to_string(op);
 }
 
-// Sends a put or delete to its key's shard (once `lease`, if any, is seen
-// alive) and answers with `to_json` of the result, or the error.
-template <class Atom, class Command>
-void send_write(node& n, Atom atom, Command cmd, respond_fn respond,
-                json (*to_json)(const kv::write_result&), uint64_t lease = 0) {
-  std::function<void(result<kv::write_result>)> done =
-    [respond, to_json](result<kv::write_result> r) {
-      if (!r) {
-        respond(error_response(r.err()));
-        return;
-      }
-      respond(json_response(200, to_json(*r)));
-    };
-  // Pick the shard before `cmd` is moved into the message.
-  auto key = cmd.key;
-  with_live_lease(
-    n.leases(), lease, [done](const error& e) { done(e); },
-    [&n, key, done, atom, cmd = std::move(cmd)]() mutable {
-      call_keyed<kv::write_result>(n.placement(), n.bridge(), shard_kind::kv,
-                                   n.kv(), key, done, atom, std::move(cmd));
-    });
+// Answers with `to_json` of a write's result, or its error.
+std::function<void(result<kv::write_result>)>
+write_answer(respond_fn respond, json (*to_json)(const kv::write_result&)) {
+  return [respond, to_json](result<kv::write_result> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(json_response(200, to_json(*r)));
+  };
 }
 
 // `?fence_lock=KEY&fence_token=N`: both or neither.
@@ -138,14 +126,12 @@ void put_route(node& n, request& req, respond_fn respond) {
     respond(error_response(ok.err()));
     return;
   }
-  auto lease = cmd.lease;
-  send_write(n, put_atom_v, std::move(cmd), std::move(respond),
-             [](const kv::write_result& r) {
-               auto j = entry_json(r.current, false);
-               j["prev_revision"] = r.prev_revision;
-               return j;
-             },
-             lease);
+  kv_client{n}.put_async(std::move(cmd),
+                         write_answer(std::move(respond), [](const kv::write_result& r) {
+                           auto j = entry_json(r.current, false);
+                           j["prev_revision"] = r.prev_revision;
+                           return j;
+                         }));
 }
 
 void history_route(node& n, const std::string& key, request& req,
@@ -210,7 +196,7 @@ void get_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto raw = req.query_param("raw") != nullptr;
-  call_keyed<kv::entry>(n.placement(), n.bridge(), shard_kind::kv, n.kv(), key,
+  kv_client{n}.get_async(key,
                  [respond, raw](result<kv::entry> e) {
                    if (!e) {
                      respond(error_response(e.err()));
@@ -234,8 +220,7 @@ void get_route(node& n, request& req, respond_fn respond) {
                    }
                    r.body = std::move(e->value);
                    respond(std::move(r));
-                 },
-                 get_atom_v, key);
+                 });
 }
 
 void delete_route(node& n, request& req, respond_fn respond) {
@@ -245,12 +230,12 @@ void delete_route(node& n, request& req, respond_fn respond) {
     respond(error_response(ok.err()));
     return;
   }
-  send_write(n, delete_atom_v, std::move(cmd), std::move(respond),
-             [](const kv::write_result& r) {
-               return json{{"revision", r.revision},
-                           {"prev_revision", r.prev_revision},
-                           {"deleted", r.changed}};
-             });
+  kv_client{n}.erase_async(std::move(cmd),
+                           write_answer(std::move(respond), [](const kv::write_result& r) {
+                             return json{{"revision", r.revision},
+                                         {"prev_revision", r.prev_revision},
+                                         {"deleted", r.changed}};
+                           }));
 }
 
 void list_route(node& n, request& req, respond_fn respond) {
@@ -282,33 +267,14 @@ void list_route(node& n, request& req, respond_fn respond) {
     q.after = std::move(*after);
   }
   q.keys_only = req.query_param("keys_only") != nullptr;
-  // An exact key lives on one shard; every other pattern asks them all.
-  std::vector<kv_shard_actor> targets;
-  if (pattern->type() == key_pattern::kind::exact) {
-    auto one = keyed_shard_actor(n.placement(), shard_kind::kv, n.kv(), pattern->stem());
-    if (!one) {
-      respond(error_response(one.err()));
-      return;
-    }
-    targets.push_back(*one);
-  } else {
-    auto all = all_shards(n.placement(), shard_kind::kv, n.kv().shards());
-    if (!all) {
-      respond(error_response(all.err()));
-      return;
-    }
-    targets = std::move(*all);
-  }
-  auto limit = q.limit;
   auto keys_only = q.keys_only;
-  gather<kv::list_page>(
-    n.bridge(), std::move(targets), n.placement().forward_timeout(),
-    [respond, limit, keys_only](result<std::vector<kv::list_page>> pages) {
-      if (!pages) {
-        respond(error_response(pages.err()));
+  kv_client{n}.list_async(
+    std::move(q), [respond, keys_only](result<kv::list_page> page) {
+      if (!page) {
+        respond(error_response(page.err()));
         return;
       }
-      auto merged = kv::merge_pages(std::move(*pages), limit);
+      auto& merged = *page;
       auto items = json::array();
       for (const auto& e : merged.items) {
         items.push_back(entry_json(e, !keys_only));
@@ -318,8 +284,7 @@ void list_route(node& n, request& req, respond_fn respond) {
         body["continue"] = base64_encode(merged.items.back().key, true);
       }
       respond(json_response(200, body));
-    },
-    list_atom_v, q);
+    });
 }
 
 } // namespace

@@ -3,7 +3,7 @@
 
 #include <caf/actor_system.hpp>
 
-#include "actors/cluster/routing.hpp"
+#include "actors/lock_client.hpp"
 #include "actors/node.hpp"
 #include "net/http/actor_bridge.hpp"
 #include "net/http/gateway.hpp"
@@ -33,23 +33,16 @@ namespace {
 
 constexpr const char* token_header = "x-shoal-lock-token";
 
-// Sends to the key's lock shard; answers `to_response` of the reply.
-template <class T, class ToResponse, class... Ts>
-void send(node& n, const std::string& key, respond_fn respond,
-          ToResponse to_response, Ts&&... xs) {
-  if (auto ok = owner_only(n.placement(), n.locks().shard_of(key), "lock"); !ok) {
-    respond(error_response(ok.err()));
-    return;
-  }
-  call<T>(n.locks().shard_for(key),
-          [respond, to_response](result<T> r) {
-            if (!r) {
-              respond(error_response(r.err()));
-              return;
-            }
-            respond(to_response(*r));
-          },
-          std::forward<Ts>(xs)...);
+// Answers `to_response` of a lock shard's reply, or its error.
+template <class T, class ToResponse>
+std::function<void(result<T>)> answer(respond_fn respond, ToResponse to_response) {
+  return [respond, to_response](result<T> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(to_response(*r));
+  };
 }
 
 // The owner token from the body or the X-Shoal-Lock-Token header.
@@ -88,23 +81,13 @@ void acquire_route(node& n, request& req, respond_fn respond) {
   cmd.ttl = *ttl;
   cmd.wait = *wait;
   cmd.lease = *lease;
-  if (auto ok = owner_only(n.placement(), n.locks().shard_of(cmd.key), "lock"); !ok) {
-    respond(error_response(ok.err()));
-    return;
-  }
-  auto shard = n.locks().shard_for(cmd.key);
-  call_with_lease<lock::acquire_result>(
-    n.leases(), *lease, shard,
-    [respond](result<lock::acquire_result> r) {
-      if (!r) {
-        respond(error_response(r.err()));
-        return;
-      }
-      auto j = lock_json(r->info);
-      j["token"] = r->info.owner_token;
-      respond(json_response(200, j));
-    },
-    acquire_atom_v, std::move(cmd));
+  lock_client{n}.acquire_async(
+    std::move(cmd),
+    answer<lock::acquire_result>(std::move(respond), [](const lock::acquire_result& r) {
+      auto j = lock_json(r.info);
+      j["token"] = r.info.owner_token;
+      return json_response(200, j);
+    }));
 }
 
 // A call by the owner: its body (only `fields`) and token, or responds.
@@ -141,10 +124,11 @@ void refresh_route(node& n, request& req, respond_fn respond) {
     respond(error_response(ttl.err()));
     return;
   }
-  send<lock::lock_info>(
-    n, key, std::move(respond),
-    [](const lock::lock_info& l) { return json_response(200, lock_json(l)); },
-    refresh_atom_v, key, std::move(owner->token), *ttl);
+  lock_client{n}.refresh_async(
+    key, std::move(owner->token), *ttl,
+    answer<lock::lock_info>(std::move(respond), [](const lock::lock_info& l) {
+      return json_response(200, lock_json(l));
+    }));
 }
 
 void release_route(node& n, request& req, respond_fn respond) {
@@ -153,19 +137,18 @@ void release_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto key = req.param("key");
-  send<uint64_t>(n, key, std::move(respond),
-             [](uint64_t fence) {
-               return json_response(200, json{{"released", true}, {"fence", fence}});
-             },
-             release_atom_v, key, std::move(owner->token));
+  lock_client{n}.release_async(
+    key, std::move(owner->token), answer<uint64_t>(std::move(respond), [](uint64_t fence) {
+      return json_response(200, json{{"released", true}, {"fence", fence}});
+    }));
 }
 
 void get_route(node& n, request& req, respond_fn respond) {
   auto key = req.param("key");
-  send<lock::lock_info>(
-    n, key, std::move(respond),
-    [](const lock::lock_info& l) { return json_response(200, lock_json(l)); },
-    get_atom_v, key);
+  lock_client{n}.get_async(
+    key, answer<lock::lock_info>(std::move(respond), [](const lock::lock_info& l) {
+      return json_response(200, lock_json(l));
+    }));
 }
 
 } // namespace

@@ -6,6 +6,8 @@
 
 #include <mutex>
 
+#include "actors/kv_client.hpp"
+#include "actors/lock_client.hpp"
 #include "actors/node.hpp"
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
@@ -229,9 +231,7 @@ private:
         j["token"] = r.info.owner_token;
         return j;
       });
-      auto shard = node_.locks().shard_for(cmd.key);
-      call_with_lease<lock::acquire_result>(node_.leases(), *lease, shard, done, acquire_atom_v,
-                                            std::move(cmd));
+      lock_client{node_}.acquire_async(std::move(cmd), done);
       return {};
     }
     if (op == "unlock") {
@@ -243,11 +243,11 @@ private:
       if (!key || !token) {
         return !key ? key.err() : token.err();
       }
-      call<uint64_t>(node_.locks().shard_for(*key),
-                 answer<uint64_t>(id, [](uint64_t fence) {
-                   return json{{"released", true}, {"fence", fence}};
-                 }),
-                 release_atom_v, *key, *token);
+      lock_client{node_}.release_async(*key, *token,
+                                       answer<uint64_t>(id, [](uint64_t fence) {
+                                         return json{{"released", true},
+                                                     {"fence", fence}};
+                                       }));
       return {};
     }
     if (op == "put") {
@@ -279,9 +279,7 @@ private:
         j["prev_revision"] = r.prev_revision;
         return j;
       });
-      auto shard = node_.kv().shard_for(cmd.key);
-      call_with_lease<kv::write_result>(node_.leases(), *lease, shard, done, put_atom_v,
-                                        std::move(cmd));
+      kv_client{node_}.put_async(std::move(cmd), done);
       return {};
     }
     return fail(errc::invalid_argument,

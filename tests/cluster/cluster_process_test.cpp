@@ -219,15 +219,50 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
   auto agg = client(2).request("PUT", "/v1/aggregates/visits",
                                R"({"monoid":"sum","bucket":"1m","retention":"1h"})");
   EXPECT_EQ(agg->status, 503) << agg->body;
-  // Locks are served by their owner's gateway only (never by two nodes).
+  // Locks: taken through one gateway, contended through another, released
+  // through a third; one holder and one fence counter per key.
+  for (const auto& [shard, key] : keys) {
+    auto held = client(1).request("POST", "/v1/locks/" + key, "{\"ttl\":\"10s\"}");
+    ASSERT_EQ(held->status, 200) << held->body;
+    auto hold = json::parse(held->body);
+    auto busy = client(2).request("POST", "/v1/locks/" + key, "{\"ttl\":\"10s\"}");
+    EXPECT_EQ(busy->status, 409) << busy->body;
+    auto seen = client(3).get("/v1/locks/" + key);
+    EXPECT_EQ(json::parse(seen->body)["fence"], hold["fence"]) << seen->body;
+    auto released = client(3).request(
+      "DELETE", "/v1/locks/" + key, json{{"token", hold["token"]}}.dump());
+    EXPECT_EQ(released->status, 200) << released->body;
+    auto next = client(2).request("POST", "/v1/locks/" + key, "{\"ttl\":\"10s\"}");
+    ASSERT_EQ(next->status, 200) << next->body;
+    EXPECT_GT(json::parse(next->body)["fence"].get<uint64_t>(),
+              hold["fence"].get<uint64_t>());
+  }
+  // A queued acquire through a non-owner waits past the forward timeout
+  // (2 s here) for its own wait.
+  {
+    auto key = keys.begin()->second;
+    auto o = owner_of(keys.begin()->first);
+    auto via = o == "n1" ? 2 : 1;
+    auto held = client(via).request("POST", "/v1/locks/" + key + ".q", "{\"ttl\":\"3s\"}");
+    ASSERT_EQ(held->status, 200) << held->body;
+    auto t = steady::now();
+    auto waited = client(via == 1 ? 3 : 1)
+                    .request("POST", "/v1/locks/" + key + ".q",
+                             "{\"ttl\":\"10s\",\"wait\":\"8s\"}");
+    EXPECT_EQ(waited->status, 200) << waited->body;
+    EXPECT_GT(steady::now() - t, 2s);
+  }
+  // A lease binds its own node's shards only.
   for (const auto& [shard, key] : keys) {
     auto o = owner_of(shard);
     auto other = o == "n1" ? 2 : 1;
-    auto mine = o == "n1" ? 1 : o == "n2" ? 2 : 3;
-    auto refused = client(other).request("POST", "/v1/locks/" + key, "{\"ttl\":\"10s\"}");
-    EXPECT_EQ(refused->status, 503) << refused->body;
-    auto held = client(mine).request("POST", "/v1/locks/" + key, "{\"ttl\":\"10s\"}");
-    EXPECT_EQ(held->status, 200) << held->body;
+    auto granted = client(other).request("POST", "/v1/leases", "{\"ttl\":\"10s\"}");
+    ASSERT_EQ(granted->status, 201) << granted->body;
+    auto id = json::parse(granted->body)["id"].get<uint64_t>();
+    auto bound = client(other).request(
+      "PUT", "/v1/kv/" + key + "?lease=" + std::to_string(id), "x");
+    EXPECT_EQ(bound->status, 503) << bound->body;
+    EXPECT_NE(bound->body.find(o), std::string::npos) << bound->body;
   }
 }
 
