@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -111,6 +112,18 @@ std::function<void(result<T>)> deliver_to(caf::typed_response_promise<T> rp) {
       rp.deliver(to_caf_error(r.err()));
     }
   };
+}
+
+/// Serves a request (from another node, which cannot send a `reply_to`)
+/// through the shard's own `reply_to` form of the same command: sends
+/// `xs..., reply_to<T>` to `self` (one more trip through its mailbox) and
+/// returns the promise that the answer is delivered to.
+template <class T, class Self, class... Ts>
+caf::typed_response_promise<T> via_reply_to(Self* self, Ts&&... xs) {
+  auto rp = self->template make_response_promise<T>();
+  caf::anon_send(caf::actor_cast<typename Self::actor_hdl>(self),
+                 std::forward<Ts>(xs)..., reply_to<T>{deliver_to(rp)});
+  return rp;
 }
 
 } // namespace shoal

@@ -67,9 +67,8 @@ namespace {
 
 template <class T, class... Ts>
 result<T> ask_shard(node& n, const std::string& stream, Ts... xs) {
-  auto shard = n.streams().shard_for(stream);
   return wait_for<T>([&](std::function<void(result<T>)> done) {
-    call<T>(shard, std::move(done), std::move(xs)...);
+    call_stream<T>(n, stream, std::move(done), std::move(xs)...);
   });
 }
 
@@ -82,15 +81,16 @@ void stream_client::append_async(
     done(std::move(ok).err());
     return;
   }
-  auto shard = node_.streams().shard_for(cmd.stream);
-  call<stream::append_result>(shard, std::move(done), append_atom_v,
-                              std::move(cmd));
+  auto name = cmd.stream;
+  call_stream<stream::append_result>(node_, name, std::move(done), append_atom_v,
+                                     std::move(cmd));
 }
 
 void stream_client::read_async(
   stream::read_query q, std::function<void(result<stream::event_page>)> done) {
-  auto shard = node_.streams().shard_for(q.stream);
-  call<stream::event_page>(shard, std::move(done), read_atom_v, std::move(q));
+  auto name = q.stream;
+  call_stream<stream::event_page>(node_, name, std::move(done), read_atom_v,
+                                  std::move(q));
 }
 
 result<stream::append_result>
@@ -146,18 +146,25 @@ result<stream::replay_page> stream_client::replay_start(std::string stream,
 void stream_client::list_async(
   std::string prefix, std::string after, uint32_t limit,
   std::function<void(result<std::vector<std::string>>)> done) {
-  call_all<std::vector<std::string>>(
-    node_.streams().shards(),
-    std::function<void(std::vector<result<std::vector<std::string>>>)>{
-      [done = std::move(done), limit](std::vector<result<std::vector<std::string>>> all) {
+  // Every shard, wherever it lives, or none.
+  auto& dir = node_.placement();
+  auto shards = all_shards(dir, shard_kind::streams, node_.streams().shards());
+  if (!shards) {
+    done(std::move(shards).err());
+    return;
+  }
+  gather<std::vector<std::string>>(
+    node_.bridge(), std::move(*shards), dir.forward_timeout(),
+    std::function<void(result<std::vector<std::vector<std::string>>>)>{
+      [done = std::move(done), limit](result<std::vector<std::vector<std::string>>> all) {
+        if (!all) {
+          done(std::move(all).err());
+          return;
+        }
         std::vector<std::string> names;
-        for (auto& a : all) {
-          if (!a) {
-            done(std::move(a).err());
-            return;
-          }
-          names.insert(names.end(), std::make_move_iterator(a->begin()),
-                       std::make_move_iterator(a->end()));
+        for (auto& a : *all) {
+          names.insert(names.end(), std::make_move_iterator(a.begin()),
+                       std::make_move_iterator(a.end()));
         }
         std::sort(names.begin(), names.end());
         if (names.size() > limit) {
@@ -175,10 +182,16 @@ stream_client::list(std::string prefix, std::string after, uint32_t limit) {
   });
 }
 
-void stream_client::tail(std::string stream, uint64_t from,
-                         std::shared_ptr<stream_tail_sink> sink) {
+result<void> stream_client::tail(std::string stream, uint64_t from,
+                                 std::shared_ptr<stream_tail_sink> sink) {
+  if (auto ok = owner_only(node_.placement(), node_.streams().shard_of(stream),
+                           "stream tail");
+      !ok) {
+    return ok;
+  }
   auto shard = node_.streams().shard_for(stream);
   caf::anon_send(shard, tail_atom_v, std::move(stream), from, std::move(sink));
+  return {};
 }
 
 result<stream::append_result>
@@ -202,14 +215,20 @@ stream_client::append_entity(std::string id,
     cmd.events.push_back(stream::change_event(
       changes[i], event_ids.empty() ? std::string{} : std::move(event_ids[i])));
   }
-  auto shard = node_.streams().shard_for(cmd.stream);
+  auto name = cmd.stream;
   return wait_for<stream::append_result>([&](auto done) {
-    call<stream::append_result>(shard, std::move(done), append_atom_v,
-                                std::move(cmd));
+    call_stream<stream::append_result>(node_, name, std::move(done), append_atom_v,
+                                       std::move(cmd));
   });
 }
 
 result<stream::entity_state> stream_client::entity(std::string_view id) const {
+  if (auto ok = owner_only(node_.placement(),
+                           node_.streams().shard_of(stream::entity_stream(id)),
+                           "entity");
+      !ok) {
+    return std::move(ok).err();
+  }
   auto view = node_.streams().entities_of(id);
   if (const auto* s = view->find(id)) {
     return *s;
@@ -219,6 +238,12 @@ result<stream::entity_state> stream_client::entity(std::string_view id) const {
 
 result<stream::entity_state> stream_client::entity_at(const std::string& id,
                                                       uint64_t at) {
+  if (auto ok = owner_only(node_.placement(),
+                           node_.streams().shard_of(stream::entity_stream(id)),
+                           "entity");
+      !ok) {
+    return std::move(ok).err();
+  }
   return fold_entity_at(node_.streams().store(), id, at,
                         info(stream::entity_stream(id)));
 }
@@ -229,6 +254,9 @@ stream_client::entities(std::string_view pattern, std::string_view after,
   auto p = key_pattern::parse(pattern);
   if (!p) {
     return std::move(p).err();
+  }
+  if (auto ok = single_node_only(node_.placement(), "entity listings"); !ok) {
+    return std::move(ok).err();
   }
   std::vector<stream::entity_state> out;
   for (const auto& view : node_.streams().all_entities()) {

@@ -7,9 +7,19 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 
 namespace shoal {
+
+/// Sends `xs...` to the shard of `stream`, on this node or its owner, and
+/// calls `done` with the answer (see `call_keyed`).
+template <class T, class... Ts>
+void call_stream(node& n, std::string_view stream, std::function<void(result<T>)> done,
+                 Ts... xs) {
+  call_keyed<T>(n.placement(), n.bridge(), shard_kind::streams, n.streams(), stream,
+                std::move(done), std::move(xs)...);
+}
 
 /// The stream primitive for C++ programs that embed a node. Blocking calls
 /// (from plain threads, never inside an actor) and `*_async` forms that
@@ -46,11 +56,11 @@ public:
                                         uint32_t limit);
 
   /// Serves `sink` the events of `stream` from `from` on (0: only new
-  /// ones): catch-up from
-  /// storage, then live (see `stream_tail_sink`). Ends when the sink is
-  /// closed or reports an end.
-  void tail(std::string stream, uint64_t from,
-            std::shared_ptr<stream_tail_sink> sink);
+  /// ones): catch-up from storage, then live (see `stream_tail_sink`).
+  /// Ends when the sink is closed or reports an end. Served by the
+  /// stream's owner only: `unavailable` on another node of a cluster.
+  result<void> tail(std::string stream, uint64_t from,
+                    std::shared_ptr<stream_tail_sink> sink);
 
   // -- entities ----------------------------------------------------------------
 
@@ -63,7 +73,9 @@ public:
                 std::vector<std::string> event_ids = {});
 
   /// The entity as of its newest durable change, or `not_found`: from the
-  /// promoted projection, without asking any actor.
+  /// promoted projection, without asking any actor. Entity reads are
+  /// served by the owner of the entity's stream (`unavailable` on another
+  /// node of a cluster; listings on a one-node cluster only).
   result<stream::entity_state> entity(std::string_view id) const;
 
   /// The entity as of seq `at` of its stream (time travel): its events

@@ -474,6 +474,32 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
            std::shared_ptr<stream_tail_sink>& sink) {
       tail(self, stream, from, sink);
     },
+    [self](append_atom a, stream::append_cmd& cmd) {
+      return via_reply_to<stream::append_result>(self, a, std::move(cmd));
+    },
+    [self](put_atom a, stream::configure_cmd& cmd) {
+      return via_reply_to<stream::stream_info>(self, a, std::move(cmd));
+    },
+    [self](info_atom a, std::string& stream) {
+      return via_reply_to<stream::stream_info>(self, a, std::move(stream));
+    },
+    [self](read_atom a, stream::read_query& q) {
+      return via_reply_to<stream::event_page>(self, a, std::move(q));
+    },
+    [self](save_atom a, stream::checkpoint& cp) {
+      return via_reply_to<stream::checkpoint>(self, a, std::move(cp));
+    },
+    [self](load_atom a, std::string& stream, uint64_t at_or_before) {
+      return via_reply_to<stream::checkpoint>(self, a, std::move(stream), at_or_before);
+    },
+    [self](replay_atom a, std::string& stream, uint64_t target, uint32_t limit) {
+      return via_reply_to<stream::replay_page>(self, a, std::move(stream), target,
+                                               limit);
+    },
+    [self](list_atom a, std::string& prefix, std::string& after, uint32_t limit) {
+      return via_reply_to<std::vector<std::string>>(self, a, std::move(prefix),
+                                                    std::move(after), limit);
+    },
     [self](idle_atom, std::string& stream, uint64_t tails) {
       auto& feeds = self->state.feeds;
       auto it = feeds.find(stream);

@@ -37,6 +37,8 @@ namespace shoal {
 /// - list(prefix, after, limit) → stream names of this shard.
 /// - tail(stream, from, sink): a tail served by the stream's feed actor,
 ///   spawned on demand and retired when idle (`idle_atom` from the feed).
+/// Every request but tail also comes as a request/response message without
+/// the `reply_to`, for gateways on other nodes.
 using stream_shard_actor = caf::typed_actor<
   caf::reacts_to<append_atom, stream::append_cmd,
                  reply_to<stream::append_result>>,
@@ -51,6 +53,15 @@ using stream_shard_actor = caf::typed_actor<
                  reply_to<std::vector<std::string>>>,
   caf::reacts_to<tail_atom, std::string, uint64_t,
                  std::shared_ptr<stream_tail_sink>>,
+  caf::replies_to<append_atom, stream::append_cmd>::with<stream::append_result>,
+  caf::replies_to<put_atom, stream::configure_cmd>::with<stream::stream_info>,
+  caf::replies_to<info_atom, std::string>::with<stream::stream_info>,
+  caf::replies_to<read_atom, stream::read_query>::with<stream::event_page>,
+  caf::replies_to<save_atom, stream::checkpoint>::with<stream::checkpoint>,
+  caf::replies_to<load_atom, std::string, uint64_t>::with<stream::checkpoint>,
+  caf::replies_to<replay_atom, std::string, uint64_t, uint32_t>::with<stream::replay_page>,
+  caf::replies_to<list_atom, std::string, std::string,
+                  uint32_t>::with<std::vector<std::string>>,
   caf::reacts_to<idle_atom, std::string, uint64_t>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;

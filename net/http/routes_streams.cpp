@@ -52,12 +52,18 @@ std::optional<std::string> stream_of(const request& req, const respond_fn& respo
 template <class T, class... Ts>
 void to_shard(node& n, const std::string& stream,
               std::function<void(result<T>)> done, Ts... xs) {
-  auto shard = n.streams().shard_of(stream);
-  if (auto ok = owner_only(n.placement(), shard, "stream"); !ok) {
-    done(std::move(ok).err());
-    return;
+  call_stream<T>(n, stream, std::move(done), std::move(xs)...);
+}
+
+// Entities are read from the owner's projection: through another gateway
+// they are `unavailable`, naming the owner. Responds and returns false then.
+bool entity_owner_here(node& n, const std::string& id, const respond_fn& respond) {
+  auto ok = owner_only(n.placement(), n.streams().shard_of(stream::entity_stream(id)),
+                       "entity");
+  if (!ok) {
+    respond(error_response(ok.err()));
   }
-  call<T>(n.streams().shard_for(stream), std::move(done), std::move(xs)...);
+  return static_cast<bool>(ok);
 }
 
 // The query of a listing: a filter (`filter_name`, else `fallback`),
@@ -486,7 +492,7 @@ std::optional<std::string> entity_of(const request& req, const respond_fn& respo
 
 void entity_append_route(node& n, request& req, respond_fn respond) {
   auto id = entity_of(req, respond);
-  if (!id) {
+  if (!id || !entity_owner_here(n, *id, respond)) {
     return;
   }
   stream::append_cmd cmd;
@@ -538,7 +544,7 @@ void entity_append_route(node& n, request& req, respond_fn respond) {
 
 void entity_route(node& n, request& req, respond_fn respond) {
   auto id = entity_of(req, respond);
-  if (!id) {
+  if (!id || !entity_owner_here(n, *id, respond)) {
     return;
   }
   if (req.query_param("at") == nullptr) {
@@ -613,6 +619,12 @@ void add_stream_routes(router& routes, node& n) {
                   auto from = u64_query(req, "from");
                   if (!from) {
                     return std::move(from).err();
+                  }
+                  // The tail is fed by the owner's stream actor.
+                  if (auto ok = owner_only(n.placement(), n.streams().shard_of(name),
+                                           "stream tail");
+                      !ok) {
+                    return std::move(ok).err();
                   }
                   return std::unique_ptr<ws_handler>{
                     std::make_unique<tail_handler>(n, std::move(name), *from)};

@@ -215,6 +215,34 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
     EXPECT_EQ(again->status, 200) << again->body;
     EXPECT_EQ(json::parse(again->body)["record"]["state"], "completed") << again->body;
   }
+  // Streams: appended through one gateway, read, checked and replayed
+  // through the others, one sequence per stream.
+  for (const auto& [shard, key] : keys) {
+    auto s = "s-" + key;
+    for (int i = 1; i <= 3; ++i) {
+      auto appended = client(i).request(
+        "POST", "/v1/streams/" + s + "/events",
+        json{{"type", "t"}, {"data", json{{"i", i}}}, {"expected", i - 1}}.dump());
+      ASSERT_TRUE(appended);
+      ASSERT_EQ(appended->status, 201) << s << " via n" << i << ": " << appended->body;
+    }
+    auto stale = client(2).request("POST", "/v1/streams/" + s + "/events",
+                                   json{{"type", "t"}, {"expected", 1}}.dump());
+    EXPECT_EQ(stale->status, 409) << stale->body;
+    auto cp = client(3).request("PUT", "/v1/streams/" + s + "/checkpoints/2", R"({"sum":3})");
+    EXPECT_EQ(cp->status, 201) << cp->body;
+    auto read = client(2).get("/v1/streams/" + s + "/events?from=1");
+    ASSERT_EQ(read->status, 200) << read->body;
+    EXPECT_EQ(json::parse(read->body)["events"].size(), 3u) << read->body;
+    auto replay = client(1).get("/v1/streams/" + s + "/replay?target=3");
+    ASSERT_EQ(replay->status, 200) << replay->body;
+    EXPECT_EQ(json::parse(replay->body)["checkpoint"]["seq"], 2) << replay->body;
+  }
+  {
+    auto listed = client(3).get("/v1/streams?prefix=s-&limit=1000");
+    ASSERT_EQ(listed->status, 200) << listed->body;
+    EXPECT_EQ(json::parse(listed->body)["streams"].size(), keys.size()) << listed->body;
+  }
   // Aggregates are refused rather than kept in a second copy.
   auto agg = client(2).request("PUT", "/v1/aggregates/visits",
                                R"({"monoid":"sum","bucket":"1m","retention":"1h"})");

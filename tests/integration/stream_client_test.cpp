@@ -250,7 +250,7 @@ TEST_F(stream_client_test, replay_past_retention_needs_a_checkpoint) {
 TEST_F(stream_client_test, tail_catches_up_then_follows_live) {
   append_n("feed", 300);
   auto sink = std::make_shared<recording_sink>();
-  client_->tail("feed", 5, sink);
+  ASSERT_TRUE(client_->tail("feed", 5, sink));
   ASSERT_TRUE(sink->wait([](auto& s) { return s.live_at_.has_value(); }));
   EXPECT_EQ(*sink->live_at_, 300u);
   append_n("feed", 20);
@@ -258,7 +258,7 @@ TEST_F(stream_client_test, tail_catches_up_then_follows_live) {
   EXPECT_EQ(sink->seqs_, range(5, 320));
   // A second tail from the start sees everything, in order, once.
   auto all = std::make_shared<recording_sink>();
-  client_->tail("feed", 1, all);
+  ASSERT_TRUE(client_->tail("feed", 1, all));
   ASSERT_TRUE(all->wait([](auto& s) { return s.seqs_.size() == 320; }));
   EXPECT_EQ(all->seqs_, range(1, 320));
   sink->open_ = false;
@@ -273,7 +273,7 @@ TEST_F(stream_client_test, tail_while_appending_has_no_gaps_or_repeats) {
     }
   }};
   auto sink = std::make_shared<recording_sink>();
-  client_->tail("busy", 1, sink);
+  ASSERT_TRUE(client_->tail("busy", 1, sink));
   writer.join();
   ASSERT_TRUE(sink->wait([](auto& s) { return s.seqs_.size() >= 800; }));
   EXPECT_EQ(sink->seqs_, range(1, 800));
@@ -288,7 +288,7 @@ TEST_F(stream_client_test, a_slow_tail_is_told_where_to_resume) {
   stream_client c{*n};
   ASSERT_TRUE(c.append("s", {ev("e")}));
   auto sink = std::make_shared<recording_sink>();
-  c.tail("s", 1, sink);
+  ASSERT_TRUE(c.tail("s", 1, sink));
   ASSERT_TRUE(sink->wait([](auto& s) { return s.live_at_.has_value(); }));
   sink->set_full(true);
   for (int i = 0; i < 100; ++i) {
@@ -298,7 +298,7 @@ TEST_F(stream_client_test, a_slow_tail_is_told_where_to_resume) {
   EXPECT_EQ(*sink->lagged_, 2u);
   // Resuming from there misses nothing.
   auto resumed = std::make_shared<recording_sink>();
-  c.tail("s", *sink->lagged_, resumed);
+  ASSERT_TRUE(c.tail("s", *sink->lagged_, resumed));
   ASSERT_TRUE(resumed->wait([](auto& s) { return s.seqs_.size() == 100; }));
   EXPECT_EQ(resumed->seqs_, range(2, 101));
   resumed->open_ = false;
@@ -309,7 +309,7 @@ TEST_F(stream_client_test, tail_from_removed_events_is_compacted) {
   append_n("trim", 10);
   ASSERT_TRUE(client_->configure({"trim", std::nullopt, std::nullopt, 6}));
   auto sink = std::make_shared<recording_sink>();
-  client_->tail("trim", 2, sink);
+  ASSERT_TRUE(client_->tail("trim", 2, sink));
   ASSERT_TRUE(sink->wait([](auto& s) { return s.error_.has_value(); }));
   EXPECT_EQ(sink->error_->code, errc::compacted);
   EXPECT_EQ(sink->error_->current, 6u);
