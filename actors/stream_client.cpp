@@ -10,44 +10,6 @@
 
 namespace shoal {
 
-result<stream::entity_state>
-fold_entity_at(const storage::read_view& store, const std::string& id,
-               uint64_t at, const result<stream::stream_info>& info) {
-  if (!info) {
-    return fail(errc::not_found, "no entity " + id);
-  }
-  if (at > info->last_seq) {
-    auto e = error{errc::invalid_argument,
-                   "entity " + id + " is at seq " + std::to_string(info->last_seq)};
-    e.current = info->last_seq;
-    return e;
-  }
-  auto name = stream::entity_stream(id);
-  std::optional<stream::entity_state> s;
-  for (uint64_t next = 1; next <= at;) {
-    auto events = read_events(store, name, next, at, 4096);
-    if (!events) {
-      return std::move(events).err();
-    }
-    if (events->empty()) {
-      break;
-    }
-    for (const auto& ev : *events) {
-      auto folded = stream::fold_entity(std::move(s), id, ev);
-      if (!folded) {
-        return std::move(folded).err();
-      }
-      s = std::move(*folded);
-    }
-    next = events->back().seq + 1;
-  }
-  if (!s) {
-    return fail(errc::not_found, "entity " + id + " did not exist at seq "
-                                   + std::to_string(at));
-  }
-  return std::move(*s);
-}
-
 result<void> validate_public_stream(std::string_view name) {
   if (auto ok = stream::validate_stream_name(name); !ok) {
     return ok;
@@ -223,55 +185,104 @@ stream_client::append_entity(std::string id,
 }
 
 result<stream::entity_state> stream_client::entity(std::string_view id) const {
-  if (auto ok = owner_only(node_.placement(),
-                           node_.streams().shard_of(stream::entity_stream(id)),
-                           "entity");
-      !ok) {
-    return std::move(ok).err();
+  return entity_at(std::string{id}, 0);
+}
+
+void stream_client::entity_async(
+  const std::string& id, uint64_t at,
+  std::function<void(result<stream::entity_state>)> done) const {
+  auto name = stream::entity_stream(id);
+  auto shard = node_.streams().shard_of(name);
+  auto& dir = node_.placement();
+  auto local = dir.is_local(shard);
+  if (at == 0 && local) {
+    // The promoted view, without asking any actor.
+    if (const auto* s = node_.streams().entities_of(id)->find(id)) {
+      done(*s);
+    } else {
+      done(fail(errc::not_found, "no entity " + id));
+    }
+    return;
   }
-  auto view = node_.streams().entities_of(id);
-  if (const auto* s = view->find(id)) {
-    return *s;
+  auto target = shard_actor(dir, shard_kind::streams, shard,
+                            node_.streams().shards()[shard]);
+  if (!target) {
+    done(std::move(target).err());
+    return;
   }
-  return fail(errc::not_found, "no entity " + std::string{id});
+  if (!local) {
+    done = detail::owner_unavailable_on_silence(std::move(done), dir.owner_of(shard));
+  }
+  ask<stream::entity_state>(node_.bridge(), *target,
+                            local ? default_ask_timeout : dir.forward_timeout(),
+                            std::move(done), get_atom_v, id, at);
 }
 
 result<stream::entity_state> stream_client::entity_at(const std::string& id,
-                                                      uint64_t at) {
-  if (auto ok = owner_only(node_.placement(),
-                           node_.streams().shard_of(stream::entity_stream(id)),
-                           "entity");
-      !ok) {
-    return std::move(ok).err();
+                                                      uint64_t at) const {
+  return wait_for<stream::entity_state>(
+    [&](auto done) { entity_async(id, at, std::move(done)); });
+}
+
+void stream_client::entities_async(
+  std::string_view pattern, std::string_view after, size_t limit,
+  std::function<void(result<std::vector<stream::entity_state>>)> done) const {
+  using entities = std::vector<stream::entity_state>;
+  auto p = key_pattern::parse(pattern);
+  if (!p) {
+    done(std::move(p).err());
+    return;
   }
-  return fold_entity_at(node_.streams().store(), id, at,
-                        info(stream::entity_stream(id)));
+  auto merge = [limit](std::vector<entities> pages) {
+    entities out;
+    for (auto& some : pages) {
+      out.insert(out.end(), std::make_move_iterator(some.begin()),
+                 std::make_move_iterator(some.end()));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
+    if (out.size() > limit) {
+      out.resize(limit);
+    }
+    return out;
+  };
+  auto& dir = node_.placement();
+  if (dir.single()) {
+    // One consistent view per shard, read here.
+    std::vector<entities> pages;
+    for (const auto& view : node_.streams().all_entities()) {
+      pages.push_back(matching_entities(*view, *p, after, limit));
+    }
+    done(merge(std::move(pages)));
+    return;
+  }
+  // Every shard, wherever it lives, or none.
+  auto shards = all_shards(dir, shard_kind::streams, node_.streams().shards());
+  if (!shards) {
+    done(std::move(shards).err());
+    return;
+  }
+  gather<entities>(
+    node_.bridge(), std::move(*shards), dir.forward_timeout(),
+    detail::owner_unavailable_on_silence(
+      std::function<void(result<std::vector<entities>>)>{
+        [done = std::move(done), merge](result<std::vector<entities>> pages) {
+          if (!pages) {
+            done(std::move(pages).err());
+            return;
+          }
+          done(merge(std::move(*pages)));
+        }},
+      "an owner"),
+    scan_atom_v, std::string{pattern}, std::string{after},
+    static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
 }
 
 result<std::vector<stream::entity_state>>
 stream_client::entities(std::string_view pattern, std::string_view after,
                         size_t limit) const {
-  auto p = key_pattern::parse(pattern);
-  if (!p) {
-    return std::move(p).err();
-  }
-  if (auto ok = single_node_only(node_.placement(), "entity listings"); !ok) {
-    return std::move(ok).err();
-  }
-  std::vector<stream::entity_state> out;
-  for (const auto& view : node_.streams().all_entities()) {
-    view->for_each([&](const std::string& id, const stream::entity_state& s) {
-      if (id > after && p->matches(id)) {
-        out.push_back(s);
-      }
-    });
-  }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.id < b.id; });
-  if (out.size() > limit) {
-    out.resize(limit);
-  }
-  return out;
+  return wait_for<std::vector<stream::entity_state>>(
+    [&](auto done) { entities_async(pattern, after, limit, std::move(done)); });
 }
 
 result<std::vector<stream::event>>

@@ -72,22 +72,26 @@ public:
                 stream::expectation expected = {},
                 std::vector<std::string> event_ids = {});
 
-  /// The entity as of its newest durable change, or `not_found`: from the
-  /// promoted projection, without asking any actor. Entity reads are
-  /// served by the owner of the entity's stream (`unavailable` on another
-  /// node of a cluster; listings on a one-node cluster only).
+  /// The entity as of its newest durable change, or `not_found`: on the
+  /// owner, from the promoted projection without asking any actor; on
+  /// another node of a cluster, from the owner's shard.
   result<stream::entity_state> entity(std::string_view id) const;
 
   /// The entity as of seq `at` of its stream (time travel): its events
   /// 1..at folded. `not_found` if it did not exist then, `invalid_argument`
   /// past the stream's end.
-  result<stream::entity_state> entity_at(const std::string& id, uint64_t at);
+  result<stream::entity_state> entity_at(const std::string& id, uint64_t at) const;
 
   /// Entities whose id matches `pattern` (see `key_pattern`), sorted by id,
   /// after `after`, at most `limit`: one consistent view per shard.
   result<std::vector<stream::entity_state>>
   entities(std::string_view pattern, std::string_view after, size_t limit) const;
 
+  void entity_async(const std::string& id, uint64_t at,
+                    std::function<void(result<stream::entity_state>)> done) const;
+  void entities_async(
+    std::string_view pattern, std::string_view after, size_t limit,
+    std::function<void(result<std::vector<stream::entity_state>>)> done) const;
   void append_async(stream::append_cmd cmd,
                     std::function<void(result<stream::append_result>)> done);
   void read_async(stream::read_query q,
@@ -108,14 +112,6 @@ public:
 private:
   node& node_;
 };
-
-/// Entity `id` as of seq `at` of its stream, folded from the events in
-/// `store`; `info` is the stream's metadata as its shard answered it.
-/// `not_found` if there is no such entity (or it did not exist at `at`),
-/// `invalid_argument` (+`current`) for `at` past the stream's end.
-result<stream::entity_state>
-fold_entity_at(const storage::read_view& store, const std::string& id,
-               uint64_t at, const result<stream::stream_info>& info);
 
 /// Refuses names starting with `stream::reserved_prefix` (`invalid_key`),
 /// after `stream::validate_stream_name`.

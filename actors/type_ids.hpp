@@ -67,6 +67,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (shoal::stream::read_query))
   CAF_ADD_TYPE_ID(shoal, (shoal::stream::event_page))
   CAF_ADD_TYPE_ID(shoal, (shoal::stream::replay_page))
+  CAF_ADD_TYPE_ID(shoal, (shoal::stream::entity_state))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::stream::entity_state>))
   CAF_ADD_TYPE_ID(shoal, (shoal::cluster::message))
   CAF_ADD_TYPE_ID(shoal, (shoal::shard_table))
 

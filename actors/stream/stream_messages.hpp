@@ -10,6 +10,7 @@
 #include <caf/error.hpp>
 #include <caf/meta/load_callback.hpp>
 
+#include "runtime/stream/entity.hpp"
 #include "runtime/stream/stream_table.hpp"
 
 namespace shoal::stream {
@@ -74,6 +75,11 @@ typename Inspector::result_type inspect(Inspector& f, append_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, retention& x) {
   return f(x.max_count, x.max_age);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entity_state& x) {
+  return f(x.id, x.attributes, x.updated_at, x.updated_by, x.seq);
 }
 
 template <class Inspector>

@@ -1,5 +1,6 @@
 #include "actors/stream/stream_shard.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <caf/actor_cast.hpp>
@@ -13,6 +14,63 @@
 #include "actors/durable_gate.hpp"
 
 namespace shoal {
+
+std::vector<stream::entity_state> matching_entities(const stream::entity_map& m,
+                                                    const key_pattern& pattern,
+                                                    std::string_view after,
+                                                    size_t limit) {
+  std::vector<stream::entity_state> out;
+  m.for_each([&](const std::string& id, const stream::entity_state& s) {
+    if (id > after && pattern.matches(id)) {
+      out.push_back(s);
+    }
+  });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  if (out.size() > limit) {
+    out.resize(limit);
+  }
+  return out;
+}
+
+result<stream::entity_state>
+fold_entity_at(const storage::read_view& store, const std::string& id,
+               uint64_t at, const result<stream::stream_info>& info) {
+  if (!info) {
+    return fail(errc::not_found, "no entity " + id);
+  }
+  if (at > info->last_seq) {
+    auto e = error{errc::invalid_argument,
+                   "entity " + id + " is at seq " + std::to_string(info->last_seq)};
+    e.current = info->last_seq;
+    return e;
+  }
+  auto name = stream::entity_stream(id);
+  std::optional<stream::entity_state> s;
+  for (uint64_t next = 1; next <= at;) {
+    auto events = read_events(store, name, next, at, 4096);
+    if (!events) {
+      return std::move(events).err();
+    }
+    if (events->empty()) {
+      break;
+    }
+    for (const auto& ev : *events) {
+      auto folded = stream::fold_entity(std::move(s), id, ev);
+      if (!folded) {
+        return std::move(folded).err();
+      }
+      s = std::move(*folded);
+    }
+    next = events->back().seq + 1;
+  }
+  if (!s) {
+    return fail(errc::not_found, "entity " + id + " did not exist at seq "
+                                   + std::to_string(at));
+  }
+  return std::move(*s);
+}
+
 
 namespace {
 
@@ -473,6 +531,32 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
     [self](tail_atom, std::string& stream, uint64_t from,
            std::shared_ptr<stream_tail_sink>& sink) {
       tail(self, stream, from, sink);
+    },
+    [self](get_atom, std::string& id, uint64_t at) {
+      auto rp = self->make_response_promise<stream::entity_state>();
+      // Once the state read is durable: the promoted view, or the fold of
+      // the events up to `at` in storage.
+      when_durable<stream::entity_state>(
+        self, deliver_to(rp), [self, id = std::move(id), at]() -> result<stream::entity_state> {
+          auto& st = self->state;
+          if (at == 0) {
+            if (const auto* e = st.view->load()->find(id)) {
+              return *e;
+            }
+            return fail(errc::not_found, "no entity " + id);
+          }
+          return fold_entity_at(*st.env.store, id, at,
+                                st.table->info(stream::entity_stream(id)));
+        });
+      return rp;
+    },
+    [self](scan_atom, std::string& pattern, std::string& after,
+           uint32_t limit) -> caf::result<std::vector<stream::entity_state>> {
+      auto p = key_pattern::parse(pattern);
+      if (!p) {
+        return to_caf_error(p.err());
+      }
+      return matching_entities(*self->state.view->load(), *p, after, limit);
     },
     [self](append_atom a, stream::append_cmd& cmd) {
       return via_reply_to<stream::append_result>(self, a, std::move(cmd));

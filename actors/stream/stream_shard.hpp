@@ -11,6 +11,7 @@
 #include "actors/reply_to.hpp"
 #include "actors/stream/stream_feed.hpp"
 #include "actors/type_ids.hpp"
+#include "runtime/key.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/storage/committer.hpp"
 #include "runtime/storage/engine.hpp"
@@ -38,7 +39,10 @@ namespace shoal {
 /// - tail(stream, from, sink): a tail served by the stream's feed actor,
 ///   spawned on demand and retired when idle (`idle_atom` from the feed).
 /// Every request but tail also comes as a request/response message without
-/// the `reply_to`, for gateways on other nodes.
+/// the `reply_to`, for gateways on other nodes. Two more serve entity
+/// reads from other nodes (this node's gateway reads the view itself):
+/// - get(id, at) → the entity (at 0: as promoted; else as of seq `at`);
+/// - scan(pattern, after, limit) → this shard's entities matching.
 using stream_shard_actor = caf::typed_actor<
   caf::reacts_to<append_atom, stream::append_cmd,
                  reply_to<stream::append_result>>,
@@ -62,9 +66,27 @@ using stream_shard_actor = caf::typed_actor<
   caf::replies_to<replay_atom, std::string, uint64_t, uint32_t>::with<stream::replay_page>,
   caf::replies_to<list_atom, std::string, std::string,
                   uint32_t>::with<std::vector<std::string>>,
+  caf::replies_to<get_atom, std::string, uint64_t>::with<stream::entity_state>,
+  caf::replies_to<scan_atom, std::string, std::string,
+                  uint32_t>::with<std::vector<stream::entity_state>>,
   caf::reacts_to<idle_atom, std::string, uint64_t>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
+
+/// Entity `id` as of seq `at` of its stream, folded from the events in
+/// `store`; `info` is the stream's metadata as its shard answered it.
+/// `not_found` if there is no such entity (or it did not exist at `at`),
+/// `invalid_argument` (+`current`) for `at` past the stream's end.
+result<stream::entity_state>
+fold_entity_at(const storage::read_view& store, const std::string& id,
+               uint64_t at, const result<stream::stream_info>& info);
+
+/// The entities of `m` whose id matches `pattern` and sorts after
+/// `after`, sorted by id, at most `limit`.
+std::vector<stream::entity_state> matching_entities(const stream::entity_map& m,
+                                                    const key_pattern& pattern,
+                                                    std::string_view after,
+                                                    size_t limit);
 
 /// The promoted entity projection of one shard: the version whose events
 /// are all durable. The shard stores a new root after each durable append

@@ -55,17 +55,6 @@ void to_shard(node& n, const std::string& stream,
   call_stream<T>(n, stream, std::move(done), std::move(xs)...);
 }
 
-// Entities are read from the owner's projection: through another gateway
-// they are `unavailable`, naming the owner. Responds and returns false then.
-bool entity_owner_here(node& n, const std::string& id, const respond_fn& respond) {
-  auto ok = owner_only(n.placement(), n.streams().shard_of(stream::entity_stream(id)),
-                       "entity");
-  if (!ok) {
-    respond(error_response(ok.err()));
-  }
-  return static_cast<bool>(ok);
-}
-
 // The query of a listing: a filter (`filter_name`, else `fallback`),
 // `after` and `limit` (1..max_list_limit).
 struct listing {
@@ -492,7 +481,7 @@ std::optional<std::string> entity_of(const request& req, const respond_fn& respo
 
 void entity_append_route(node& n, request& req, respond_fn respond) {
   auto id = entity_of(req, respond);
-  if (!id || !entity_owner_here(n, *id, respond)) {
+  if (!id) {
     return;
   }
   stream::append_cmd cmd;
@@ -528,47 +517,39 @@ void entity_append_route(node& n, request& req, respond_fn respond) {
   auto name = cmd.stream;
   to_shard<stream::append_result>(
     n, name,
-    answer<stream::append_result>(
-      std::move(respond),
-      [&n, id = *id](const stream::append_result& r) {
-        auto j = append_json(r);
+    std::function<void(result<stream::append_result>)>{
+      [&n, respond, id = *id](result<stream::append_result> r) {
+        if (!r) {
+          respond(error_response(r.err()));
+          return;
+        }
+        auto j = append_json(*r);
         j.erase("stream");
         j["entity_id"] = id;
-        // The projection was promoted before this answer.
-        const auto* s = n.streams().entities_of(id)->find(id);
-        j["entity"] = s != nullptr ? entity_json(*s) : json(nullptr);
-        return json_response(r.appended() > 0 ? 201 : 200, j);
-      }),
+        auto status = r->appended() > 0 ? 201 : 200;
+        // The projection was promoted before the append's answer.
+        stream_client{n}.entity_async(
+          id, 0, [respond, j, status](result<stream::entity_state> s) mutable {
+            j["entity"] = s ? entity_json(*s) : json(nullptr);
+            respond(json_response(status, j));
+          });
+      }},
     append_atom_v, std::move(cmd));
 }
 
 void entity_route(node& n, request& req, respond_fn respond) {
   auto id = entity_of(req, respond);
-  if (!id || !entity_owner_here(n, *id, respond)) {
+  if (!id) {
     return;
   }
-  if (req.query_param("at") == nullptr) {
-    const auto* s = n.streams().entities_of(*id)->find(*id);
-    respond(s != nullptr
-              ? json_response(200, entity_json(*s))
-              : error_response(error{errc::not_found, "no entity " + *id}));
-    return;
-  }
+  // `at`: time travel, the entity's events up to that seq folded.
   uint64_t at = 0;
-  if (!take(u64_query(req, "at"), at, respond)) {
+  if (req.query_param("at") != nullptr && !take(u64_query(req, "at"), at, respond)) {
     return;
   }
-  auto name = stream::entity_stream(*id);
-  // Time travel: fold the entity's events up to `at` (on the shard's
-  // thread, once its metadata says how far the stream goes).
-  to_shard<stream::stream_info>(
-    n, name,
-    std::function<void(result<stream::stream_info>)>{
-      [&n, respond, id = *id, at](result<stream::stream_info> info) {
-        auto s = fold_entity_at(n.streams().store(), id, at, info);
-        respond(s ? json_response(200, entity_json(*s)) : error_response(s.err()));
-      }},
-    info_atom_v, name);
+  stream_client{n}.entity_async(*id, at, [respond](result<stream::entity_state> s) {
+    respond(s ? json_response(200, entity_json(*s)) : error_response(s.err()));
+  });
 }
 
 void entities_route(node& n, request& req, respond_fn respond) {
@@ -577,19 +558,22 @@ void entities_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto limit = q->limit;
-  auto found = stream_client{n}.entities(q->filter, q->after, limit + 1);
-  if (!found) {
-    respond(error_response(found.err()));
-    return;
-  }
-  json j{{"entities", json::array()}};
-  for (size_t i = 0; i < found->size() && i < limit; ++i) {
-    j["entities"].push_back(entity_json((*found)[i]));
-  }
-  if (found->size() > limit) {
-    j["after"] = (*found)[limit - 1].id;
-  }
-  respond(json_response(200, j));
+  stream_client{n}.entities_async(
+    q->filter, q->after, limit + 1,
+    [respond, limit](result<std::vector<stream::entity_state>> found) {
+      if (!found) {
+        respond(error_response(found.err()));
+        return;
+      }
+      json j{{"entities", json::array()}};
+      for (size_t i = 0; i < found->size() && i < limit; ++i) {
+        j["entities"].push_back(entity_json((*found)[i]));
+      }
+      if (found->size() > limit) {
+        j["after"] = (*found)[limit - 1].id;
+      }
+      respond(json_response(200, j));
+    });
 }
 
 } // namespace

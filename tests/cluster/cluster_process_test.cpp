@@ -243,6 +243,30 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
     ASSERT_EQ(listed->status, 200) << listed->body;
     EXPECT_EQ(json::parse(listed->body)["streams"].size(), keys.size()) << listed->body;
   }
+  // Entities: changed through any gateway, read (now and as of a seq) and
+  // listed through the others.
+  for (const auto& [shard, key] : keys) {
+    auto e = "e-" + key;
+    for (int i = 1; i <= 2; ++i) {
+      auto changed = client(i).request(
+        "POST", "/v1/entities/" + e + "/events",
+        json{{"op", "merge"}, {"attributes", json{{"n", i}}}, {"by", "n" + std::to_string(i)}}.dump());
+      ASSERT_TRUE(changed);
+      ASSERT_EQ(changed->status, 201) << e << ": " << changed->body;
+      EXPECT_EQ(json::parse(changed->body)["entity"]["attributes"]["n"], i) << changed->body;
+    }
+    auto now = client(3).get("/v1/entities/" + e);
+    ASSERT_EQ(now->status, 200) << now->body;
+    EXPECT_EQ(json::parse(now->body)["attributes"]["n"], 2) << now->body;
+    auto then = client(3).get("/v1/entities/" + e + "?at=1");
+    ASSERT_EQ(then->status, 200) << then->body;
+    EXPECT_EQ(json::parse(then->body)["attributes"]["n"], 1) << then->body;
+  }
+  {
+    auto listed = client(2).get("/v1/entities?pattern=e-k.*&limit=1000");
+    ASSERT_EQ(listed->status, 200) << listed->body;
+    EXPECT_EQ(json::parse(listed->body)["entities"].size(), keys.size()) << listed->body;
+  }
   // Aggregates are refused rather than kept in a second copy.
   auto agg = client(2).request("PUT", "/v1/aggregates/visits",
                                R"({"monoid":"sum","bucket":"1m","retention":"1h"})");
