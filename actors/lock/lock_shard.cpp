@@ -309,35 +309,37 @@ void acquire(shard_pointer self, lock::acquire_cmd& cmd,
   forward(*ref, acquire_atom_v, std::move(cmd), std::move(reply));
 }
 
-void refresh(shard_pointer self, std::string& key, std::string& token, duration ttl,
-             reply_to<lock::lock_info> reply) {
-  auto& st = self->state;
-  if (auto ok = st.table->check_refresh(key, ttl); !ok) {
-    reply.fn(std::move(ok).err());
-    return;
+// The lock actor of a held or contended `key` once `check` passed; else
+// answers `reply` (the check's error, or `not_held`) and returns null.
+template <class T>
+key_ref* held_key(shard_pointer self, const std::string& key, result<void> check,
+                  reply_to<T>& reply) {
+  if (!check) {
+    reply.fn(std::move(check).err());
+    return nullptr;
   }
   auto* ref = find_key(self, key);
   if (ref == nullptr) {
     reply.fn(lock::not_held(key));
-    return;
   }
-  forward(*ref, refresh_atom_v, std::move(key), std::move(token), ttl,
-          std::move(reply));
+  return ref;
+}
+
+void refresh(shard_pointer self, std::string& key, std::string& token, duration ttl,
+             reply_to<lock::lock_info> reply) {
+  auto* ref = held_key(self, key, self->state.table->check_refresh(key, ttl), reply);
+  if (ref != nullptr) {
+    forward(*ref, refresh_atom_v, std::move(key), std::move(token), ttl,
+            std::move(reply));
+  }
 }
 
 void release(shard_pointer self, std::string& key, std::string& token,
              reply_to<uint64_t> reply) {
-  auto& st = self->state;
-  if (auto ok = st.table->validate_key(key); !ok) {
-    reply.fn(std::move(ok).err());
-    return;
+  auto* ref = held_key(self, key, self->state.table->validate_key(key), reply);
+  if (ref != nullptr) {
+    forward(*ref, release_atom_v, std::move(key), std::move(token), std::move(reply));
   }
-  auto* ref = find_key(self, key);
-  if (ref == nullptr) {
-    reply.fn(lock::not_held(key));
-    return;
-  }
-  forward(*ref, release_atom_v, std::move(key), std::move(token), std::move(reply));
 }
 
 void get(shard_pointer self, std::string& key, reply_to<lock::lock_info> reply) {
