@@ -155,7 +155,7 @@ result<kv::list_page> kv_client::list(std::string pattern, uint32_t limit) {
 caf::actor kv_client::watch(
   kv_watch_options opts,
   std::function<void(const kv::event&, const std::string&)> on_event) {
-  return spawn_kv_watch(node_.system(), node_.kv(), &node_.placement(), std::move(opts),
+  return spawn_kv_watch(node_.system(), node_.kv(), node_.placement(), std::move(opts),
                         std::make_shared<callback_sink>(std::move(on_event)));
 }
 

@@ -194,8 +194,7 @@ void stream_client::entity_async(
   auto name = stream::entity_stream(id);
   auto shard = node_.streams().shard_of(name);
   auto& dir = node_.placement();
-  auto local = dir.is_local(shard);
-  if (at == 0 && local) {
+  if (at == 0 && dir.is_local(shard)) {
     // The promoted view, without asking any actor.
     if (const auto* s = node_.streams().entities_of(id)->find(id)) {
       done(*s);
@@ -204,18 +203,9 @@ void stream_client::entity_async(
     }
     return;
   }
-  auto target = shard_actor(dir, shard_kind::streams, shard,
-                            node_.streams().shards()[shard]);
-  if (!target) {
-    done(std::move(target).err());
-    return;
-  }
-  if (!local) {
-    done = detail::owner_unavailable_on_silence(std::move(done), dir.owner_of(shard));
-  }
-  ask<stream::entity_state>(node_.bridge(), *target,
-                            local ? default_ask_timeout : dir.forward_timeout(),
-                            std::move(done), get_atom_v, id, at);
+  ask_shard<stream::entity_state>(dir, node_.bridge(), shard_kind::streams, shard,
+                                  node_.streams().shards()[shard], std::move(done),
+                                  get_atom_v, id, at);
 }
 
 result<stream::entity_state> stream_client::entity_at(const std::string& id,

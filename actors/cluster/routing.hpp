@@ -34,6 +34,29 @@ std::function<void(result<T>)> owner_unavailable_on_silence(
 
 } // namespace detail
 
+namespace detail {
+
+// Asks the owner of `shard` (another member) over the middleman, waiting
+// the forward timeout plus `longer`; `unavailable` when it is not
+// reachable or silent.
+template <class T, class Handle, class... Ts>
+void ask_owner(const directory& dir, const caf::actor& bridge, shard_kind kind,
+               uint16_t shard, duration longer, std::function<void(result<T>)> done,
+               Ts... xs) {
+  auto remote = dir.remote(kind, shard);
+  if (!remote) {
+    done(std::move(remote).err());
+    return;
+  }
+  auto timeout = dir.forward_timeout()
+                 + std::chrono::duration_cast<std::chrono::milliseconds>(longer);
+  ask<T>(bridge, caf::actor_cast<Handle>(*remote), timeout,
+         owner_unavailable_on_silence(std::move(done), dir.owner_of(shard)),
+         std::move(xs)...);
+}
+
+} // namespace detail
+
 /// Sends `xs...` to shard `shard` of `kind` and calls `done` once with its
 /// answer: `local` (this node's actor of that shard) when this node owns
 /// it, the owner's actor otherwise; `unavailable` at once when the owner
@@ -48,16 +71,23 @@ void call_shard_within(const directory& dir, const caf::actor& bridge,
     call<T>(local, std::move(done), std::move(xs)...);
     return;
   }
-  auto remote = dir.remote(kind, shard);
-  if (!remote) {
-    done(std::move(remote).err());
+  detail::ask_owner<T, Handle>(dir, bridge, kind, shard, longer, std::move(done),
+                               std::move(xs)...);
+}
+
+/// For requests a shard takes only in request/response form (no
+/// `reply_to`): asks `local` when this node owns `shard` (with
+/// `default_ask_timeout`), else its owner as `call_shard` does.
+template <class T, class Handle, class... Ts>
+void ask_shard(const directory& dir, const caf::actor& bridge, shard_kind kind,
+               uint16_t shard, const Handle& local,
+               std::function<void(result<T>)> done, Ts... xs) {
+  if (dir.is_local(shard)) {
+    ask<T>(bridge, local, default_ask_timeout, std::move(done), std::move(xs)...);
     return;
   }
-  auto timeout = dir.forward_timeout()
-                 + std::chrono::duration_cast<std::chrono::milliseconds>(longer);
-  ask<T>(bridge, caf::actor_cast<Handle>(*remote), timeout,
-         detail::owner_unavailable_on_silence(std::move(done), dir.owner_of(shard)),
-         std::move(xs)...);
+  detail::ask_owner<T, Handle>(dir, bridge, kind, shard, duration::zero(),
+                               std::move(done), std::move(xs)...);
 }
 
 /// `call_shard_within` for commands that answer at once.

@@ -21,7 +21,6 @@ struct catchup {
   uint16_t shard;
   uint64_t next;
   uint64_t to;
-  bool remote = false;
   bool fetching = false;
   std::deque<kv::event> fetched;
 };
@@ -31,7 +30,6 @@ struct catchup {
 // catch-up read goes unanswered); then it is detached and registered again,
 // from the watch's position, once the owner is back.
 struct shard_link {
-  bool watched = false;
   bool remote = false;
   bool attached = false;
   caf::actor actor;
@@ -53,8 +51,9 @@ struct kv_watch_state {
   std::vector<shard_link> links;
   /// Per shard: the revision up to which events were delivered.
   kv::cursor position;
+  /// Shards yet to answer the first registration; once none, the watch is
+  /// synced (a registration again after an owner was lost does not count).
   size_t missing_acks = 0;
-  bool synced = false;
   std::deque<catchup> catchups;
   /// Live events waiting for catch-up or for room in the consumer.
   std::deque<kv::event> live;
@@ -66,6 +65,10 @@ struct kv_watch_state {
 };
 
 using watch_pointer = caf::stateful_actor<kv_watch_state>*;
+
+bool synced(const kv_watch_state& st) {
+  return st.missing_acks == 0;
+}
 
 void end(watch_pointer self) {
   self->state.ended = true;
@@ -120,7 +123,7 @@ void detach(watch_pointer self, uint16_t shard, const error& why) {
   if (st.ended || !link.remote) {
     return;
   }
-  if (!st.synced) {
+  if (!synced(st)) {
     fail_watch(self, why, st.position);
     return;
   }
@@ -197,7 +200,7 @@ step pump_catchup(watch_pointer self) {
     st.catchups.pop_front();
     return step::progressed;
   };
-  if (c.remote) {
+  if (st.links[c.shard].remote) {
     while (!c.fetched.empty()) {
       auto ev = std::move(c.fetched.front());
       c.fetched.pop_front();
@@ -241,7 +244,7 @@ step pump_catchup(watch_pointer self) {
 // each shard's events stay in revision order).
 void pump(watch_pointer self) {
   auto& st = self->state;
-  if (st.ended || !st.synced) {
+  if (st.ended || !synced(st)) {
     return;
   }
   if (st.stalled) {
@@ -282,7 +285,7 @@ void on_live(watch_pointer self, kv::event ev) {
     // A detached shard's changes are read again when it is back.
     return;
   }
-  auto busy = !st.synced || st.stalled || !st.catchups.empty() || !st.live.empty();
+  auto busy = !synced(st) || st.stalled || !st.catchups.empty() || !st.live.empty();
   if (!busy) {
     if (!offer(self, std::move(ev))) {
       schedule_retry(self);
@@ -313,17 +316,16 @@ void on_ack(watch_pointer self, kv::watch_ack& ack, bool resume) {
   }
   auto& pos = st.position[ack.shard];
   if (resume && pos < ack.revision) {
-    st.catchups.push_back({ack.shard, pos + 1, ack.revision, link.remote});
+    st.catchups.push_back({ack.shard, pos + 1, ack.revision});
   } else {
     pos = std::max(pos, ack.revision);
   }
-  if (st.synced) {
+  if (synced(st)) {
     pump(self);
     return;
   }
   if (--st.missing_acks == 0) {
     // Registered everywhere: every change from here on is covered.
-    st.synced = true;
     if (!st.sink->on_synced(kv::encode_cursor(st.position))) {
       st.sink->on_lagged(kv::encode_cursor(st.position));
       end(self);
@@ -338,17 +340,15 @@ void on_ack(watch_pointer self, kv::watch_ack& ack, bool resume) {
 void attach(watch_pointer self, uint16_t shard) {
   auto& st = self->state;
   auto& link = st.links[shard];
-  auto resume = st.synced || !st.opts.cursor.empty();
+  auto resume = synced(st) || !st.opts.cursor.empty();
   kv::watch_request req;
   req.watcher = caf::actor_cast<caf::actor>(self);
   req.pattern = st.opts.pattern;
   req.after = resume ? st.position[shard] : kv::any_revision;
-  req.initial = st.opts.initial && !st.synced;
+  req.initial = st.opts.initial && !synced(st);
   req.no_put = st.opts.no_put;
   req.no_delete = st.opts.no_delete;
-  auto local = st.kv->shards()[shard];
-  auto target = st.dir != nullptr ? shard_actor(*st.dir, shard_kind::kv, shard, local)
-                                  : result<kv_shard_actor>{local};
+  auto target = shard_actor(*st.dir, shard_kind::kv, shard, st.kv->shards()[shard]);
   if (!target) {
     detach(self, shard, target.err()); // schedules the next try
     return;
@@ -406,8 +406,7 @@ caf::behavior kv_watch_impl(caf::stateful_actor<kv_watch_state>* self,
   }
   st.links.resize(shard_count);
   for (auto i : indexes) {
-    st.links[i].watched = true;
-    st.links[i].remote = dir != nullptr && !dir->is_local(i);
+    st.links[i].remote = !dir->is_local(i);
   }
   st.missing_acks = indexes.size();
   for (auto i : indexes) {
@@ -445,7 +444,7 @@ caf::behavior kv_watch_impl(caf::stateful_actor<kv_watch_state>* self,
       }
       // A heartbeat only when idle: a busy consumer has events to read.
       auto idle = !st.stalled && st.catchups.empty() && st.live.empty();
-      if (idle && st.synced) {
+      if (idle && synced(st)) {
         st.sink->on_progress(kv::encode_cursor(st.position));
       }
       self->delayed_send(self, st.opts.progress_interval, progress_atom_v);
@@ -496,13 +495,10 @@ result<void> watch_reachable(const kv_service& kv, const directory& dir,
 }
 
 caf::actor spawn_kv_watch(caf::actor_system& sys, const kv_service& kv,
-                          const directory* dir, kv_watch_options opts,
+                          const directory& dir, kv_watch_options opts,
                           std::shared_ptr<kv_watch_sink> sink) {
   auto indexes = watched_shards(kv, opts.pattern);
-  if (dir != nullptr && dir->single()) {
-    dir = nullptr;
-  }
-  return sys.spawn(kv_watch_impl, &kv, dir, std::move(indexes), std::move(opts),
+  return sys.spawn(kv_watch_impl, &kv, &dir, std::move(indexes), std::move(opts),
                    std::move(sink));
 }
 

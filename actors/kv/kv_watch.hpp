@@ -67,10 +67,10 @@ result<void> watch_reachable(const kv_service& kv, const directory& dir,
 /// no gaps across a resume from any cursor it delivered. When the owner
 /// of a shard is lost after the start, the watch goes on with the other
 /// shards and registers with that one again, from its position, once the
-/// owner is back (catch-up first, so still no gap). `dir` may be null
-/// (every shard local).
+/// owner is back (catch-up first, so still no gap). `dir` outlives the
+/// watch.
 caf::actor spawn_kv_watch(caf::actor_system& sys, const kv_service& kv,
-                          const directory* dir, kv_watch_options opts,
+                          const directory& dir, kv_watch_options opts,
                           std::shared_ptr<kv_watch_sink> sink);
 
 } // namespace shoal

@@ -33,6 +33,12 @@ std::vector<stream::entity_state> matching_entities(const stream::entity_map& m,
   return out;
 }
 
+namespace {
+
+// Entity `id` as of seq `at` of its stream, folded from the events in
+// `store`; `info` is the stream's metadata. `not_found` if there is no
+// such entity (or it did not exist at `at`), `invalid_argument`
+// (+`current`) for `at` past the stream's end.
 result<stream::entity_state>
 fold_entity_at(const storage::read_view& store, const std::string& id,
                uint64_t at, const result<stream::stream_info>& info) {
@@ -70,9 +76,6 @@ fold_entity_at(const storage::read_view& store, const std::string& id,
   }
   return std::move(*s);
 }
-
-
-namespace {
 
 // Events scanned per stream and tick by age retention.
 constexpr size_t max_age_scan = 100'000;

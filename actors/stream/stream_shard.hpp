@@ -73,14 +73,6 @@ using stream_shard_actor = caf::typed_actor<
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 
-/// Entity `id` as of seq `at` of its stream, folded from the events in
-/// `store`; `info` is the stream's metadata as its shard answered it.
-/// `not_found` if there is no such entity (or it did not exist at `at`),
-/// `invalid_argument` (+`current`) for `at` past the stream's end.
-result<stream::entity_state>
-fold_entity_at(const storage::read_view& store, const std::string& id,
-               uint64_t at, const result<stream::stream_info>& info);
-
 /// The entities of `m` whose id matches `pattern` and sorts after
 /// `after`, sorted by id, at most `limit`.
 std::vector<stream::entity_state> matching_entities(const stream::entity_map& m,

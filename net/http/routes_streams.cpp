@@ -49,12 +49,6 @@ std::optional<std::string> stream_of(const request& req, const respond_fn& respo
   return name;
 }
 
-template <class T, class... Ts>
-void to_shard(node& n, const std::string& stream,
-              std::function<void(result<T>)> done, Ts... xs) {
-  call_stream<T>(n, stream, std::move(done), std::move(xs)...);
-}
-
 // The query of a listing: a filter (`filter_name`, else `fallback`),
 // `after` and `limit` (1..max_list_limit).
 struct listing {
@@ -139,7 +133,7 @@ void append_route(node& n, request& req, respond_fn respond) {
   if (!take(parse_events(*body), cmd.events, respond)) {
     return;
   }
-  to_shard<stream::append_result>(
+  call_stream<stream::append_result>(
     n, *name,
     answer<stream::append_result>(std::move(respond),
                                   [](const stream::append_result& r) {
@@ -186,7 +180,7 @@ void read_route(node& n, request& req, respond_fn respond) {
     return;
   }
   q.limit = static_cast<uint32_t>(std::min<uint64_t>(limit, UINT32_MAX));
-  to_shard<stream::event_page>(
+  call_stream<stream::event_page>(
     n, *name,
     answer<stream::event_page>(std::move(respond),
                                [stream = *name](const stream::event_page& p) {
@@ -200,7 +194,7 @@ void info_route(node& n, request& req, respond_fn respond) {
   if (!name) {
     return;
   }
-  to_shard<stream::stream_info>(
+  call_stream<stream::stream_info>(
     n, *name,
     answer<stream::stream_info>(std::move(respond),
                                 [](const stream::stream_info& s) {
@@ -243,7 +237,7 @@ void configure_route(node& n, request& req, respond_fn respond) {
     }
     cmd.truncate_before = v;
   }
-  to_shard<stream::stream_info>(
+  call_stream<stream::stream_info>(
     n, *name,
     answer<stream::stream_info>(std::move(respond),
                                 [](const stream::stream_info& s) {
@@ -296,7 +290,7 @@ void save_checkpoint_route(node& n, request& req, respond_fn respond) {
     }
     cp.format = stream::payload_format::json;
   }
-  to_shard<stream::checkpoint>(
+  call_stream<stream::checkpoint>(
     n, *name,
     answer<stream::checkpoint>(std::move(respond),
                                [](const stream::checkpoint& c) {
@@ -312,7 +306,7 @@ void save_checkpoint_route(node& n, request& req, respond_fn respond) {
 // that seq.
 void load_checkpoint(node& n, const std::string& name, uint64_t at_or_before,
                      bool exact, respond_fn respond) {
-  to_shard<stream::checkpoint>(
+  call_stream<stream::checkpoint>(
     n, name,
     answer<stream::checkpoint>(std::move(respond),
                                [exact, at_or_before](const stream::checkpoint& c) {
@@ -358,7 +352,7 @@ void replay_route(node& n, request& req, respond_fn respond) {
     return;
   }
   auto lim = static_cast<uint32_t>(std::min<uint64_t>(limit, UINT32_MAX));
-  to_shard<stream::replay_page>(
+  call_stream<stream::replay_page>(
     n, *name,
     answer<stream::replay_page>(
       std::move(respond),
@@ -515,7 +509,7 @@ void entity_append_route(node& n, request& req, respond_fn respond) {
   }
   // The name is copied: `cmd` is moved into the message.
   auto name = cmd.stream;
-  to_shard<stream::append_result>(
+  call_stream<stream::append_result>(
     n, name,
     std::function<void(result<stream::append_result>)>{
       [&n, respond, id = *id](result<stream::append_result> r) {

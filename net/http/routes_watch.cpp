@@ -145,7 +145,7 @@ public:
   void on_open(std::shared_ptr<ws_connection> conn) override {
     auto sink = make_sink_ ? make_sink_(std::move(conn))
                            : std::make_shared<ws_watch_sink>(std::move(conn));
-    watch_ = spawn_kv_watch(node_.system(), node_.kv(), &node_.placement(), opts_,
+    watch_ = spawn_kv_watch(node_.system(), node_.kv(), node_.placement(), opts_,
                             std::move(sink));
   }
 
