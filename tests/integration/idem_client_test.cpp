@@ -15,24 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class idem_client_test : public testing::Test {
-protected:
-  void SetUp() override {
-    node_ = test::start_embedded_node();
-    ASSERT_NE(node_, nullptr);
-    client_.emplace(*node_);
-  }
-
-  void TearDown() override {
-    client_.reset();
-    if (node_) {
-      node_->stop();
-    }
-  }
-
-  std::unique_ptr<node> node_;
-  std::optional<idem_client> client_;
-};
+using idem_client_test = test::embedded_client_test<idem_client>;
 
 TEST_F(idem_client_test, begin_complete_get_erase) {
   auto b = client_->begin("job-1", 30s, "fp-1");

@@ -90,29 +90,13 @@ std::vector<uint64_t> range(uint64_t from, uint64_t to) {
   return out;
 }
 
-class stream_client_test : public testing::Test {
+class stream_client_test : public test::embedded_client_test<stream_client> {
 protected:
-  void SetUp() override {
-    node_ = test::start_embedded_node();
-    ASSERT_NE(node_, nullptr);
-    client_.emplace(*node_);
-  }
-
-  void TearDown() override {
-    client_.reset();
-    if (node_) {
-      node_->stop();
-    }
-  }
-
   void append_n(const std::string& stream, int n, const std::string& type = "inc") {
     for (int i = 0; i < n; ++i) {
       ASSERT_TRUE(client_->append(stream, {ev(type, std::to_string(i + 1))}));
     }
   }
-
-  std::unique_ptr<node> node_;
-  std::optional<stream_client> client_;
 };
 
 TEST_F(stream_client_test, append_read_and_expectations) {

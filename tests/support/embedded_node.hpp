@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -32,5 +33,27 @@ start_embedded_node(const std::string& data_dir = {},
   }
   return std::move(n).value();
 }
+
+/// A fixture with an in-memory embedded node and a `Client` of it
+/// (`idem_client`, `stream_client`, …), stopped after each test.
+template <class Client>
+class embedded_client_test : public testing::Test {
+protected:
+  void SetUp() override {
+    node_ = start_embedded_node();
+    ASSERT_NE(node_, nullptr);
+    client_.emplace(*node_);
+  }
+
+  void TearDown() override {
+    client_.reset();
+    if (node_) {
+      node_->stop();
+    }
+  }
+
+  std::unique_ptr<node> node_;
+  std::optional<Client> client_;
+};
 
 } // namespace shoal::test
