@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "actors/ask.hpp"
+#include "actors/stream/stream_relay.hpp"
 #include "runtime/key.hpp"
 #include "actors/reply_to.hpp"
 
@@ -146,13 +147,17 @@ stream_client::list(std::string prefix, std::string after, uint32_t limit) {
 
 result<void> stream_client::tail(std::string stream, uint64_t from,
                                  std::shared_ptr<stream_tail_sink> sink) {
-  if (auto ok = owner_only(node_.placement(), node_.streams().shard_of(stream),
-                           "stream tail");
-      !ok) {
-    return ok;
+  const auto& dir = node_.placement();
+  auto target = keyed_shard_actor(dir, shard_kind::streams, node_.streams(), stream);
+  if (!target) {
+    return std::move(target).err();
   }
-  auto shard = node_.streams().shard_for(stream);
-  caf::anon_send(shard, tail_atom_v, std::move(stream), from, std::move(sink));
+  if (dir.is_local(node_.streams().shard_of(stream))) {
+    caf::anon_send(*target, tail_atom_v, std::move(stream), from, std::move(sink));
+  } else {
+    spawn_stream_relay(node_.system(), dir, node_.streams(), std::move(stream), from,
+                       std::move(sink));
+  }
   return {};
 }
 
@@ -276,9 +281,21 @@ stream_client::entities(std::string_view pattern, std::string_view after,
 }
 
 result<std::vector<stream::event>>
-stream_client::read_local(const std::string& stream, uint64_t from, uint64_t to,
+stream_client::read_range(const std::string& stream, uint64_t from, uint64_t to,
                           size_t limit) {
-  return read_events(node_.streams().store(), stream, from, to, limit);
+  if (node_.placement().is_local(node_.streams().shard_of(stream))) {
+    return read_events(node_.streams().store(), stream, from, to, limit);
+  }
+  stream::read_query q;
+  q.stream = stream;
+  q.from = from;
+  q.to = to;
+  q.limit = static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX));
+  auto page = read(std::move(q));
+  if (!page) {
+    return std::move(page).err();
+  }
+  return std::move(page->events);
 }
 
 } // namespace shoal

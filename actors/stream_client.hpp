@@ -57,8 +57,10 @@ public:
 
   /// Serves `sink` the events of `stream` from `from` on (0: only new
   /// ones): catch-up from storage, then live (see `stream_tail_sink`).
-  /// Ends when the sink is closed or reports an end. Served by the
-  /// stream's owner only: `unavailable` on another node of a cluster.
+  /// Ends when the sink is closed or reports an end. On a node that does
+  /// not own the stream a relay is fed by the owner (see
+  /// actors/stream/stream_relay.hpp); `unavailable` if the owner is not
+  /// reachable when the tail starts.
   result<void> tail(std::string stream, uint64_t from,
                     std::shared_ptr<stream_tail_sink> sink);
 
@@ -99,9 +101,10 @@ public:
   void list_async(std::string prefix, std::string after, uint32_t limit,
                   std::function<void(result<std::vector<std::string>>)> done);
 
-  /// Events straight from this node's storage, for in-process replay: the
-  /// events of `stream` with seqs in [from, to], at most `limit`.
-  result<std::vector<stream::event>> read_local(const std::string& stream,
+  /// The events of `stream` with seqs in [from, to], at most `limit`, for
+  /// replay: straight from storage on the stream's owner (no actor asked),
+  /// a `read` of the owner's shard on another node of a cluster.
+  result<std::vector<stream::event>> read_range(const std::string& stream,
                                                 uint64_t from, uint64_t to,
                                                 size_t limit);
 
@@ -219,7 +222,7 @@ result<replayed<State>> replay(stream_client& client, const std::string& stream,
     if (next > target) {
       break;
     }
-    auto page = client.read_local(stream, next, target, batch);
+    auto page = client.read_range(stream, next, target, batch);
     if (!page) {
       return std::move(page).err();
     }

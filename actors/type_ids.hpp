@@ -111,6 +111,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_ATOM(shoal, shoal, gossip_atom, "gossip")
   CAF_ADD_ATOM(shoal, shoal, shards_atom, "shards")
   CAF_ADD_ATOM(shoal, shoal, leave_atom, "leave")
+  CAF_ADD_ATOM(shoal, shoal, live_atom, "live")
+  CAF_ADD_ATOM(shoal, shoal, lagged_atom, "lagged")
+  CAF_ADD_ATOM(shoal, shoal, credit_atom, "credit")
+  CAF_ADD_ATOM(shoal, shoal, bind_atom, "bind")
+  CAF_ADD_ATOM(shoal, shoal, leases_atom, "leases")
 
 CAF_END_TYPE_ID_BLOCK(shoal)
 

@@ -165,21 +165,6 @@ auto keyed_shard_actor(const directory& dir, shard_kind kind,
   return shard_actor(dir, kind, shard, service.shards()[shard]);
 }
 
-/// For primitives whose shards are not yet reachable across nodes (their
-/// shard actors take local `reply_to` requests only): succeeds when this
-/// node owns `shard`, else fails with `unavailable` naming the owner whose
-/// gateway serves it. Never lets two nodes serve one shard.
-inline result<void> owner_only(const directory& dir, uint16_t shard,
-                               std::string_view primitive) {
-  if (dir.is_local(shard)) {
-    return {};
-  }
-  return fail(errc::unavailable,
-              std::string{primitive} + " shard " + std::to_string(shard)
-                + " is served only through its owner's gateway ("
-                + dir.owner_of(shard) + ")");
-}
-
 /// For what a member of a multi-member cluster does not serve at all yet
 /// (`what`: "watches", "aggregates"): fails with `unavailable` unless the
 /// cluster has one node, rather than answer from this node's part only.

@@ -12,6 +12,7 @@
 
 #include "actors/commit.hpp"
 #include "actors/durable_gate.hpp"
+#include "actors/stream/stream_relay.hpp"
 
 namespace shoal {
 
@@ -534,6 +535,13 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
     [self](tail_atom, std::string& stream, uint64_t from,
            std::shared_ptr<stream_tail_sink>& sink) {
       tail(self, stream, from, sink);
+    },
+    [self](tail_atom, std::string& stream, uint64_t from, caf::actor& relay,
+           uint64_t generation, uint32_t credit) {
+      auto remote = spawn_tail_proxy(self->system(), std::move(relay), generation,
+                                     credit);
+      tail(self, stream, from, remote.sink);
+      return remote.proxy;
     },
     [self](get_atom, std::string& id, uint64_t at) {
       auto rp = self->make_response_promise<stream::entity_state>();

@@ -43,6 +43,9 @@ namespace shoal {
 /// reads from other nodes (this node's gateway reads the view itself):
 /// - get(id, at) → the entity (at 0: as promoted; else as of seq `at`);
 /// - scan(pattern, after, limit) → this shard's entities matching.
+/// And a tail for a relay on another node (see actors/stream/stream_relay):
+/// - tail(stream, from, relay, generation, credit) → the proxy actor that
+///   feeds the relay.
 using stream_shard_actor = caf::typed_actor<
   caf::reacts_to<append_atom, stream::append_cmd,
                  reply_to<stream::append_result>>,
@@ -69,6 +72,8 @@ using stream_shard_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::string, uint64_t>::with<stream::entity_state>,
   caf::replies_to<scan_atom, std::string, std::string,
                   uint32_t>::with<std::vector<stream::entity_state>>,
+  caf::replies_to<tail_atom, std::string, uint64_t, caf::actor, uint64_t,
+                  uint32_t>::with<caf::actor>,
   caf::reacts_to<idle_atom, std::string, uint64_t>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;

@@ -438,8 +438,9 @@ public:
 
   void on_open(std::shared_ptr<ws_connection> conn) override {
     sink_ = std::make_shared<ws_tail_sink>(std::move(conn));
-    caf::anon_send(node_.streams().shard_for(stream_), tail_atom_v, stream_,
-                   from_, std::shared_ptr<stream_tail_sink>{sink_});
+    if (auto ok = stream_client{node_}.tail(stream_, from_, sink_); !ok) {
+      sink_->on_error(ok.err());
+    }
   }
 
   void on_text(std::string_view) override {
@@ -598,11 +599,12 @@ void add_stream_routes(router& routes, node& n) {
                   if (!from) {
                     return std::move(from).err();
                   }
-                  // The tail is fed by the owner's stream actor.
-                  if (auto ok = owner_only(n.placement(), n.streams().shard_of(name),
-                                           "stream tail");
-                      !ok) {
-                    return std::move(ok).err();
+                  // Refused before the upgrade while the owner is not
+                  // reachable.
+                  if (auto owner = keyed_shard_actor(n.placement(), shard_kind::streams,
+                                                     n.streams(), name);
+                      !owner) {
+                    return std::move(owner).err();
                   }
                   return std::unique_ptr<ws_handler>{
                     std::make_unique<tail_handler>(n, std::move(name), *from)};
