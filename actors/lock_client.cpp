@@ -93,20 +93,20 @@ void lock_client::grant_async(duration ttl,
 
 void lock_client::keepalive_async(
   uint64_t id, std::function<void(result<lease::lease_info>)> done) {
-  call<lease::lease_info>(node_.leases().shard_for(id), std::move(done),
-                          keepalive_atom_v, id);
+  call_lease(node_.placement(), node_.bridge(), node_.leases(), id, std::move(done),
+             keepalive_atom_v);
 }
 
 void lock_client::revoke_async(uint64_t id,
                                std::function<void(result<lease::lease_info>)> done) {
-  call<lease::lease_info>(node_.leases().shard_for(id), std::move(done),
-                          revoke_atom_v, id);
+  call_lease(node_.placement(), node_.bridge(), node_.leases(), id, std::move(done),
+             revoke_atom_v);
 }
 
 void lock_client::lease_async(uint64_t id,
                               std::function<void(result<lease::lease_info>)> done) {
-  call<lease::lease_info>(node_.leases().shard_for(id), std::move(done),
-                          get_atom_v, id);
+  call_lease(node_.placement(), node_.bridge(), node_.leases(), id, std::move(done),
+             get_atom_v);
 }
 
 result<lease::lease_info> lock_client::grant(duration ttl) {

@@ -18,6 +18,7 @@
 #include "actors/cluster/membership_actor.hpp"
 #include "actors/clock.hpp"
 #include "actors/error_bridge.hpp"
+#include "actors/lease/lease_reconciler.hpp"
 
 namespace shoal {
 
@@ -199,6 +200,7 @@ struct node::impl {
   std::unique_ptr<agg_service> aggregates;
   std::unique_ptr<stream_service> streams;
   std::vector<caf::actor> bridges;
+  caf::actor lease_reconciler;
   mutable std::atomic<size_t> next_bridge{0};
   std::string id;
   uint16_t cluster_port = 0;
@@ -215,6 +217,7 @@ struct node::impl {
     t.kv = owned(kv->shards(), id);
     t.idempotency = owned(idempotency->shards(), id);
     t.locks = owned(locks->shards(), id);
+    t.leases = owned(leases->shards(), id);
     t.aggregates = owned(aggregates->shards(), id);
     t.streams = owned(streams->shards(), id);
     return t;
@@ -324,10 +327,12 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     return std::move(leases).err();
   }
   im.leases = std::move(*leases);
-  std::function<bool(uint64_t)> lease_alive = [raw = im.leases.get()](
-                                                uint64_t id) {
-    return raw->restored(id);
-  };
+  // A lease another member owns is not in this node's storage: keys and
+  // holds bound to it stay, and the reconciler ends them if it is gone.
+  std::function<bool(uint64_t)> lease_alive =
+    [raw = im.leases.get(), dir = im.dir.get(), n = c.shard_count](uint64_t id) {
+      return !dir->is_local(static_cast<uint16_t>(id % n)) || raw->restored(id);
+    };
   kv_shard_env env{im.store.get(), im.commits.get(), &im.clock, &im.registry};
   auto kv = kv_service::start(*im.sys, c.shard_count, c.kv, env, lease_alive);
   if (!kv) {
@@ -372,18 +377,52 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
                             &im.registry};
   // Runs on a lease shard's thread: messages sent here reach each shard
   // after anything that shard sent on behalf of a caller that saw the
-  // lease alive.
-  lease_env.on_end = [kv_shards = im.kv->shards(),
-                      lock_shards = im.locks->shards()](uint64_t id,
-                                                        bool expired) {
+  // lease alive (locally, or delegated by `bind` to another member). Every
+  // member's shards hear of the end; one that is unreachable now catches up
+  // through its reconciler.
+  lease_env.on_end = [kv_shards = im.kv->shards(), lock_shards = im.locks->shards(),
+                      dir = im.dir.get()](uint64_t id, bool expired) {
     for (const auto& s : kv_shards) {
       caf::anon_send(s, lease_end_atom_v, id, expired);
     }
     for (const auto& s : lock_shards) {
       caf::anon_send(s, lease_end_atom_v, id, expired);
     }
+    if (dir->single()) {
+      return;
+    }
+    for (auto kind : {shard_kind::kv, shard_kind::locks}) {
+      for (size_t s = 0; s < kv_shards.size(); ++s) {
+        auto shard = static_cast<uint16_t>(s);
+        if (dir->is_local(shard)) {
+          continue;
+        }
+        if (auto remote = dir->remote(kind, shard)) {
+          caf::anon_send(caf::actor_cast<caf::actor>(*remote), lease_end_atom_v, id,
+                         expired);
+        }
+      }
+    }
   };
-  im.leases->spawn(*im.sys, std::move(lease_env));
+  std::vector<uint16_t> owned_leases;
+  for (uint32_t s = 0; s < c.shard_count; ++s) {
+    if (im.dir->is_local(static_cast<uint16_t>(s))) {
+      owned_leases.push_back(static_cast<uint16_t>(s));
+    }
+  }
+  im.leases->spawn(*im.sys, std::move(lease_env), std::move(owned_leases));
+  if (!im.dir->single()) {
+    lease_reconciler_env renv;
+    renv.dir = im.dir.get();
+    renv.leases = im.leases.get();
+    for (const auto& s : im.kv->shards()) {
+      renv.bound.push_back(caf::actor_cast<caf::actor>(s));
+    }
+    for (const auto& s : im.locks->shards()) {
+      renv.bound.push_back(caf::actor_cast<caf::actor>(s));
+    }
+    im.lease_reconciler = spawn_lease_reconciler(*im.sys, std::move(renv));
+  }
   for (size_t i = 0; i < 4; ++i) {
     im.bridges.push_back(spawn_bridge(*im.sys));
   }
@@ -458,6 +497,10 @@ void node::stop() {
     }
     if (im.locks) {
       im.locks->stop();
+    }
+    if (im.lease_reconciler) {
+      caf::anon_send_exit(im.lease_reconciler, caf::exit_reason::user_shutdown);
+      im.lease_reconciler = nullptr;
     }
     if (im.leases) {
       im.leases->stop();

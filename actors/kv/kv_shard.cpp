@@ -408,6 +408,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       }
       return std::move(*page);
     },
+    [self](leases_atom) { return self->state.table->leases(); },
     [self](lease_end_atom, uint64_t lease, bool expired) {
       // The lease's end is durable: its keys go, with events.
       auto& st = self->state;

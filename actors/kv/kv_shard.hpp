@@ -34,6 +34,7 @@ using kv_shard_actor = caf::typed_actor<
   caf::reacts_to<delete_atom, kv::delete_cmd, reply_to<kv::write_result>>,
   caf::reacts_to<get_atom, std::string, reply_to<kv::entry>>,
   caf::reacts_to<lease_end_atom, uint64_t, bool>,
+  caf::replies_to<leases_atom>::with<std::vector<uint64_t>>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 

@@ -34,12 +34,19 @@ bool lease_service::restored(uint64_t id) const {
   return tables_[id % tables_.size()].contains(id);
 }
 
-void lease_service::spawn(caf::actor_system& sys, lease_shard_env env) {
+void lease_service::spawn(caf::actor_system& sys, lease_shard_env env,
+                          std::vector<uint16_t> owned) {
   env.shard_count = static_cast<uint32_t>(tables_.size());
   for (auto& table : tables_) {
     shards_.push_back(spawn_lease_shard(sys, std::move(table), env));
   }
   tables_.clear();
+  if (owned.empty()) {
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      owned.push_back(static_cast<uint16_t>(i));
+    }
+  }
+  owned_ = std::move(owned);
 }
 
 void lease_service::stop() {

@@ -26,16 +26,29 @@ public:
   /// deadline still counts: its end is announced at the first tick).
   bool restored(uint64_t id) const;
 
-  void spawn(caf::actor_system& sys, lease_shard_env env);
+  /// Spawns the shards; grants go to the `owned` ones (this node's, in a
+  /// cluster; every shard if empty).
+  void spawn(caf::actor_system& sys, lease_shard_env env,
+             std::vector<uint16_t> owned = {});
 
-  /// The shard that owns lease `id`.
-  const lease_shard_actor& shard_for(uint64_t id) const {
-    return shards_[id % shards_.size()];
+  /// The shard number of lease `id` (its id modulo the shard count).
+  uint16_t shard_of(uint64_t id) const {
+    return static_cast<uint16_t>(id % shards_.size());
   }
 
-  /// The shard for the next grant (round robin).
+  /// This node's actor of lease `id`'s shard.
+  const lease_shard_actor& shard_for(uint64_t id) const {
+    return shards_[shard_of(id)];
+  }
+
+  const std::vector<lease_shard_actor>& shards() const {
+    return shards_;
+  }
+
+  /// The shard for the next grant (round robin over the owned ones).
   const lease_shard_actor& next_shard() const {
-    return shards_[next_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
+    auto i = next_.fetch_add(1, std::memory_order_relaxed) % owned_.size();
+    return shards_[owned_[i]];
   }
 
   void stop();
@@ -43,6 +56,7 @@ public:
 private:
   std::vector<lease::lease_table> tables_;
   std::vector<lease_shard_actor> shards_;
+  std::vector<uint16_t> owned_;
   mutable std::atomic<uint64_t> next_{0};
 };
 

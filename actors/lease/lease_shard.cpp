@@ -8,6 +8,7 @@
 
 #include "actors/commit.hpp"
 #include "actors/durable_gate.hpp"
+#include "actors/error_bridge.hpp"
 #include "actors/random_token.hpp"
 
 namespace shoal {
@@ -118,6 +119,33 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
       auto& st = self->state;
       answer_when_durable(st.gate, st.table->get(id, st.env.clock->now()),
                           std::move(reply.fn));
+    },
+    [self](grant_atom a, duration ttl) {
+      return via_reply_to<lease::lease_info>(self, a, ttl);
+    },
+    [self](keepalive_atom a, uint64_t id) {
+      return via_reply_to<lease::lease_info>(self, a, id);
+    },
+    [self](revoke_atom a, uint64_t id) {
+      return via_reply_to<lease::lease_info>(self, a, id);
+    },
+    [self](get_atom a, uint64_t id) {
+      return via_reply_to<lease::lease_info>(self, a, id);
+    },
+    [self](bind_atom, uint64_t id, caf::actor& target, caf::message& command) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (st.gate.failed()) {
+        rp.deliver(to_caf_error(durable_gate::stopped_error()));
+        return;
+      }
+      if (auto alive = st.table->get(id, st.env.clock->now()); !alive) {
+        rp.deliver(to_caf_error(alive.err()));
+        return;
+      }
+      // The requester gets the target's answer; the lease's end, if it
+      // comes, is sent from this thread after this.
+      rp.delegate(target, std::move(command));
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
       on_commit_report(self->state.gate, "lease", self->state.table->shard(), seq,

@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include <caf/actor.hpp>
+#include <caf/message.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -22,11 +24,22 @@ namespace shoal {
 /// Answers are called on the shard's thread, in order with the `on_end`
 /// notices: a caller that saw a lease alive and sends on from its callback
 /// reaches a kv or lock shard before that lease's end does.
+/// The four requests also come as request/response messages, for gateways
+/// on other nodes, and one more binds a command to a lease across nodes:
+/// - bind(lease, target, command): if the lease is alive, the command is
+///   delegated to `target` (a kv or lock shard anywhere; it answers the
+///   requester), else the requester gets `not_found`. Sent from this
+///   shard's thread, so it reaches `target` before the lease's end does.
 using lease_shard_actor = caf::typed_actor<
   caf::reacts_to<grant_atom, duration, reply_to<lease::lease_info>>,
   caf::reacts_to<keepalive_atom, uint64_t, reply_to<lease::lease_info>>,
   caf::reacts_to<revoke_atom, uint64_t, reply_to<lease::lease_info>>,
   caf::reacts_to<get_atom, uint64_t, reply_to<lease::lease_info>>,
+  caf::replies_to<grant_atom, duration>::with<lease::lease_info>,
+  caf::replies_to<keepalive_atom, uint64_t>::with<lease::lease_info>,
+  caf::replies_to<revoke_atom, uint64_t>::with<lease::lease_info>,
+  caf::replies_to<get_atom, uint64_t>::with<lease::lease_info>,
+  caf::reacts_to<bind_atom, uint64_t, caf::actor, caf::message>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 

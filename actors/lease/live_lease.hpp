@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include <caf/make_message.hpp>
+
 #include "actors/cluster/routing.hpp"
 #include "actors/lease/lease_service.hpp"
 #include "actors/reply_to.hpp"
@@ -17,12 +19,24 @@ void with_live_lease(const lease_service& leases, uint64_t lease,
                      std::function<void(const error&)> refuse,
                      std::function<void()> then);
 
+/// Sends `(atom, id)` (keepalive, revoke or get) to the shard of lease
+/// `id`, on this node or its owner, and calls `done` with the lease.
+template <class Atom>
+void call_lease(const directory& dir, const caf::actor& bridge,
+                const lease_service& leases, uint64_t id,
+                std::function<void(result<lease::lease_info>)> done, Atom atom) {
+  auto shard = leases.shard_of(id);
+  call_shard<lease::lease_info>(dir, bridge, shard_kind::leases, shard,
+                                leases.shards()[shard], std::move(done), atom, id);
+}
+
 /// `call_keyed_within<T>` (see actors/cluster/routing.hpp) once `lease` is
-/// seen alive (see `with_live_lease`); `done` gets the lease's error
-/// otherwise. A lease's end reaches the shards of the node that granted
-/// it, so in a cluster a lease binds keys and locks of that node's own
-/// shards: a lease-bound command for another owner's shard is refused
-/// with `unavailable` naming the owner.
+/// seen alive; `done` gets the lease's error (`not_found`) otherwise. When
+/// this node owns both the lease's shard and the key's, that is
+/// `with_live_lease`. Otherwise the lease's shard, wherever it lives, gets
+/// the command to pass on (`bind`): the command reaches the key's shard
+/// from the lease's shard before the lease's end does, which every member's
+/// shards hear of.
 template <class T, class Service, class... Ts>
 void call_keyed_with_lease(const directory& dir, const caf::actor& bridge,
                            const lease_service& leases, uint64_t lease,
@@ -30,20 +44,38 @@ void call_keyed_with_lease(const directory& dir, const caf::actor& bridge,
                            duration longer, std::function<void(result<T>)> done,
                            Ts... xs) {
   auto shard = service.shard_of(key);
-  if (lease != 0 && !dir.is_local(shard)) {
-    done(error{errc::unavailable,
-               "a lease binds keys and locks of its own node's shards; shard "
-                 + std::to_string(shard) + " of '" + key + "' belongs to "
-                 + dir.owner_of(shard) + ": use a lease granted there"});
+  if (lease == 0) {
+    call_shard_within<T>(dir, bridge, kind, shard, service.shards()[shard], longer,
+                         std::move(done), std::move(xs)...);
     return;
   }
-  with_live_lease(
-    leases, lease, [done](const error& e) { done(e); },
-    [&dir, bridge, &service, kind, key = std::move(key), longer, done,
-     xs...]() mutable {
-      call_keyed_within<T>(dir, bridge, kind, service, key, longer, done,
-                           std::move(xs)...);
-    });
+  auto lease_shard = leases.shard_of(lease);
+  if (dir.is_local(lease_shard) && dir.is_local(shard)) {
+    with_live_lease(
+      leases, lease, [done](const error& e) { done(e); },
+      [target = service.shards()[shard], done, xs...]() mutable {
+        call<T>(target, std::move(done), std::move(xs)...);
+      });
+    return;
+  }
+  auto holder = shard_actor(dir, shard_kind::leases, lease_shard,
+                            leases.shards()[lease_shard]);
+  if (!holder) {
+    done(std::move(holder).err());
+    return;
+  }
+  auto target = shard_actor(dir, kind, shard, service.shards()[shard]);
+  if (!target) {
+    done(std::move(target).err());
+    return;
+  }
+  auto timeout = dir.forward_timeout()
+                 + std::chrono::duration_cast<std::chrono::milliseconds>(longer);
+  ask<T>(bridge, caf::actor_cast<caf::actor>(*holder), timeout,
+         detail::owner_unavailable_on_silence(
+           std::move(done), dir.owner_of(lease_shard) + " or " + dir.owner_of(shard)),
+         bind_atom_v, lease, caf::actor_cast<caf::actor>(*target),
+         caf::make_message(std::move(xs)...));
 }
 
 } // namespace shoal

@@ -1,6 +1,7 @@
 #include "actors/lock/lock_shard.hpp"
 
 #include <limits>
+#include <set>
 #include <unordered_map>
 
 #include <caf/actor_cast.hpp>
@@ -240,6 +241,9 @@ struct lock_shard_state {
   durable_gate gate;
   uint64_t next_waiter = 1;
   std::unordered_map<std::string, key_ref> keys;
+  /// Leases named by acquires (and restored holds) whose end this shard
+  /// has not heard of yet.
+  std::set<uint64_t> leases;
   metrics::counter* expired = nullptr;
   metrics::gauge* actors = nullptr;
 
@@ -296,6 +300,9 @@ void acquire(shard_pointer self, lock::acquire_cmd& cmd,
     return;
   }
   cmd.waiter = st.next_waiter++;
+  if (cmd.lease != 0) {
+    st.leases.insert(cmd.lease);
+  }
   // The reservation record (if any) is submitted before the lock
   // actor's grant: durable first.
   lock::effects fx;
@@ -380,6 +387,7 @@ lock_shard_impl(shard_pointer self, lock::lock_table table,
       "shoal_lock_actors", "Lock actors: held or contended lock keys.");
   }
   for (auto& [name, machine] : held) {
+    machine.leases(st.leases);
     spawn_key(self, std::move(machine));
   }
   return {
@@ -418,7 +426,12 @@ lock_shard_impl(shard_pointer self, lock::lock_table table,
       get(self, key, std::move(reply));
       return rp;
     },
+    [self](leases_atom) {
+      const auto& leases = self->state.leases;
+      return std::vector<uint64_t>(leases.begin(), leases.end());
+    },
     [self](lease_end_atom, uint64_t lease, bool expired) {
+      self->state.leases.erase(lease);
       // Every lock actor looks: a hold or a waiter may be bound to it.
       for (auto& [key, ref] : self->state.keys) {
         forward(ref, lease_end_atom_v, lease, expired);

@@ -44,12 +44,15 @@ using lock_requests = caf::typed_actor<
 ///   key is free; the shard retires it if it forwarded no more since.
 ///   The four requests also come as request/response messages without the
 ///   `reply_to`, for gateways on other nodes.
+/// - leases() → the leases holds or waiters of this shard may be bound to
+///   (every lease an acquire named, until its end was heard of).
 using lock_shard_actor = lock_requests::extend<
   caf::reacts_to<idle_atom, std::string, uint64_t>,
   caf::replies_to<acquire_atom, lock::acquire_cmd>::with<lock::acquire_result>,
   caf::replies_to<refresh_atom, std::string, std::string, duration>::with<lock::lock_info>,
   caf::replies_to<release_atom, std::string, std::string>::with<uint64_t>,
-  caf::replies_to<get_atom, std::string>::with<lock::lock_info>>;
+  caf::replies_to<get_atom, std::string>::with<lock::lock_info>,
+  caf::replies_to<leases_atom>::with<std::vector<uint64_t>>>;
 
 struct lock_shard_env {
   storage::engine* store = nullptr;

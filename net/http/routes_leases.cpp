@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "actors/lease/live_lease.hpp"
 #include "actors/node.hpp"
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
@@ -40,16 +41,16 @@ template <class Atom>
 void send(node& n, uint64_t id, respond_fn respond, Atom atom,
           json (*to_json)(const lease::lease_info&, time_point)) {
   const auto* clock = &n.clock();
-  call<lease::lease_info>(n.leases().shard_for(id),
-                          [respond = std::move(respond), to_json,
-                           clock](result<lease::lease_info> r) {
-                            if (!r) {
-                              respond(error_response(r.err()));
-                              return;
-                            }
-                            respond(json_response(200, to_json(*r, clock->now())));
-                          },
-                          atom, id);
+  call_lease(n.placement(), n.bridge(), n.leases(), id,
+             [respond = std::move(respond), to_json,
+              clock](result<lease::lease_info> r) {
+               if (!r) {
+                 respond(error_response(r.err()));
+                 return;
+               }
+               respond(json_response(200, to_json(*r, clock->now())));
+             },
+             atom);
 }
 
 void grant_route(node& n, request& req, respond_fn respond) {

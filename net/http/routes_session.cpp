@@ -8,6 +8,7 @@
 
 #include "actors/kv_client.hpp"
 #include "actors/lock_client.hpp"
+#include "actors/lease/live_lease.hpp"
 #include "actors/node.hpp"
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
@@ -69,9 +70,8 @@ public:
   void on_ping() {
     auto lease = session_lease();
     if (lease != 0) {
-      call<lease::lease_info>(node_.leases().shard_for(lease),
-                              [](result<lease::lease_info>) {}, keepalive_atom_v,
-                              lease);
+      call_lease(node_.placement(), node_.bridge(), node_.leases(), lease,
+                 [](result<lease::lease_info>) {}, keepalive_atom_v);
     }
   }
 
@@ -174,9 +174,8 @@ private:
     if (!lease) {
       return std::move(lease).err();
     }
-    call<lease::lease_info>(node_.leases().shard_for(*lease),
-                            answer<lease::lease_info>(id, std::move(fields)), atom,
-                            *lease);
+    call_lease(node_.placement(), node_.bridge(), node_.leases(), *lease,
+               answer<lease::lease_info>(id, std::move(fields)), atom);
     return {};
   }
 

@@ -304,18 +304,101 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
     EXPECT_EQ(waited->status, 200) << waited->body;
     EXPECT_GT(steady::now() - t, 2s);
   }
-  // A lease binds its own node's shards only.
+  // Leases bind keys and locks of every member's shards, whichever
+  // gateway granted them and whichever the binding goes through.
+  // Every member hears of a lease's end at once (the reconciler, which
+  // would also get there, takes up to 5 s).
+  auto gone_everywhere = [&](const std::string& path) {
+    auto deadline = steady::now() + 2s;
+    for (int i = 1; i <= 3; ++i) {
+      while (true) {
+        auto r = client(i).get(path);
+        ASSERT_TRUE(r);
+        if (r->status == 404) {
+          break;
+        }
+        ASSERT_LT(steady::now(), deadline) << path << " still there via n" << i;
+        std::this_thread::sleep_for(20ms); // poll until the deadline
+      }
+    }
+  };
   for (const auto& [shard, key] : keys) {
     auto o = owner_of(shard);
-    auto other = o == "n1" ? 2 : 1;
-    auto granted = client(other).request("POST", "/v1/leases", "{\"ttl\":\"10s\"}");
+    auto grantor = o == "n1" ? 2 : 1;
+    auto via = grantor == 1 ? 3 : 1;
+    auto granted = client(grantor).request("POST", "/v1/leases", "{\"ttl\":\"10s\"}");
     ASSERT_EQ(granted->status, 201) << granted->body;
-    auto id = json::parse(granted->body)["id"].get<uint64_t>();
-    auto bound = client(other).request(
-      "PUT", "/v1/kv/" + key + "?lease=" + std::to_string(id), "x");
-    EXPECT_EQ(bound->status, 503) << bound->body;
-    EXPECT_NE(bound->body.find(o), std::string::npos) << bound->body;
+    auto id = std::to_string(json::parse(granted->body)["id"].get<uint64_t>());
+    auto bound = client(via).request("PUT", "/v1/kv/" + key + ".l?lease=" + id, "x");
+    ASSERT_EQ(bound->status, 200) << key << ": " << bound->body;
+    auto held = client(via).request("POST", "/v1/locks/" + key + ".l",
+                                    "{\"ttl\":\"10s\",\"lease\":" + id + "}");
+    ASSERT_EQ(held->status, 200) << key << ": " << held->body;
+    EXPECT_EQ(client(via).request("POST", "/v1/leases/" + id + "/keepalive", "")->status, 200);
+    EXPECT_EQ(client(3).get("/v1/leases/" + id)->status, 200);
+    auto revoked = client(via).request("DELETE", "/v1/leases/" + id, "");
+    ASSERT_EQ(revoked->status, 200) << revoked->body;
+    gone_everywhere("/v1/kv/" + key + ".l");
+    auto lock = client(o == "n3" ? 1 : 3).get("/v1/locks/" + key + ".l");
+    EXPECT_FALSE(json::parse(lock->body)["held"].get<bool>()) << lock->body;
+    // A lease that is gone binds nothing, through any gateway.
+    auto late = client(via).request("PUT", "/v1/kv/" + key + ".l?lease=" + id, "x");
+    EXPECT_EQ(late->status, 404) << late->body;
   }
+  // An expiring lease takes its keys on other members' shards with it.
+  {
+    auto granted = client(1).request("POST", "/v1/leases", "{\"ttl\":\"1s\"}");
+    ASSERT_EQ(granted->status, 201) << granted->body;
+    auto id = std::to_string(json::parse(granted->body)["id"].get<uint64_t>());
+    for (const auto& [shard, key] : keys) {
+      auto bound = client(2).request("PUT", "/v1/kv/" + key + ".x?lease=" + id, "x");
+      ASSERT_EQ(bound->status, 200) << key << ": " << bound->body;
+    }
+    for (const auto& [shard, key] : keys) {
+      gone_everywhere("/v1/kv/" + key + ".x");
+    }
+  }
+}
+
+TEST_F(cluster3, a_member_that_missed_a_lease_s_end_catches_up) {
+  for (int i = 1; i <= 3; ++i) {
+    start(i);
+  }
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  // A lease of n1 binds a key on n2's shard; n2 is down when it is revoked.
+  std::string key;
+  for (const auto& [shard, k] : key_per_shard()) {
+    if (owner_of(shard) == "n2") {
+      key = k;
+      break;
+    }
+  }
+  auto granted = client(1).request("POST", "/v1/leases", "{\"ttl\":\"30s\"}");
+  ASSERT_EQ(granted->status, 201) << granted->body;
+  auto id = std::to_string(json::parse(granted->body)["id"].get<uint64_t>());
+  auto bound = client(3).request("PUT", "/v1/kv/" + key + "?lease=" + id, "x");
+  ASSERT_EQ(bound->status, 200) << bound->body;
+  auto kept = client(3).request("PUT", "/v1/kv/" + key + ".kept", "y");
+  ASSERT_EQ(kept->status, 200) << kept->body;
+  nodes_[2]->proc->signal(SIGKILL);
+  nodes_[2]->proc->wait(5s);
+  auto revoked = client(1).request("DELETE", "/v1/leases/" + id, "");
+  ASSERT_EQ(revoked->status, 200) << revoked->body;
+  start(2);
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  // n2 restores the key (its lease lives elsewhere), then learns the
+  // lease is gone and deletes it.
+  auto deadline = steady::now() + 20s;
+  while (true) {
+    auto r = client(1).get("/v1/kv/" + key);
+    ASSERT_TRUE(r);
+    if (r->status == 404) {
+      break;
+    }
+    ASSERT_LT(steady::now(), deadline) << key << " outlived its lease: " << r->status;
+    std::this_thread::sleep_for(100ms); // poll until the deadline
+  }
+  EXPECT_EQ(client(1).get("/v1/kv/" + key + ".kept")->status, 200);
 }
 
 TEST_F(cluster3, a_killed_owner_answers_503_fast_and_returns_with_its_data) {
