@@ -358,6 +358,22 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
       gone_everywhere("/v1/kv/" + key + ".x");
     }
   }
+  // An election: a lease of n1, campaigned through n2, seen through n3,
+  // over when the lease is revoked.
+  for (int e = 0; e < 4; ++e) {
+    auto name = "db" + std::to_string(e);
+    auto granted = client(1).request("POST", "/v1/leases", "{\"ttl\":\"10s\"}");
+    ASSERT_EQ(granted->status, 201) << granted->body;
+    auto id = std::to_string(json::parse(granted->body)["id"].get<uint64_t>());
+    auto led = client(2).request("POST", "/v1/elections/" + name + "/campaign",
+                                 "{\"value\":\"a\",\"lease\":" + id + "}");
+    ASSERT_EQ(led->status, 200) << led->body;
+    auto leader = client(3).get("/v1/elections/" + name);
+    ASSERT_EQ(leader->status, 200) << leader->body;
+    EXPECT_EQ(json::parse(leader->body)["value"], "a") << leader->body;
+    ASSERT_EQ(client(3).request("DELETE", "/v1/leases/" + id, "")->status, 200);
+    gone_everywhere("/v1/elections/" + name);
+  }
 }
 
 TEST_F(cluster3, a_member_that_missed_a_lease_s_end_catches_up) {
