@@ -220,6 +220,7 @@ struct node::impl {
     t.leases = owned(leases->shards(), id);
     t.aggregates = owned(aggregates->shards(), id);
     t.streams = owned(streams->shards(), id);
+    t.aggregate_catalog = caf::actor_cast<caf::strong_actor_ptr>(aggregates->catalog_actor());
     return t;
   }
 
@@ -359,7 +360,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.locks = std::move(*locks);
   auto aggs = agg_service::start(
     *im.sys, c.shard_count, c.aggregates,
-    agg_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+    agg_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry},
+    im.dir.get());
   if (!aggs) {
     result_node->stop();
     return std::move(aggs).err();

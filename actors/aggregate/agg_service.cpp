@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/ask.hpp"
+#include "actors/cluster/routing.hpp"
+#include "actors/error_bridge.hpp"
 #include "actors/reply_to.hpp"
 
 namespace shoal {
@@ -127,88 +129,212 @@ struct catalog_access {
 
 namespace {
 
+struct catalog_env {
+  agg_service* svc;
+  storage::engine* store;
+  const directory* dir;
+  caf::actor bridge;
+
+  // True on the member whose catalog is the cluster's (and on one node).
+  bool authority() const {
+    return dir == nullptr || dir->single() || dir->catalog_owner() == dir->self_index();
+  }
+};
+
+constexpr auto catalog_sync_interval = std::chrono::seconds{2};
+
+result<bool> define_here(const catalog_env& env, const agg::definition& def) {
+  auto* svc = env.svc;
+  // The table's own checks (name, durations, kind parameters).
+  agg::aggregate_table check{0};
+  if (auto ok = check.define(def); !ok) {
+    return std::move(ok).err();
+  }
+  auto current = catalog_access::snapshot(*svc);
+  auto old = current->find(def.name);
+  if (old != current->end()) {
+    if (!agg::same_shape(old->second.def, def)) {
+      return error{errc::conflict, "aggregate " + def.name
+                                     + " exists with another kind, parameters or "
+                                       "window; drop it first"};
+    }
+    if (old->second.def.retention == def.retention
+        && old->second.def.dedup_retention == def.dedup_retention) {
+      return false;
+    }
+  }
+  storage::write_batch b;
+  b.put(storage::column::meta, record_key(def.name), agg::encode_definition(def));
+  if (auto ok = env.store->write(b, storage::durability::sync); !ok) {
+    return std::move(ok).err();
+  }
+  for (const auto& shard : svc->shards()) {
+    auto r = call_and_wait<bool>(shard, define_atom_v, def);
+    if (!r) {
+      // The record is durable: a restart gives the shard the definition.
+      spdlog::error("aggregate {}: a shard refused the definition: {}", def.name,
+                    to_string(r.err()));
+      return std::move(r).err();
+    }
+  }
+  auto next = std::make_shared<agg_service::catalog>(*current);
+  (*next)[def.name] = agg_service::entry{def, catalog_access::metrics_for(*svc, def.name)};
+  catalog_access::publish(*svc, std::move(next));
+  spdlog::info("aggregate {} {} ({})", def.name,
+               old == current->end() ? "defined" : "updated", agg::to_string(def.k));
+  return old == current->end();
+}
+
+result<bool> drop_here(const catalog_env& env, const std::string& name) {
+  auto* svc = env.svc;
+  auto current = catalog_access::snapshot(*svc);
+  if (current->find(name) == current->end()) {
+    return false;
+  }
+  storage::write_batch b;
+  b.erase(storage::column::meta, record_key(name));
+  if (auto ok = env.store->write(b, storage::durability::sync); !ok) {
+    return std::move(ok).err();
+  }
+  auto next = std::make_shared<agg_service::catalog>(*current);
+  next->erase(name);
+  catalog_access::publish(*svc, std::move(next));
+  uint64_t removed = 0;
+  for (const auto& shard : svc->shards()) {
+    auto r = call_and_wait<uint64_t>(shard, drop_atom_v, name);
+    if (!r) {
+      // The definition is gone: a restart deletes the cells left.
+      return std::move(r).err();
+    }
+    removed += *r;
+  }
+  if (auto m = catalog_access::mirror(*svc)) {
+    m->dropped(name);
+  }
+  spdlog::info("aggregate {} dropped ({} records removed)", name, removed);
+  return true;
+}
+
+// Asks the catalog actor of another member and waits (the catalog actor
+// runs detached: it may block).
+template <class T, class... Ts>
+result<T> ask_catalog(const catalog_env& env, size_t member,
+                      std::chrono::milliseconds timeout, Ts... xs) {
+  auto target = env.dir->catalog_of(member);
+  if (!target) {
+    return std::move(target).err();
+  }
+  return wait_for<T>([&](std::function<void(result<T>)> done) {
+    ask<T>(env.bridge, caf::actor_cast<caf::actor>(*target), timeout, std::move(done),
+           std::move(xs)...);
+  });
+}
+
+// The cluster's catalog tells every other reachable member of a change
+// before it answers; one that is not reachable catches up by its sync.
+template <class... Ts>
+void push(const catalog_env& env, Ts... xs) {
+  if (!env.authority() || env.dir == nullptr || env.dir->single()) {
+    return;
+  }
+  auto members = env.dir->identity().members.size();
+  for (size_t i = 0; i < members; ++i) {
+    if (i == env.dir->self_index()) {
+      continue;
+    }
+    auto r = ask_catalog<bool>(env, i, env.dir->forward_timeout(), xs...);
+    if (!r) {
+      spdlog::warn("aggregate catalog: {} did not take a change now ({}); it "
+                   "catches up when reachable",
+                   env.dir->identity().members[i].name, r.err().message);
+    }
+  }
+}
+
+// A member's catalog made equal to the cluster's.
+void sync(const catalog_env& env) {
+  auto listed = ask_catalog<std::vector<std::string>>(
+    env, env.dir->catalog_owner(), env.dir->forward_timeout(), list_atom_v);
+  if (!listed) {
+    return; // not reachable now: next time
+  }
+  std::map<std::string, agg::definition> wanted;
+  for (const auto& text : *listed) {
+    if (auto def = agg::decode_definition(text)) {
+      wanted.emplace(def->name, std::move(*def));
+    }
+  }
+  auto current = catalog_access::snapshot(*env.svc);
+  for (const auto& [name, e] : *current) {
+    auto it = wanted.find(name);
+    if (it == wanted.end() || !agg::same_shape(it->second, e.def)) {
+      if (auto r = drop_here(env, name); !r) {
+        spdlog::warn("aggregate catalog: cannot drop {}: {}", name, r.err().message);
+      }
+    }
+  }
+  for (const auto& [name, def] : wanted) {
+    if (auto r = define_here(env, def); !r) {
+      spdlog::warn("aggregate catalog: cannot define {}: {}", name, r.err().message);
+    }
+  }
+}
+
 // Catalog changes, one at a time on a thread of its own: each writes its
-// record synchronously, then tells every shard and waits for all.
-caf::behavior catalog_impl(caf::event_based_actor*, agg_service* svc,
-                           storage::engine* store) {
+// record synchronously, then tells every shard and waits for all. In a
+// cluster, changes go to the catalog of the owner of shard 0, which makes
+// them and passes them to every other member before it answers; the
+// others take those and, every 2 s, make their catalog equal to its
+// (to catch up on what they missed while unreachable).
+caf::behavior catalog_impl(caf::event_based_actor* self, catalog_env env) {
+  if (!env.authority()) {
+    self->send(self, tick_atom_v);
+  }
+  auto define = [env](const agg::definition& def) {
+    auto r = define_here(env, def);
+    if (r) {
+      push(env, define_atom_v, def);
+    }
+    return r;
+  };
+  auto drop = [env](const std::string& name) {
+    auto r = drop_here(env, name);
+    if (r) {
+      push(env, drop_atom_v, name);
+    }
+    return r;
+  };
   return {
-    [svc, store](define_atom, agg::definition& def, reply_to<bool>& reply) {
-      // The table's own checks (name, durations, kind parameters).
-      agg::aggregate_table check{0};
-      if (auto ok = check.define(def); !ok) {
-        reply.fn(std::move(ok).err());
-        return;
-      }
-      auto current = catalog_access::snapshot(*svc);
-      auto old = current->find(def.name);
-      if (old != current->end()) {
-        if (!agg::same_shape(old->second.def, def)) {
-          reply.fn(error{errc::conflict,
-                         "aggregate " + def.name
-                           + " exists with another kind, parameters or window; "
-                             "drop it first"});
-          return;
-        }
-        if (old->second.def.retention == def.retention
-            && old->second.def.dedup_retention == def.dedup_retention) {
-          reply.fn(false);
-          return;
-        }
-      }
-      storage::write_batch b;
-      b.put(storage::column::meta, record_key(def.name), agg::encode_definition(def));
-      if (auto ok = store->write(b, storage::durability::sync); !ok) {
-        reply.fn(std::move(ok).err());
-        return;
-      }
-      for (const auto& shard : svc->shards()) {
-        auto r = call_and_wait<bool>(shard, define_atom_v, def);
-        if (!r) {
-          // The record is durable: a restart gives the shard the definition.
-          spdlog::error("aggregate {}: a shard refused the definition: {}", def.name,
-                        to_string(r.err()));
-          reply.fn(std::move(r).err());
-          return;
-        }
-      }
-      auto next = std::make_shared<agg_service::catalog>(*current);
-      (*next)[def.name]
-        = agg_service::entry{def, catalog_access::metrics_for(*svc, def.name)};
-      catalog_access::publish(*svc, std::move(next));
-      spdlog::info("aggregate {} {} ({})", def.name,
-                   old == current->end() ? "defined" : "updated", agg::to_string(def.k));
-      reply.fn(old == current->end());
+    [define](define_atom, agg::definition& def, reply_to<bool>& reply) {
+      reply.fn(define(def));
     },
-    [svc, store](drop_atom, std::string& name, reply_to<bool>& reply) {
-      auto current = catalog_access::snapshot(*svc);
-      if (current->find(name) == current->end()) {
-        reply.fn(false);
-        return;
+    [drop](drop_atom, std::string& name, reply_to<bool>& reply) {
+      reply.fn(drop(name));
+    },
+    [define](define_atom, agg::definition& def) -> caf::result<bool> {
+      auto r = define(def);
+      if (!r) {
+        return to_caf_error(r.err());
       }
-      storage::write_batch b;
-      b.erase(storage::column::meta, record_key(name));
-      if (auto ok = store->write(b, storage::durability::sync); !ok) {
-        reply.fn(std::move(ok).err());
-        return;
+      return *r;
+    },
+    [drop](drop_atom, std::string& name) -> caf::result<bool> {
+      auto r = drop(name);
+      if (!r) {
+        return to_caf_error(r.err());
       }
-      auto next = std::make_shared<agg_service::catalog>(*current);
-      next->erase(name);
-      catalog_access::publish(*svc, std::move(next));
-      uint64_t removed = 0;
-      for (const auto& shard : svc->shards()) {
-        auto r = call_and_wait<uint64_t>(shard, drop_atom_v, name);
-        if (!r) {
-          // The definition is gone: a restart deletes the cells left.
-          reply.fn(std::move(r).err());
-          return;
-        }
-        removed += *r;
+      return *r;
+    },
+    [env](list_atom) {
+      std::vector<std::string> out;
+      for (const auto& [name, e] : *catalog_access::snapshot(*env.svc)) {
+        out.push_back(agg::encode_definition(e.def));
       }
-      if (auto m = catalog_access::mirror(*svc)) {
-        m->dropped(name);
-      }
-      spdlog::info("aggregate {} dropped ({} records removed)", name, removed);
-      reply.fn(true);
+      return out;
+    },
+    [self, env](tick_atom) {
+      sync(env);
+      self->delayed_send(self, catalog_sync_interval, tick_atom_v);
     },
   };
 }
@@ -218,8 +344,11 @@ caf::behavior catalog_impl(caf::event_based_actor*, agg_service* svc,
 result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
                                                         uint32_t shard_count,
                                                         agg_config cfg,
-                                                        agg_shard_env env) {
+                                                        agg_shard_env env,
+                                                        const directory* dir) {
   auto out = std::unique_ptr<agg_service>{new agg_service};
+  out->dir_ = dir;
+  out->bridge_ = spawn_bridge(sys);
   out->hooks_ = std::make_unique<merge_hooks>();
   out->mirror_ = std::make_unique<mirror_slot>();
   env.mirror = out->mirror_.get();
@@ -275,7 +404,8 @@ result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
     }
     spdlog::info("aggregates: deleted {} cells of dropped aggregates", n);
   }
-  out->catalog_actor_ = sys.spawn<caf::detached>(catalog_impl, out.get(), env.store);
+  out->catalog_actor_ = sys.spawn<caf::detached>(
+    catalog_impl, catalog_env{out.get(), env.store, dir, out->bridge_});
   spdlog::info("aggregates: {} shards, {} definitions, {} cells, {} dedup marks restored",
                shard_count, defs->size(), cells, marks);
   return out;
@@ -317,12 +447,34 @@ std::shared_ptr<agg_service::op_metrics> agg_service::metrics_for(const std::str
   return m;
 }
 
+template <class... Ts>
+void agg_service::change_catalog(std::function<void(result<bool>)> done, Ts... xs) {
+  if (dir_ == nullptr || dir_->single() || dir_->catalog_owner() == dir_->self_index()) {
+    call<bool>(catalog_actor_, std::move(done), std::move(xs)...);
+    return;
+  }
+  // The cluster's catalog makes the change and passes it to every member
+  // (this one too) before it answers.
+  auto owner = dir_->catalog_owner();
+  auto target = dir_->catalog_of(owner);
+  if (!target) {
+    done(std::move(target).err());
+    return;
+  }
+  auto members = dir_->identity().members.size();
+  ask<bool>(bridge_, caf::actor_cast<caf::actor>(*target),
+            dir_->forward_timeout() * static_cast<int64_t>(members + 1),
+            detail::owner_unavailable_on_silence(
+              std::move(done), dir_->identity().members[owner].name),
+            std::move(xs)...);
+}
+
 void agg_service::define(agg::definition def, std::function<void(result<bool>)> done) {
-  call<bool>(catalog_actor_, std::move(done), define_atom_v, std::move(def));
+  change_catalog(std::move(done), define_atom_v, std::move(def));
 }
 
 void agg_service::drop(std::string name, std::function<void(result<bool>)> done) {
-  call<bool>(catalog_actor_, std::move(done), drop_atom_v, std::move(name));
+  change_catalog(std::move(done), drop_atom_v, std::move(name));
 }
 
 std::optional<agg::definition> agg_service::find(std::string_view name) const {
@@ -440,8 +592,8 @@ void agg_service::merge(std::vector<agg::merge_cmd> batch,
     [this](const agg::merge_cmd& m) { return shard_of(m.name, m.entity); },
     [this](uint16_t shard, std::vector<agg::merge_cmd> part,
            std::function<void(result<std::vector<agg::merge_outcome>>)> answer) {
-      call<std::vector<agg::merge_outcome>>(shards_[shard], std::move(answer), merge_atom_v,
-                                            std::move(part));
+      route<std::vector<agg::merge_outcome>>(shard, std::move(answer), merge_atom_v,
+                                             std::move(part));
     },
     std::function<void(result<std::vector<agg::merge_outcome>>)>{std::move(measured)});
 }
@@ -477,17 +629,17 @@ void agg_service::read(std::vector<agg::read_query> queries, bool many,
     [this](const agg::read_query& q) { return shard_of(q.name, q.entity); },
     [this](uint16_t shard, std::vector<agg::read_query> part,
            std::function<void(result<std::vector<agg::read_outcome>>)> answer) {
-      call<std::vector<agg::read_outcome>>(shards_[shard], std::move(answer), get_atom_v,
-                                           std::move(part));
+      route<std::vector<agg::read_outcome>>(shard, std::move(answer), get_atom_v,
+                                            std::move(part));
     },
     std::function<void(result<std::vector<agg::read_outcome>>)>{std::move(measured)});
 }
 
 void agg_service::mark_seen(std::string scope, std::string event_id, duration retention,
                             std::function<void(result<bool>)> done) {
-  auto& shard = shards_[scope_shard_of(scope, event_id)];
-  call<bool>(shard, std::move(done), seen_atom_v, std::move(scope), std::move(event_id),
-             retention);
+  auto shard = scope_shard_of(scope, event_id);
+  route<bool>(shard, std::move(done), seen_atom_v, std::move(scope), std::move(event_id),
+              retention);
 }
 
 void agg_service::scan(uint16_t shard, std::optional<agg::cell_snapshot> after,
@@ -508,6 +660,8 @@ void agg_service::sweep(std::function<void(result<uint64_t>)> done) {
   struct gather {
     std::atomic<uint64_t> total{0};
     std::atomic<size_t> pending;
+    std::mutex mtx;
+    std::optional<error> failure;
     std::function<void(result<uint64_t>)> done;
   };
   if (shards_.empty()) {
@@ -517,20 +671,36 @@ void agg_service::sweep(std::function<void(result<uint64_t>)> done) {
   auto g = std::make_shared<gather>();
   g->pending = shards_.size();
   g->done = std::move(done);
-  for (const auto& s : shards_) {
-    call<uint64_t>(s, std::function<void(result<uint64_t>)>{[g](result<uint64_t> r) {
-                     if (r) {
-                       g->total += *r;
-                     }
-                     if (g->pending.fetch_sub(1) == 1) {
-                       g->done(g->total.load());
-                     }
-                   }},
-                   sweep_atom_v);
+  // Every shard sweeps, wherever it lives; an unreachable owner's shards
+  // make the answer `unavailable` (the others swept all the same).
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    route<uint64_t>(static_cast<uint16_t>(s),
+                    std::function<void(result<uint64_t>)>{[g](result<uint64_t> r) {
+                      if (r) {
+                        g->total += *r;
+                      } else {
+                        std::lock_guard guard{g->mtx};
+                        if (!g->failure) {
+                          g->failure = std::move(r).err();
+                        }
+                      }
+                      if (g->pending.fetch_sub(1) == 1) {
+                        if (g->failure) {
+                          g->done(*g->failure);
+                        } else {
+                          g->done(g->total.load());
+                        }
+                      }
+                    }},
+                    sweep_atom_v);
   }
 }
 
 void agg_service::stop() {
+  if (bridge_) {
+    caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
+    bridge_ = nullptr;
+  }
   if (catalog_actor_) {
     caf::anon_send_exit(catalog_actor_, caf::exit_reason::user_shutdown);
     catalog_actor_ = nullptr;

@@ -13,6 +13,7 @@
 
 #include "actors/aggregate/agg_shard.hpp"
 #include "actors/aggregate/merge_hooks.hpp"
+#include "actors/cluster/routing.hpp"
 #include "actors/sharding.hpp"
 
 namespace caf {
@@ -36,7 +37,12 @@ enum class agg_op : uint8_t { get, get_many, merge, window };
 /// - A catalog of definitions, persisted in the node's meta keyspace and
 ///   given to every shard. `define` adds one (or changes its retentions);
 ///   its kind, parameters and window are fixed until it is dropped. `drop`
-///   deletes its cells everywhere. Catalog changes run one at a time.
+///   deletes its cells everywhere. Catalog changes run one at a time. In a
+///   cluster (`dir`), the catalog of the owner of shard 0 is the cluster's:
+///   every member sends it changes, and it passes each to every other
+///   reachable member before answering; the others make their catalog
+///   equal to it every 2 s (catching up on what they missed).
+/// - Merges, reads, dedup claims and sweeps go to each shard's owner.
 /// - Shards: the cells of (aggregate, entity) live on the shard of both
 ///   names, with the dedup marks of their merges; a standalone dedup mark
 ///   lives on the shard of (scope, event id). At start every shard restores
@@ -55,7 +61,8 @@ public:
   static result<std::unique_ptr<agg_service>> start(caf::actor_system& sys,
                                                     uint32_t shard_count,
                                                     agg_config cfg,
-                                                    agg_shard_env env);
+                                                    agg_shard_env env,
+                                                    const directory* dir = nullptr);
   ~agg_service();
 
   // -- catalog ------------------------------------------------------------------
@@ -106,6 +113,11 @@ public:
     return shards_;
   }
 
+  /// The catalog actor (other members send it catalog changes).
+  const caf::actor& catalog_actor() const {
+    return catalog_actor_;
+  }
+
   void stop();
 
   // The catalog's view, shared with its actor.
@@ -117,11 +129,26 @@ public:
   using catalog = std::map<std::string, entry, std::less<>>;
 
 private:
+  // Sends `xs...` to shard `shard`: this node's actor, or its owner's.
+  template <class T, class... Ts>
+  void route(uint16_t shard, std::function<void(result<T>)> done, Ts... xs) const {
+    if (dir_ == nullptr) {
+      call<T>(shards_[shard], std::move(done), std::move(xs)...);
+      return;
+    }
+    call_shard<T>(*dir_, bridge_, shard_kind::aggregates, shard, shards_[shard],
+                  std::move(done), std::move(xs)...);
+  }
+  // Sends a catalog change to the catalog that makes it.
+  template <class... Ts>
+  void change_catalog(std::function<void(result<bool>)> done, Ts... xs);
   std::shared_ptr<const catalog> snapshot() const;
   std::shared_ptr<op_metrics> metrics_for(const std::string& name);
   void publish(std::shared_ptr<const catalog> next);
 
   std::vector<agg_shard_actor> shards_;
+  const directory* dir_ = nullptr;
+  caf::actor bridge_;
   caf::actor catalog_actor_;
   agg_shard_env env_;
   std::unique_ptr<merge_hooks> hooks_;

@@ -282,6 +282,16 @@ agg_shard_actor::behavior_type agg_shard_impl(shard_pointer self,
     [self](sweep_atom, reply_to<uint64_t>& reply) {
       reply_when_durable(self, sweep(self), reply);
     },
+    [self](merge_atom a, std::vector<agg::merge_cmd>& batch) {
+      return via_reply_to<std::vector<agg::merge_outcome>>(self, a, std::move(batch));
+    },
+    [self](get_atom a, std::vector<agg::read_query>& queries) {
+      return via_reply_to<std::vector<agg::read_outcome>>(self, a, std::move(queries));
+    },
+    [self](seen_atom a, std::string& scope, std::string& id, duration retention) {
+      return via_reply_to<bool>(self, a, std::move(scope), std::move(id), retention);
+    },
+    [self](sweep_atom a) { return via_reply_to<uint64_t>(self, a); },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
       on_committed(self, seq, code, std::move(message));
     },

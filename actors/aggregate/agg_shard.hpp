@@ -32,6 +32,8 @@ namespace shoal {
 /// - seen(scope, event id, retention) → true for the first caller.
 /// - sweep → expired cells and marks removed now.
 /// - scan(has_after, after, limit) → up to `limit` live cells after `after`.
+/// merge, get, seen and sweep also come as request/response messages
+/// without the `reply_to`, for gateways on other nodes.
 /// A mirror, if attached, gets the values of the cells each merge batch
 /// changed once the batch is durable.
 using agg_shard_actor = caf::typed_actor<
@@ -45,6 +47,12 @@ using agg_shard_actor = caf::typed_actor<
   caf::reacts_to<sweep_atom, reply_to<uint64_t>>,
   caf::reacts_to<scan_atom, bool, agg::cell_snapshot, uint32_t,
                  reply_to<std::vector<agg::cell_snapshot>>>,
+  caf::replies_to<merge_atom, std::vector<agg::merge_cmd>>::with<
+    std::vector<agg::merge_outcome>>,
+  caf::replies_to<get_atom, std::vector<agg::read_query>>::with<
+    std::vector<agg::read_outcome>>,
+  caf::replies_to<seen_atom, std::string, std::string, duration>::with<bool>,
+  caf::replies_to<sweep_atom>::with<uint64_t>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 

@@ -38,12 +38,14 @@ struct shard_table {
   std::vector<caf::strong_actor_ptr> leases;
   std::vector<caf::strong_actor_ptr> aggregates;
   std::vector<caf::strong_actor_ptr> streams;
+  /// The node's aggregate catalog actor.
+  caf::strong_actor_ptr aggregate_catalog;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_table& x) {
   return f(x.cluster_id, x.member, x.kv, x.idempotency, x.locks, x.leases,
-           x.aggregates, x.streams);
+           x.aggregates, x.streams, x.aggregate_catalog);
 }
 
 } // namespace shoal

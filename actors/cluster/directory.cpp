@@ -20,23 +20,44 @@ directory::directory(cluster::cluster_identity id,
 
 directory::~directory() = default;
 
-result<caf::strong_actor_ptr> directory::remote(shard_kind kind,
-                                                uint16_t shard) const {
-  auto owner = id_.shard_owner[shard];
-  const auto& p = *peers_[owner];
-  const auto& name = id_.members[owner].name;
+result<std::shared_ptr<const shard_table>>
+directory::reachable(size_t member, const std::string& what) const {
+  const auto& p = *peers_[member];
+  const auto& name = id_.members[member].name;
   auto state = p.state.load(std::memory_order_acquire);
   if (state == cluster::member_state::dead || state == cluster::member_state::left) {
-    return fail(errc::unavailable, "shard " + std::to_string(shard)
-                                     + " is owned by " + name + ", which is "
+    return fail(errc::unavailable, what + " is owned by " + name + ", which is "
                                      + std::string{cluster::to_string(state)});
   }
   auto shards = p.shards.load(std::memory_order_acquire);
   if (!shards) {
-    return fail(errc::unavailable, "shard " + std::to_string(shard)
-                                     + " is owned by " + name
-                                     + ", which is not connected");
+    return fail(errc::unavailable,
+                what + " is owned by " + name + ", which is not connected");
   }
+  return shards;
+}
+
+result<caf::strong_actor_ptr> directory::catalog_of(size_t member) const {
+  auto table = reachable(member, "the aggregate catalog");
+  if (!table) {
+    return std::move(table).err();
+  }
+  if (!(*table)->aggregate_catalog) {
+    return fail(errc::unavailable,
+                id_.members[member].name + " serves no aggregate catalog");
+  }
+  return (*table)->aggregate_catalog;
+}
+
+result<caf::strong_actor_ptr> directory::remote(shard_kind kind,
+                                                uint16_t shard) const {
+  auto owner = id_.shard_owner[shard];
+  const auto& name = id_.members[owner].name;
+  auto table = reachable(owner, "shard " + std::to_string(shard));
+  if (!table) {
+    return std::move(table).err();
+  }
+  const auto& shards = *table;
   const std::vector<caf::strong_actor_ptr>* v = nullptr;
   switch (kind) {
     case shard_kind::kv:

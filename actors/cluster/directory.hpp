@@ -55,6 +55,21 @@ public:
   /// the reason (owner dead, left, or not connected).
   result<caf::strong_actor_ptr> remote(shard_kind kind, uint16_t shard) const;
 
+  /// The aggregate catalog actor of member `index` (another member), or
+  /// `unavailable`.
+  result<caf::strong_actor_ptr> catalog_of(size_t member) const;
+
+  /// The member whose aggregate catalog is the cluster's: the owner of
+  /// shard 0.
+  size_t catalog_owner() const {
+    return id_.shard_owner[0];
+  }
+
+  /// This member's index.
+  size_t self_index() const {
+    return self_;
+  }
+
   /// How long a forwarded request waits for the owner.
   std::chrono::milliseconds forward_timeout() const {
     return forward_timeout_;
@@ -81,6 +96,10 @@ public:
 
 private:
   struct peer;
+  // Member `member`'s shard table if it is reachable, else `unavailable`
+  // saying that `what` is owned by an unreachable member.
+  result<std::shared_ptr<const shard_table>> reachable(size_t member,
+                                                       const std::string& what) const;
   cluster::cluster_identity id_;
   uint16_t self_;
   std::chrono::milliseconds forward_timeout_;

@@ -535,13 +535,14 @@ private:
 } // namespace
 
 void add_aggregate_routes(router& routes, node& n) {
-  // Aggregate merges and reads fan out over the shards inside the node;
-  // until they are forwarded to each shard's owner, a member of a
-  // multi-member cluster refuses them rather than keep a second copy.
-  auto add_route = [](router& routes, node& n, method verb, const char* pattern,
-                      node_route fn) {
+  // Merge watches and the read cache see this node's shards only (on-merge
+  // hooks and the mirror run where a merge lands): a member of a
+  // multi-member cluster refuses them rather than answer with a part.
+  auto local_only = [](router& routes, node& n, method verb, const char* pattern,
+                       node_route fn) {
     routes.add(verb, pattern, [&n, fn](request& req, respond_fn respond) {
-      if (auto ok = single_node_only(n.placement(), "aggregates"); !ok) {
+      if (auto ok = single_node_only(n.placement(), "aggregate watches and the read cache");
+          !ok) {
         respond(error_response(ok.err()));
         return;
       }
@@ -557,7 +558,9 @@ void add_aggregate_routes(router& routes, node& n) {
   // Before the entity route: an entity named "watch" is read with get_many.
   routes.add_ws("/v1/aggregates/{name}/watch",
                 [&n](const request& req) -> result<std::unique_ptr<ws_handler>> {
-                  if (auto ok = single_node_only(n.placement(), "aggregates"); !ok) {
+                  if (auto ok = single_node_only(n.placement(),
+                                                 "aggregate watches and the read cache");
+                      !ok) {
                     return std::move(ok).err();
                   }
                   auto def = n.aggregates().find(req.param("name"));
@@ -569,8 +572,8 @@ void add_aggregate_routes(router& routes, node& n) {
                 });
   add_route(routes, n, method::get, "/v1/aggregates/{name}/{entity...}", read_route);
   add_route(routes, n, method::post, "/v1/dedup/{scope}/{event_id...}", dedup_route);
-  add_route(routes, n, method::post, "/v1/cache/repopulate", repopulate_route);
-  add_route(routes, n, method::post, "/v1/cache/check", check_route);
+  local_only(routes, n, method::post, "/v1/cache/repopulate", repopulate_route);
+  local_only(routes, n, method::post, "/v1/cache/check", check_route);
 }
 
 } // namespace shoal::http

@@ -267,10 +267,51 @@ TEST_F(cluster3, writes_through_any_node_are_readable_through_every_node) {
     ASSERT_EQ(listed->status, 200) << listed->body;
     EXPECT_EQ(json::parse(listed->body)["entities"].size(), keys.size()) << listed->body;
   }
-  // Aggregates are refused rather than kept in a second copy.
-  auto agg = client(2).request("PUT", "/v1/aggregates/visits",
-                               R"({"monoid":"sum","bucket":"1m","retention":"1h"})");
-  EXPECT_EQ(agg->status, 503) << agg->body;
+  // Aggregates: defined through one gateway, merged through every one
+  // into entities on every shard (deduplicated by event id), read, claimed
+  // and dropped through others.
+  {
+    auto defined = client(2).request("PUT", "/v1/aggregates/visits",
+                                     R"({"kind":"sum","retention":"1h"})");
+    ASSERT_EQ(defined->status, 201) << defined->body;
+    for (int i = 1; i <= 3; ++i) {
+      EXPECT_EQ(client(i).get("/v1/aggregates/visits")->status, 200) << "via n" << i;
+    }
+    for (const auto& [shard, key] : keys) {
+      for (int i = 1; i <= 3; ++i) {
+        auto merged = client(i).request(
+          "POST", "/v1/aggregates/visits/merge",
+          json{{"entity", key}, {"delta", i}, {"event_id", key + "-" + std::to_string(i)}}
+            .dump());
+        ASSERT_EQ(merged->status, 200) << key << " via n" << i << ": " << merged->body;
+        EXPECT_FALSE(json::parse(merged->body)["duplicate"].get<bool>()) << merged->body;
+      }
+      auto again = client(3).request(
+        "POST", "/v1/aggregates/visits/merge",
+        json{{"entity", key}, {"delta", 1}, {"event_id", key + "-1"}}.dump());
+      ASSERT_EQ(again->status, 200) << again->body;
+      EXPECT_TRUE(json::parse(again->body)["duplicate"].get<bool>()) << again->body;
+      auto read = client(shard % 3 + 1).get("/v1/aggregates/visits/" + key);
+      ASSERT_EQ(read->status, 200) << read->body;
+      EXPECT_EQ(json::parse(read->body)["value"], 6) << key << ": " << read->body;
+      auto first = client(1).request("POST", "/v1/dedup/orders/" + key, "{}");
+      EXPECT_TRUE(json::parse(first->body)["first_seen"].get<bool>()) << first->body;
+      auto second = client(2).request("POST", "/v1/dedup/orders/" + key, "{}");
+      EXPECT_FALSE(json::parse(second->body)["first_seen"].get<bool>()) << second->body;
+    }
+    auto many = client(1).request("POST", "/v1/aggregates/visits/get_many",
+                                  json{{"entities", json::array({keys.begin()->second,
+                                                                 keys.rbegin()->second})}}
+                                    .dump());
+    EXPECT_EQ(many->status, 200) << many->body;
+    auto dropped = client(3).request("DELETE", "/v1/aggregates/visits", "");
+    ASSERT_EQ(dropped->status, 200) << dropped->body;
+    for (int i = 1; i <= 3; ++i) {
+      EXPECT_EQ(client(i).get("/v1/aggregates/visits")->status, 404) << "via n" << i;
+    }
+    auto gone = client(2).get("/v1/aggregates/visits/" + keys.begin()->second);
+    EXPECT_EQ(gone->status, 404) << gone->body;
+  }
   // Locks: taken through one gateway, contended through another, released
   // through a third; one holder and one fence counter per key.
   for (const auto& [shard, key] : keys) {
@@ -415,6 +456,26 @@ TEST_F(cluster3, a_member_that_missed_a_lease_s_end_catches_up) {
     std::this_thread::sleep_for(100ms); // poll until the deadline
   }
   EXPECT_EQ(client(1).get("/v1/kv/" + key + ".kept")->status, 200);
+
+  // A member down while an aggregate was defined learns of it when back.
+  auto catalog = owner_of(0);
+  auto down = catalog == "n3" ? 2 : 3;
+  nodes_[down]->proc->signal(SIGKILL);
+  nodes_[down]->proc->wait(5s);
+  auto defined = client(1).request("PUT", "/v1/aggregates/late",
+                                   R"({"kind":"max","retention":"1h"})");
+  ASSERT_EQ(defined->status, 201) << defined->body;
+  start(down);
+  deadline = steady::now() + 20s;
+  while (client(down).get("/v1/aggregates/late")->status != 200) {
+    ASSERT_LT(steady::now(), deadline) << "n" << down << " never learned of 'late'";
+    std::this_thread::sleep_for(100ms); // poll until the deadline
+  }
+  for (const auto& [shard, k] : key_per_shard()) {
+    auto merged = client(down).request("POST", "/v1/aggregates/late/merge",
+                                       json{{"entity", k}, {"delta", 5}}.dump());
+    EXPECT_EQ(merged->status, 200) << k << ": " << merged->body;
+  }
 }
 
 TEST_F(cluster3, a_killed_owner_answers_503_fast_and_returns_with_its_data) {
