@@ -538,6 +538,28 @@ TEST_F(cluster3, a_killed_owner_answers_503_fast_and_returns_with_its_data) {
   }
 }
 
+// Reads JSON messages from `ws` into `take` (false: the stream ended)
+// until `enough()` or the deadline; true if enough arrived.
+template <class Enough, class Take>
+bool read_json_until(http::ws_client& ws, steady::duration timeout,
+                     std::vector<std::string>& problems, Enough enough, Take take) {
+  auto deadline = steady::now() + timeout;
+  while (!enough() && steady::now() < deadline) {
+    auto m = ws.read(500ms);
+    if (!m) {
+      if (m.err().code == errc::timeout) {
+        continue;
+      }
+      problems.push_back("socket closed: " + m.err().message);
+      return false;
+    }
+    if (!take(json::parse(*m))) {
+      return false;
+    }
+  }
+  return enough();
+}
+
 // Reads one watch's events into per-key value sequences and per-shard
 // revisions; every event's revision must follow the last one of its shard
 // with nothing skipped (only `k.*` keys are written, so each shard's
@@ -569,24 +591,16 @@ struct watch_log {
 
   // Reads until `want` events arrived in all, or the deadline.
   bool read_until(http::ws_client& ws, size_t want, steady::duration timeout = 20s) {
-    auto deadline = steady::now() + timeout;
-    while (events < want && steady::now() < deadline) {
-      auto m = ws.read(500ms);
-      if (!m) {
-        if (m.err().code == errc::timeout) {
-          continue;
+    return read_json_until(
+      ws, timeout, problems, [&] { return events >= want; },
+      [&](const json& j) {
+        if (j["type"] == "error" || j["type"] == "lagged") {
+          problems.push_back("watch ended: " + j.dump());
+          return false;
         }
-        problems.push_back("watch closed: " + m.err().message);
-        return false;
-      }
-      auto j = json::parse(*m);
-      if (j["type"] == "error" || j["type"] == "lagged") {
-        problems.push_back("watch ended: " + *m);
-        return false;
-      }
-      add(j);
-    }
-    return events >= want;
+        add(j);
+        return true;
+      });
   }
 };
 
@@ -685,32 +699,24 @@ struct tail_log {
   std::vector<std::string> problems;
 
   bool read_until(http::ws_client& ws, uint64_t last, steady::duration timeout = 20s) {
-    auto deadline = steady::now() + timeout;
-    while (next <= last && steady::now() < deadline) {
-      auto m = ws.read(500ms);
-      if (!m) {
-        if (m.err().code == errc::timeout) {
-          continue;
+    return read_json_until(
+      ws, timeout, problems, [&] { return next > last; },
+      [&](const json& j) {
+        if (j["kind"] == "live") {
+          live = true;
+        } else if (j["kind"] == "event") {
+          auto seq = j["seq"].get<uint64_t>();
+          if (seq != next) {
+            problems.push_back("seq " + std::to_string(seq) + " where "
+                               + std::to_string(next) + " was due");
+          }
+          next = seq + 1;
+        } else if (j["kind"] != "progress") {
+          problems.push_back("tail ended: " + j.dump());
+          return false;
         }
-        problems.push_back("tail closed: " + m.err().message);
-        return false;
-      }
-      auto j = json::parse(*m);
-      if (j["kind"] == "live") {
-        live = true;
-      } else if (j["kind"] == "event") {
-        auto seq = j["seq"].get<uint64_t>();
-        if (seq != next) {
-          problems.push_back("seq " + std::to_string(seq) + " where "
-                             + std::to_string(next) + " was due");
-        }
-        next = seq + 1;
-      } else if (j["kind"] != "progress") {
-        problems.push_back("tail ended: " + *m);
-        return false;
-      }
-    }
-    return next > last;
+        return true;
+      });
   }
 };
 
