@@ -94,39 +94,43 @@ result<idem::record> idem_client::get(std::string key) {
     [&](auto done) { get_async(std::move(key), std::move(done)); });
 }
 
-result<bool> idem_client::erase(std::string key) {
-  auto shard = keyed_shard_actor(node_.placement(), shard_kind::idempotency,
-                                 node_.idempotency(), key);
-  if (!shard) {
-    return std::move(shard).err();
-  }
-  return wait_for<bool>([&](auto done) {
-    ask<bool>(node_.bridge(), *shard, timeout_, std::move(done), delete_atom_v,
-              std::move(key));
-  });
+void idem_client::erase_async(std::string key, std::function<void(result<bool>)> done) {
+  // On another member, a silent owner is `unavailable` after the forward
+  // timeout.
+  auto shard = node_.idempotency().shard_of(key);
+  ask_shard<bool>(node_.placement(), node_.bridge(), shard_kind::idempotency, shard,
+                  node_.idempotency().shards()[shard], std::move(done), delete_atom_v,
+                  std::move(key));
 }
 
-result<uint64_t> idem_client::sweep() {
+void idem_client::sweep_async(std::function<void(result<uint64_t>)> done) {
   auto shards = all_shards(node_.placement(), shard_kind::idempotency,
                            node_.idempotency().shards());
   if (!shards) {
-    return std::move(shards).err();
+    done(std::move(shards).err());
+    return;
   }
-  return wait_for<uint64_t>([&](auto done) {
-    gather<uint64_t>(node_.bridge(), std::move(*shards), timeout_,
-                     [done](result<std::vector<uint64_t>> r) {
-                       if (!r) {
-                         done(std::move(r).err());
-                         return;
-                       }
-                       uint64_t n = 0;
-                       for (auto v : *r) {
-                         n += v;
-                       }
-                       done(n);
-                     },
-                     sweep_atom_v);
-  });
+  gather<uint64_t>(node_.bridge(), std::move(*shards), timeout_,
+                   [done = std::move(done)](result<std::vector<uint64_t>> r) {
+                     if (!r) {
+                       done(std::move(r).err());
+                       return;
+                     }
+                     uint64_t n = 0;
+                     for (auto v : *r) {
+                       n += v;
+                     }
+                     done(n);
+                   },
+                   sweep_atom_v);
+}
+
+result<bool> idem_client::erase(std::string key) {
+  return wait_for<bool>([&](auto done) { erase_async(std::move(key), std::move(done)); });
+}
+
+result<uint64_t> idem_client::sweep() {
+  return wait_for<uint64_t>([&](auto done) { sweep_async(std::move(done)); });
 }
 
 result<once_outcome> run_once(idem_client& client, const std::string& key,

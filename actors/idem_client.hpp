@@ -48,6 +48,10 @@ public:
   void fail_async(idem::fail_cmd cmd,
                   std::function<void(result<idem::record>)> done);
   void get_async(std::string key, std::function<void(result<idem::record>)> done);
+  void erase_async(std::string key, std::function<void(result<bool>)> done);
+  /// Sweeps every shard, wherever it lives (`unavailable` if an owner is
+  /// not reachable): the records removed in all.
+  void sweep_async(std::function<void(result<uint64_t>)> done);
 
 private:
   node& node_;

@@ -5,6 +5,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/cluster/routing.hpp"
+#include "actors/idem_client.hpp"
 #include "actors/node.hpp"
 #include "net/http/actor_bridge.hpp"
 #include "net/http/gateway.hpp"
@@ -202,43 +203,23 @@ void delete_route(node& n, request& req, respond_fn respond) {
   if (!key) {
     return;
   }
-  auto shard =
-    keyed_shard_actor(n.placement(), shard_kind::idempotency, n.idempotency(), *key);
-  if (!shard) {
-    respond(error_response(shard.err()));
-    return;
-  }
-  ask<bool>(n.bridge(), *shard, n.placement().forward_timeout(),
-            [respond](result<bool> r) {
-              if (!r) {
-                respond(error_response(r.err()));
-                return;
-              }
-              respond(json_response(200, json{{"deleted", *r}}));
-            },
-            delete_atom_v, *key);
+  idem_client{n}.erase_async(*key, [respond](result<bool> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(json_response(200, json{{"deleted", *r}}));
+  });
 }
 
 void sweep_route(node& n, respond_fn respond) {
-  auto shards = all_shards(n.placement(), shard_kind::idempotency,
-                           n.idempotency().shards());
-  if (!shards) {
-    respond(error_response(shards.err()));
-    return;
-  }
-  gather<uint64_t>(n.bridge(), std::move(*shards), default_ask_timeout,
-                   [respond](result<std::vector<uint64_t>> r) {
-                     if (!r) {
-                       respond(error_response(r.err()));
-                       return;
-                     }
-                     uint64_t removed = 0;
-                     for (auto v : *r) {
-                       removed += v;
-                     }
-                     respond(json_response(200, json{{"removed", removed}}));
-                   },
-                   sweep_atom_v);
+  idem_client{n}.sweep_async([respond](result<uint64_t> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(json_response(200, json{{"removed", *r}}));
+  });
 }
 
 void keys_route(request& req, respond_fn respond) {
