@@ -148,16 +148,17 @@ stream_client::list(std::string prefix, std::string after, uint32_t limit) {
 result<void> stream_client::tail(std::string stream, uint64_t from,
                                  std::shared_ptr<stream_tail_sink> sink) {
   const auto& dir = node_.placement();
-  auto target = keyed_shard_actor(dir, shard_kind::streams, node_.streams(), stream);
-  if (!target) {
-    return std::move(target).err();
+  auto shard = node_.streams().shard_of(stream);
+  if (dir.is_local(shard)) {
+    caf::anon_send(node_.streams().shards()[shard], tail_atom_v, std::move(stream), from,
+                   std::move(sink));
+    return {};
   }
-  if (dir.is_local(node_.streams().shard_of(stream))) {
-    caf::anon_send(*target, tail_atom_v, std::move(stream), from, std::move(sink));
-  } else {
-    spawn_stream_relay(node_.system(), dir, node_.streams(), std::move(stream), from,
-                       std::move(sink));
+  if (auto owner = dir.remote(shard_kind::streams, shard); !owner) {
+    return std::move(owner).err();
   }
+  spawn_stream_relay(node_.system(), dir, node_.streams(), std::move(stream), from,
+                     std::move(sink));
   return {};
 }
 

@@ -129,15 +129,20 @@ struct catalog_access {
 
 namespace {
 
+// True on the member whose catalog is the cluster's (and on one node).
+bool holds_catalog(const directory* dir) {
+  return dir == nullptr || dir->single() || dir->catalog_owner() == dir->self_index();
+}
+
 struct catalog_env {
   agg_service* svc;
   storage::engine* store;
   const directory* dir;
+  // Null on one node: only members ask other members' catalogs.
   caf::actor bridge;
 
-  // True on the member whose catalog is the cluster's (and on one node).
   bool authority() const {
-    return dir == nullptr || dir->single() || dir->catalog_owner() == dir->self_index();
+    return holds_catalog(dir);
   }
 };
 
@@ -234,7 +239,7 @@ result<T> ask_catalog(const catalog_env& env, size_t member,
 // before it answers; one that is not reachable catches up by its sync.
 template <class... Ts>
 void push(const catalog_env& env, Ts... xs) {
-  if (!env.authority() || env.dir == nullptr || env.dir->single()) {
+  if (!env.authority() || env.dir == nullptr) {
     return;
   }
   auto members = env.dir->identity().members.size();
@@ -348,7 +353,9 @@ result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
                                                         const directory* dir) {
   auto out = std::unique_ptr<agg_service>{new agg_service};
   out->dir_ = dir;
-  out->bridge_ = spawn_bridge(sys);
+  if (dir != nullptr && !dir->single()) {
+    out->bridge_ = spawn_bridge(sys);
+  }
   out->hooks_ = std::make_unique<merge_hooks>();
   out->mirror_ = std::make_unique<mirror_slot>();
   env.mirror = out->mirror_.get();
@@ -449,7 +456,7 @@ std::shared_ptr<agg_service::op_metrics> agg_service::metrics_for(const std::str
 
 template <class... Ts>
 void agg_service::change_catalog(std::function<void(result<bool>)> done, Ts... xs) {
-  if (dir_ == nullptr || dir_->single() || dir_->catalog_owner() == dir_->self_index()) {
+  if (holds_catalog(dir_)) {
     call<bool>(catalog_actor_, std::move(done), std::move(xs)...);
     return;
   }
