@@ -28,8 +28,9 @@ stream_client::stream_client(node& n) : node_(n) {
 
 namespace {
 
+// `call_stream`, waited for (blocking forms only).
 template <class T, class... Ts>
-result<T> ask_shard(node& n, const std::string& stream, Ts... xs) {
+result<T> wait_stream(node& n, const std::string& stream, Ts... xs) {
   return wait_for<T>([&](std::function<void(result<T>)> done) {
     call_stream<T>(n, stream, std::move(done), std::move(xs)...);
   });
@@ -69,11 +70,11 @@ result<stream::stream_info> stream_client::configure(stream::configure_cmd cmd) 
     return std::move(ok).err();
   }
   auto name = cmd.stream;
-  return ask_shard<stream::stream_info>(node_, name, put_atom_v, std::move(cmd));
+  return wait_stream<stream::stream_info>(node_, name, put_atom_v, std::move(cmd));
 }
 
 result<stream::stream_info> stream_client::info(std::string stream) {
-  return ask_shard<stream::stream_info>(node_, stream, info_atom_v, stream);
+  return wait_stream<stream::stream_info>(node_, stream, info_atom_v, stream);
 }
 
 result<stream::event_page> stream_client::read(stream::read_query q) {
@@ -88,21 +89,21 @@ result<stream::checkpoint> stream_client::save_checkpoint(std::string stream,
   if (auto ok = validate_public_stream(stream); !ok) {
     return std::move(ok).err();
   }
-  return ask_shard<stream::checkpoint>(
+  return wait_stream<stream::checkpoint>(
     node_, stream, save_atom_v,
     stream::checkpoint{stream, seq, {}, std::move(state), format});
 }
 
 result<stream::checkpoint> stream_client::load_checkpoint(std::string stream,
                                                           uint64_t at_or_before) {
-  return ask_shard<stream::checkpoint>(node_, stream, load_atom_v, stream,
+  return wait_stream<stream::checkpoint>(node_, stream, load_atom_v, stream,
                                        at_or_before);
 }
 
 result<stream::replay_page> stream_client::replay_start(std::string stream,
                                                         uint64_t target,
                                                         uint32_t limit) {
-  return ask_shard<stream::replay_page>(node_, stream, replay_atom_v, stream,
+  return wait_stream<stream::replay_page>(node_, stream, replay_atom_v, stream,
                                         target, limit);
 }
 
