@@ -221,6 +221,7 @@ struct node::impl {
     t.aggregates = owned(aggregates->shards(), id);
     t.streams = owned(streams->shards(), id);
     t.aggregate_catalog = caf::actor_cast<caf::strong_actor_ptr>(aggregates->catalog_actor());
+    t.aggregate_hub = caf::actor_cast<caf::strong_actor_ptr>(aggregates->hub_actor());
     return t;
   }
 

@@ -10,6 +10,8 @@
 #include <caf/meta/load_callback.hpp>
 #include <caf/sec.hpp>
 
+#include "actors/aggregate/cell_mirror.hpp"
+#include "actors/aggregate/merge_hooks.hpp"
 #include "runtime/aggregate/aggregate_table.hpp"
 
 namespace shoal::agg {
@@ -105,3 +107,17 @@ typename Inspector::result_type inspect(Inspector& f, read_outcome& x) {
 }
 
 } // namespace shoal::agg
+
+namespace shoal {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, merge_event& x) {
+  return f(x.name, x.entity, x.bucket, x.delta, x.event_id, x.at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mirror_report& x) {
+  return f(x.cells, x.matching, x.missing, x.different, x.redis_keys);
+}
+
+} // namespace shoal

@@ -353,11 +353,13 @@ result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
                                                         const directory* dir) {
   auto out = std::unique_ptr<agg_service>{new agg_service};
   out->dir_ = dir;
-  if (dir != nullptr && !dir->single()) {
-    out->bridge_ = spawn_bridge(sys);
-  }
+  out->sys_ = &sys;
   out->hooks_ = std::make_unique<merge_hooks>();
   out->mirror_ = std::make_unique<mirror_slot>();
+  if (dir != nullptr && !dir->single()) {
+    out->bridge_ = spawn_bridge(sys);
+    out->hub_ = spawn_agg_hub(sys, *out->hooks_, *out->mirror_, dir->identity().self);
+  }
   env.mirror = out->mirror_.get();
   if (env.metrics == nullptr) {
     out->own_metrics_ = std::make_unique<metrics::registry>();
@@ -703,7 +705,118 @@ void agg_service::sweep(std::function<void(result<uint64_t>)> done) {
   }
 }
 
+bool agg_service::keeps_catalog() const {
+  return holds_catalog(dir_);
+}
+
+result<void> agg_service::can_watch() const {
+  if (!hub_) {
+    return {};
+  }
+  for (size_t i = 0; i < dir_->identity().members.size(); ++i) {
+    if (i != dir_->self_index()) {
+      if (auto hub = dir_->hub_of(i); !hub) {
+        return std::move(hub).err();
+      }
+    }
+  }
+  return {};
+}
+
+result<std::unique_ptr<merge_watch>>
+agg_service::watch(std::string name, std::shared_ptr<merge_sink> sink) {
+  if (!hub_) {
+    auto id = hooks_->add(std::move(name),
+                          [sink](const merge_event& ev) { sink->on_merge(ev); });
+    sink->on_ready();
+    return std::make_unique<merge_watch>([hooks = hooks_.get(), id] { hooks->remove(id); });
+  }
+  if (auto ok = can_watch(); !ok) {
+    return std::move(ok).err();
+  }
+  auto relay = spawn_merge_relay(*sys_, *dir_, hub_, std::move(name), std::move(sink));
+  return std::make_unique<merge_watch>(
+    [relay] { caf::anon_send_exit(relay, caf::exit_reason::user_shutdown); });
+}
+
+// A cache request may walk every cell of a member.
+constexpr auto cache_timeout = std::chrono::seconds{120};
+
+template <class T, class Atom>
+void agg_service::ask_hubs(Atom what,
+                           std::function<void(result<std::vector<T>>)> done) const {
+  std::vector<caf::actor> hubs;
+  for (size_t i = 0; i < dir_->identity().members.size(); ++i) {
+    if (i == dir_->self_index()) {
+      hubs.push_back(hub_);
+      continue;
+    }
+    auto hub = dir_->hub_of(i);
+    if (!hub) {
+      done(std::move(hub).err());
+      return;
+    }
+    hubs.push_back(caf::actor_cast<caf::actor>(*hub));
+  }
+  gather<T>(bridge_, std::move(hubs),
+            std::chrono::duration_cast<std::chrono::milliseconds>(cache_timeout),
+            std::move(done), what);
+}
+
+void agg_service::cache_rebuild(std::function<void(result<uint64_t>)> done) {
+  if (!hub_) {
+    auto m = mirror_->get();
+    if (!m) {
+      done(error{errc::not_found, "no Redis mirror (start shoald with --cache-redis)"});
+      return;
+    }
+    m->rebuild(std::move(done));
+    return;
+  }
+  ask_hubs<uint64_t>(rebuild_atom_v, std::function<void(result<std::vector<uint64_t>>)>{
+                                       [done](result<std::vector<uint64_t>> r) {
+                                         if (!r) {
+                                           done(std::move(r).err());
+                                           return;
+                                         }
+                                         uint64_t total = 0;
+                                         for (auto n : *r) {
+                                           total += n;
+                                         }
+                                         done(total);
+                                       }});
+}
+
+void agg_service::cache_check(std::function<void(result<mirror_report>)> done) {
+  if (!hub_) {
+    auto m = mirror_->get();
+    if (!m) {
+      done(error{errc::not_found, "no Redis mirror (start shoald with --cache-redis)"});
+      return;
+    }
+    m->compare(std::move(done));
+    return;
+  }
+  ask_hubs<mirror_report>(
+    check_atom_v, std::function<void(result<std::vector<mirror_report>>)>{
+                    [done](result<std::vector<mirror_report>> r) {
+                      if (!r) {
+                        done(std::move(r).err());
+                        return;
+                      }
+                      mirror_report total;
+                      for (const auto& one : *r) {
+                        total += one;
+                      }
+                      done(total);
+                    }});
+}
+
 void agg_service::stop() {
+  if (hub_) {
+    caf::anon_send_exit(hub_, caf::exit_reason::user_shutdown);
+    hub_ = nullptr;
+  }
   if (bridge_) {
     caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
     bridge_ = nullptr;

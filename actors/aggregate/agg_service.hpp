@@ -11,6 +11,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/aggregate/agg_hub.hpp"
 #include "actors/aggregate/agg_shard.hpp"
 #include "actors/aggregate/merge_hooks.hpp"
 #include "actors/cluster/routing.hpp"
@@ -32,6 +33,21 @@ struct agg_config {
 /// The operations the per-aggregate metrics distinguish.
 enum class agg_op : uint8_t { get, get_many, merge, window };
 
+/// A merge watch; destroying it ends the watch.
+class merge_watch {
+public:
+  explicit merge_watch(std::function<void()> stop) : stop_(std::move(stop)) {
+  }
+  merge_watch(const merge_watch&) = delete;
+  merge_watch& operator=(const merge_watch&) = delete;
+  ~merge_watch() {
+    stop_();
+  }
+
+private:
+  std::function<void()> stop_;
+};
+
 /// The aggregate primitive of a node.
 ///
 /// - A catalog of definitions, persisted in the node's meta keyspace and
@@ -52,7 +68,10 @@ enum class agg_op : uint8_t { get, get_many, merge, window };
 ///   back in request order. Each merge is atomic; a batch is not.
 /// - Per-aggregate metrics: latency and errors per operation, and window
 ///   cache hits and misses, in `/metrics`.
-/// - On-merge hooks (`hooks()`).
+/// - On-merge hooks (`hooks()`): they run where a merge lands, so in a
+///   cluster they see this member's shards. `watch` sees every member's.
+/// - The read cache (`set_mirror`): each member mirrors its own shards;
+///   `cache_rebuild` and `cache_check` ask every member's.
 ///
 /// Every method may be called from any thread; callbacks run on actor
 /// threads and must not block.
@@ -95,10 +114,27 @@ public:
     return *hooks_;
   }
 
+  /// Watches the merges of aggregate `name` on every member: `sink` gets
+  /// `on_ready` once the watch is registered everywhere, then every merge
+  /// made durable. Fails with `unavailable` at once if a member is not
+  /// reachable; a member lost later ends the watch (`on_error`). In a
+  /// cluster the sink may be called shortly after the watch is destroyed.
+  result<std::unique_ptr<merge_watch>> watch(std::string name,
+                                             std::shared_ptr<merge_sink> sink);
+  /// Fails with `unavailable` if a watch would be refused now (a member is
+  /// not reachable).
+  result<void> can_watch() const;
+
   /// Attaches a mirror (nullptr: detaches it).
   void set_mirror(std::shared_ptr<cell_mirror> m) {
     mirror_->set(std::move(m));
   }
+
+  /// Rebuilds every member's mirror: the cells written in all. `not_found`
+  /// if a member has none, `unavailable` if one is not reachable.
+  void cache_rebuild(std::function<void(result<uint64_t>)> done);
+  /// Compares every member's mirror with its cells: the sum of the reports.
+  void cache_check(std::function<void(result<mirror_report>)> done);
 
   /// Up to `limit` live cells of `shard` after `after` (nullopt: from its
   /// first), in key order.
@@ -109,6 +145,13 @@ public:
 
   uint16_t shard_of(std::string_view name, std::string_view entity) const;
   uint16_t scope_shard_of(std::string_view scope, std::string_view event_id) const;
+  /// True if this node owns `shard` (always, on one node).
+  bool is_local(uint16_t shard) const {
+    return dir_ == nullptr || dir_->is_local(shard);
+  }
+  /// True on the member that keeps the cluster's catalog (always, on one
+  /// node).
+  bool keeps_catalog() const;
   const std::vector<agg_shard_actor>& shards() const {
     return shards_;
   }
@@ -116,6 +159,12 @@ public:
   /// The catalog actor (other members send it catalog changes).
   const caf::actor& catalog_actor() const {
     return catalog_actor_;
+  }
+
+  /// The hub actor (other members' merge watches and cache requests);
+  /// null on one node.
+  const caf::actor& hub_actor() const {
+    return hub_;
   }
 
   void stop();
@@ -139,6 +188,9 @@ private:
     call_shard<T>(*dir_, bridge_, shard_kind::aggregates, shard, shards_[shard],
                   std::move(done), std::move(xs)...);
   }
+  // Asks every member's hub for `T`s (its share of a cache request).
+  template <class T, class Atom>
+  void ask_hubs(Atom what, std::function<void(result<std::vector<T>>)> done) const;
   // Sends a catalog change to the catalog that makes it.
   template <class... Ts>
   void change_catalog(std::function<void(result<bool>)> done, Ts... xs);
@@ -150,6 +202,8 @@ private:
   const directory* dir_ = nullptr;
   caf::actor bridge_;
   caf::actor catalog_actor_;
+  caf::actor hub_;
+  caf::actor_system* sys_ = nullptr;
   agg_shard_env env_;
   std::unique_ptr<merge_hooks> hooks_;
   std::unique_ptr<mirror_slot> mirror_;

@@ -1,14 +1,37 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "runtime/aggregate/aggregate_table.hpp"
+#include "runtime/result.hpp"
 
 namespace shoal {
+
+/// What comparing a mirror with the cells found, cell by cell.
+struct mirror_report {
+  uint64_t cells = 0;
+  uint64_t matching = 0;
+  uint64_t missing = 0;
+  uint64_t different = 0;
+  /// Keys the mirror holds for these cells' shards (more than `cells`:
+  /// stale keys).
+  uint64_t redis_keys = 0;
+
+  mirror_report& operator+=(const mirror_report& x) {
+    cells += x.cells;
+    matching += x.matching;
+    missing += x.missing;
+    different += x.different;
+    redis_keys += x.redis_keys;
+    return *this;
+  }
+};
 
 /// Something outside shoal that keeps a copy of aggregate cells (a Redis
 /// mirror): it learns every cell's value once durable, and of drops. It is
@@ -21,6 +44,11 @@ public:
   virtual void updated(std::vector<agg::cell_snapshot> cells) = 0;
   /// Aggregate `name` and all its cells are gone.
   virtual void dropped(const std::string& name) = 0;
+  /// Rebuilds the copy of this node's shards' cells; `done` gets the
+  /// number of cells written (on any thread).
+  virtual void rebuild(std::function<void(result<uint64_t>)> done) = 0;
+  /// Compares every live cell of this node's shards with the copy.
+  virtual void compare(std::function<void(result<mirror_report>)> done) = 0;
 };
 
 /// The node's mirror, if one is attached. Thread-safe.

@@ -40,12 +40,14 @@ struct shard_table {
   std::vector<caf::strong_actor_ptr> streams;
   /// The node's aggregate catalog actor.
   caf::strong_actor_ptr aggregate_catalog;
+  /// The node's aggregate hub (merge watches, the read cache).
+  caf::strong_actor_ptr aggregate_hub;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_table& x) {
   return f(x.cluster_id, x.member, x.kv, x.idempotency, x.locks, x.leases,
-           x.aggregates, x.streams, x.aggregate_catalog);
+           x.aggregates, x.streams, x.aggregate_catalog, x.aggregate_hub);
 }
 
 } // namespace shoal

@@ -37,16 +37,25 @@ directory::reachable(size_t member, const std::string& what) const {
   return shards;
 }
 
-result<caf::strong_actor_ptr> directory::catalog_of(size_t member) const {
-  auto table = reachable(member, "the aggregate catalog");
+result<caf::strong_actor_ptr>
+directory::node_actor_of(size_t member, caf::strong_actor_ptr shard_table::*field,
+                         const std::string& what) const {
+  auto table = reachable(member, what);
   if (!table) {
     return std::move(table).err();
   }
-  if (!(*table)->aggregate_catalog) {
-    return fail(errc::unavailable,
-                id_.members[member].name + " serves no aggregate catalog");
+  if (!((**table).*field)) {
+    return fail(errc::unavailable, what + " of " + id_.members[member].name + " is not published");
   }
-  return (*table)->aggregate_catalog;
+  return (**table).*field;
+}
+
+result<caf::strong_actor_ptr> directory::catalog_of(size_t member) const {
+  return node_actor_of(member, &shard_table::aggregate_catalog, "the aggregate catalog");
+}
+
+result<caf::strong_actor_ptr> directory::hub_of(size_t member) const {
+  return node_actor_of(member, &shard_table::aggregate_hub, "the aggregate hub");
 }
 
 result<caf::strong_actor_ptr> directory::remote(shard_kind kind,

@@ -59,6 +59,9 @@ public:
   /// `unavailable`.
   result<caf::strong_actor_ptr> catalog_of(size_t member) const;
 
+  /// The aggregate hub of member `index` (another member), or `unavailable`.
+  result<caf::strong_actor_ptr> hub_of(size_t member) const;
+
   /// The member whose aggregate catalog is the cluster's: the owner of
   /// shard 0.
   size_t catalog_owner() const {
@@ -100,6 +103,10 @@ private:
   // saying that `what` is owned by an unreachable member.
   result<std::shared_ptr<const shard_table>> reachable(size_t member,
                                                        const std::string& what) const;
+  // One of member `member`'s node-wide actors (`field` of its table).
+  result<caf::strong_actor_ptr> node_actor_of(size_t member,
+                                              caf::strong_actor_ptr shard_table::*field,
+                                              const std::string& what) const;
   cluster::cluster_identity id_;
   uint16_t self_;
   std::chrono::milliseconds forward_timeout_;

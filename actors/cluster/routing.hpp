@@ -165,15 +165,4 @@ auto keyed_shard_actor(const directory& dir, shard_kind kind,
   return shard_actor(dir, kind, shard, service.shards()[shard]);
 }
 
-/// For what a member of a multi-member cluster does not serve at all yet
-/// (`what`: "watches", "aggregates"): fails with `unavailable` unless the
-/// cluster has one node, rather than answer from this node's part only.
-inline result<void> single_node_only(const directory& dir, std::string_view what) {
-  if (dir.single()) {
-    return {};
-  }
-  return fail(errc::unavailable,
-              std::string{what} + " are not served across a cluster by this version");
-}
-
 } // namespace shoal

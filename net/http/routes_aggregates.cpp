@@ -3,15 +3,14 @@
 // GET /v1/aggregates/{name}/{entity...}, the WebSocket stream of merges
 // GET /v1/aggregates/{name}/watch, and POST /v1/dedup/{scope}/{event_id...}.
 
+#include <atomic>
 #include <charconv>
 
-#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "net/http/agg_json.hpp"
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/json.hpp"
-#include "net/redis/redis_mirror.hpp"
 
 namespace shoal::http {
 
@@ -437,118 +436,114 @@ void dedup_route(node& n, request& req, respond_fn respond) {
                            });
 }
 
-// The node's Redis mirror, or nullptr after answering 404.
-cache::redis_mirror* mirror_of(node& n, const respond_fn& respond) {
-  auto* m = dynamic_cast<cache::redis_mirror*>(n.service("redis-mirror"));
-  if (m == nullptr) {
-    respond(error_response(
-      error{errc::not_found, "no Redis mirror (start shoald with --cache-redis)"}));
-  }
-  return m;
-}
-
 void repopulate_route(node& n, request&, respond_fn respond) {
-  if (auto* m = mirror_of(n, respond)) {
-    m->repopulate([respond](result<uint64_t> r) {
-      if (!r) {
-        respond(error_response(r.err()));
-        return;
-      }
-      respond(json_response(200, json{{"cells", *r}}));
-    });
-  }
+  n.aggregates().cache_rebuild([respond](result<uint64_t> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(json_response(200, json{{"cells", *r}}));
+  });
 }
 
 void check_route(node& n, request&, respond_fn respond) {
-  if (auto* m = mirror_of(n, respond)) {
-    m->check([respond](result<cache::check_report> r) {
-      if (!r) {
-        respond(error_response(r.err()));
-        return;
-      }
-      respond(json_response(200, json{{"cells", r->cells},
-                                      {"matching", r->matching},
-                                      {"missing", r->missing},
-                                      {"different", r->different},
-                                      {"redis_keys", r->redis_keys},
-                                      {"in_sync", r->matching == r->cells
-                                                    && r->redis_keys == r->cells}}));
-    });
-  }
+  n.aggregates().cache_check([respond](result<mirror_report> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(json_response(200, json{{"cells", r->cells},
+                                    {"matching", r->matching},
+                                    {"missing", r->missing},
+                                    {"different", r->different},
+                                    {"redis_keys", r->redis_keys},
+                                    {"in_sync", r->matching == r->cells
+                                                  && r->redis_keys == r->cells}}));
+  });
 }
 
-// The merges of one aggregate as JSON text frames, from the moment the
-// socket opened; a consumer that falls behind is closed with `lagged`.
+// The merges of one aggregate as JSON text frames, once the watch is
+// registered (`ready`); a consumer that falls behind is closed with
+// `lagged`, and one whose watch lost a member with `unavailable`.
 class merge_stream final : public ws_handler {
 public:
   merge_stream(node& n, agg::definition def) : node_(n), def_(std::move(def)) {
   }
 
-  ~merge_stream() override {
-    stop();
-  }
-
   void on_open(std::shared_ptr<ws_connection> conn) override {
-    std::weak_ptr<ws_connection> weak = conn;
-    hook_ = node_.on_merge(def_.name, [this, weak](const merge_event& ev) {
-      auto c = weak.lock();
-      if (c == nullptr || lagged_) {
-        return;
-      }
-      json j{{"type", "merge"},      {"aggregate", ev.name},
-             {"entity", ev.entity},  {"bucket", ev.bucket},
-             {"delta", value_json(ev.delta)}, {"at", format_rfc3339(ev.at)}};
-      if (!ev.event_id.empty()) {
-        j["event_id"] = ev.event_id;
-      }
-      if (!c->send_text(to_text(j))) {
-        lagged_ = true;
-        c->send_final(to_text(json{{"type", "lagged"},
-                                {"message", "consumer too slow; merges were dropped"}}),
-                      close_code::try_again_later, "lagged");
-      }
-    });
+    auto sink = std::make_shared<socket_sink>(conn);
+    auto w = node_.aggregates().watch(def_.name, sink);
+    if (!w) {
+      sink->on_error(w.err());
+      return;
+    }
+    watch_ = std::move(*w);
   }
 
   void on_text(std::string_view) override {
   }
 
   void on_close(uint16_t) override {
-    stop();
+    watch_.reset();
   }
 
 private:
-  void stop() {
-    if (hook_ != 0) {
-      node_.remove_merge_hook(hook_);
-      hook_ = 0;
+  // Outlives the handler while a relay may still call it.
+  class socket_sink final : public merge_sink {
+  public:
+    explicit socket_sink(const std::shared_ptr<ws_connection>& conn) : conn_(conn) {
     }
-  }
+
+    void on_ready() override {
+      send(json{{"type", "ready"}});
+    }
+
+    void on_merge(const merge_event& ev) override {
+      json j{{"type", "merge"},      {"aggregate", ev.name},
+             {"entity", ev.entity},  {"bucket", ev.bucket},
+             {"delta", value_json(ev.delta)}, {"at", format_rfc3339(ev.at)}};
+      if (!ev.event_id.empty()) {
+        j["event_id"] = ev.event_id;
+      }
+      send(j);
+    }
+
+    void on_error(const error& e) override {
+      auto c = conn_.lock();
+      if (c == nullptr || ended_.exchange(true)) {
+        return;
+      }
+      auto body = error_json(e);
+      body["type"] = "error";
+      c->send_final(to_text(body), close_code::try_again_later,
+                    std::string{to_string(e.code)});
+    }
+
+  private:
+    void send(const json& j) {
+      auto c = conn_.lock();
+      if (c == nullptr || ended_) {
+        return;
+      }
+      if (!c->send_text(to_text(j)) && !ended_.exchange(true)) {
+        c->send_final(to_text(json{{"type", "lagged"},
+                                   {"message", "consumer too slow; merges were dropped"}}),
+                      close_code::try_again_later, "lagged");
+      }
+    }
+
+    std::weak_ptr<ws_connection> conn_;
+    std::atomic<bool> ended_{false};
+  };
 
   node& node_;
   agg::definition def_;
-  uint64_t hook_ = 0;
-  // Written and read under the hook's own lock (calls never overlap).
-  bool lagged_ = false;
+  std::unique_ptr<merge_watch> watch_;
 };
 
 } // namespace
 
 void add_aggregate_routes(router& routes, node& n) {
-  // Merge watches and the read cache see this node's shards only (on-merge
-  // hooks and the mirror run where a merge lands): a member of a
-  // multi-member cluster refuses them rather than answer with a part.
-  auto local_only = [](router& routes, node& n, method verb, const char* pattern,
-                       node_route fn) {
-    routes.add(verb, pattern, [&n, fn](request& req, respond_fn respond) {
-      if (auto ok = single_node_only(n.placement(), "aggregate watches and the read cache");
-          !ok) {
-        respond(error_response(ok.err()));
-        return;
-      }
-      fn(n, req, std::move(respond));
-    });
-  };
   add_route(routes, n, method::get, "/v1/aggregates", list_route);
   add_route(routes, n, method::put, "/v1/aggregates/{name}", put_route);
   add_route(routes, n, method::get, "/v1/aggregates/{name}", describe_route);
@@ -558,22 +553,20 @@ void add_aggregate_routes(router& routes, node& n) {
   // Before the entity route: an entity named "watch" is read with get_many.
   routes.add_ws("/v1/aggregates/{name}/watch",
                 [&n](const request& req) -> result<std::unique_ptr<ws_handler>> {
-                  if (auto ok = single_node_only(n.placement(),
-                                                 "aggregate watches and the read cache");
-                      !ok) {
-                    return std::move(ok).err();
-                  }
                   auto def = n.aggregates().find(req.param("name"));
                   if (!def) {
                     return fail(errc::not_found, "no aggregate " + req.param("name"));
+                  }
+                  if (auto ok = n.aggregates().can_watch(); !ok) {
+                    return std::move(ok).err();
                   }
                   return std::unique_ptr<ws_handler>{
                     std::make_unique<merge_stream>(n, std::move(*def))};
                 });
   add_route(routes, n, method::get, "/v1/aggregates/{name}/{entity...}", read_route);
   add_route(routes, n, method::post, "/v1/dedup/{scope}/{event_id...}", dedup_route);
-  local_only(routes, n, method::post, "/v1/cache/repopulate", repopulate_route);
-  local_only(routes, n, method::post, "/v1/cache/check", check_route);
+  add_route(routes, n, method::post, "/v1/cache/repopulate", repopulate_route);
+  add_route(routes, n, method::post, "/v1/cache/check", check_route);
 }
 
 } // namespace shoal::http

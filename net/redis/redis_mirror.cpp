@@ -93,6 +93,14 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     push(drop_job{name});
   }
 
+  void rebuild(std::function<void(result<uint64_t>)> done) override {
+    push(repopulate_job{std::move(done)});
+  }
+
+  void compare(std::function<void(result<check_report>)> done) override {
+    push(check_job{std::move(done)});
+  }
+
   void push(job j) {
     std::unique_lock lock{mtx};
     if (stopping) {
@@ -280,14 +288,43 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     return {};
   }
 
-  // Deletes every key that starts with `key_prefix`.
+  // True if key `key` (under the prefix) is this node's to rebuild and
+  // count: its cell's shard is local. The aggregate name may hold `:`, so
+  // the first split that names a defined aggregate wins; a key of none is
+  // the catalog keeper's.
+  bool owns(std::string_view key) const {
+    auto& svc = node_.aggregates();
+    if (svc.shards().empty()) {
+      return true;
+    }
+    auto rest = key.substr(cfg.prefix.size());
+    auto last = rest.rfind(':');
+    if (last == std::string_view::npos) {
+      return svc.keeps_catalog();
+    }
+    auto cell = rest.substr(0, last);
+    for (auto colon = cell.find(':'); colon != std::string_view::npos;
+         colon = cell.find(':', colon + 1)) {
+      auto name = cell.substr(0, colon);
+      if (svc.find(name)) {
+        return svc.is_local(svc.shard_of(name, cell.substr(colon + 1)));
+      }
+    }
+    return svc.keeps_catalog();
+  }
+
+  // Deletes every key of this node's that starts with `key_prefix`.
   result<void> delete_prefix(const std::string& key_prefix) {
     return scan_keys(key_prefix, [this](const redisReply& keys) {
+      size_t sent = 0;
       for (size_t i = 0; i < keys.elements; ++i) {
-        redisAppendCommand(ctx.get(), "UNLINK %b", keys.element[i]->str,
-                           keys.element[i]->len);
+        std::string_view key{keys.element[i]->str, keys.element[i]->len};
+        if (owns(key)) {
+          redisAppendCommand(ctx.get(), "UNLINK %b", key.data(), key.size());
+          ++sent;
+        }
       }
-      return replies(keys.elements);
+      return replies(sent);
     });
   }
 
@@ -307,7 +344,22 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
       finish_rebuild(std::move(gone).err());
       return;
     }
-    request_page(0, std::nullopt);
+    if (auto first = next_local_shard(0)) {
+      request_page(*first, std::nullopt);
+    } else {
+      finish_rebuild(uint64_t{0});
+    }
+  }
+
+  // The first shard from `from` on that this node owns.
+  std::optional<uint16_t> next_local_shard(size_t from) const {
+    auto& svc = node_.aggregates();
+    for (auto s = from; s < svc.shards().size(); ++s) {
+      if (svc.is_local(static_cast<uint16_t>(s))) {
+        return static_cast<uint16_t>(s);
+      }
+    }
+    return std::nullopt;
   }
 
   void request_page(uint16_t shard, std::optional<agg::cell_snapshot> after) {
@@ -333,8 +385,8 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     rebuilt += p.cells->size();
     if (p.cells->size() == scan_page) {
       request_page(p.shard, p.cells->back());
-    } else if (p.shard + 1u < node_.aggregates().shards().size()) {
-      request_page(static_cast<uint16_t>(p.shard + 1), std::nullopt);
+    } else if (auto next = next_local_shard(p.shard + 1)) {
+      request_page(*next, std::nullopt);
     } else {
       repopulations->inc();
       spdlog::info("redis mirror: repopulated {} cells", rebuilt);
@@ -359,6 +411,9 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
   each_page(const std::function<bool(const std::vector<agg::cell_snapshot>&)>& page_fn) {
     auto& svc = node_.aggregates();
     for (uint16_t s = 0; s < svc.shards().size(); ++s) {
+      if (!svc.is_local(s)) {
+        continue;
+      }
       std::optional<agg::cell_snapshot> after;
       for (;;) {
         auto page = wait_for<std::vector<agg::cell_snapshot>>(
@@ -404,8 +459,12 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     if (!ok) {
       return std::move(ok).err();
     }
-    auto counted = scan_keys(cfg.prefix, [&rep](const redisReply& keys) {
-      rep.redis_keys += keys.elements;
+    auto counted = scan_keys(cfg.prefix, [this, &rep](const redisReply& keys) {
+      for (size_t i = 0; i < keys.elements; ++i) {
+        if (owns({keys.element[i]->str, keys.element[i]->len})) {
+          ++rep.redis_keys;
+        }
+      }
       return true;
     });
     if (!counted) {
@@ -492,11 +551,11 @@ void redis_mirror::stop() {
 }
 
 void redis_mirror::repopulate(std::function<void(result<uint64_t>)> done) {
-  core_->push(repopulate_job{std::move(done)});
+  core_->rebuild(std::move(done));
 }
 
 void redis_mirror::check(std::function<void(result<check_report>)> done) {
-  core_->push(check_job{std::move(done)});
+  core_->compare(std::move(done));
 }
 
 std::function<std::unique_ptr<node_service>(node&)>

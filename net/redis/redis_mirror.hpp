@@ -23,14 +23,7 @@ struct redis_mirror_config {
 };
 
 /// What `check` found, cell by cell.
-struct check_report {
-  uint64_t cells = 0;
-  uint64_t matching = 0;
-  uint64_t missing = 0;
-  uint64_t different = 0;
-  /// Keys under the prefix in Redis (more than `cells`: stale keys).
-  uint64_t redis_keys = 0;
-};
+using check_report = mirror_report;
 
 /// Mirrors every aggregate cell into Redis, write-through after the
 /// durable commit: the value as the JSON the HTTP API returns (`42`,
@@ -39,8 +32,12 @@ struct check_report {
 /// dropped; once it is back (a restart may have emptied it) the mirror
 /// repopulates: it deletes the keys under its prefix and writes every live
 /// cell again from the shards. `repopulate` and `check` (compare every
-/// cell with Redis) can also be asked for. A node service named
-/// `redis-mirror`; one thread of its own.
+/// cell with Redis) can also be asked for. In a cluster every member
+/// mirrors the cells of its own shards into the same server: a rebuild
+/// deletes and rewrites only those, and a check counts only their keys
+/// (a key of an aggregate that no longer exists belongs to the member
+/// that keeps the catalog). A node service named `redis-mirror`; one
+/// thread of its own.
 class redis_mirror : public node_service {
 public:
   redis_mirror(node& n, redis_mirror_config cfg);
@@ -52,9 +49,10 @@ public:
   result<void> start() override;
   void stop() override;
 
-  /// Rebuilds the mirror from the shards; `done` gets the cells written.
+  /// Rebuilds the mirror of this node's shards; `done` gets the cells
+  /// written.
   void repopulate(std::function<void(result<uint64_t>)> done);
-  /// Compares every live cell with its Redis key.
+  /// Compares every live cell of this node's shards with its Redis key.
   void check(std::function<void(result<check_report>)> done);
 
   struct core;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "net/http/client.hpp"
 #include "runtime/base64.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/redis_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace shoal {
@@ -57,10 +59,12 @@ protected:
 
   std::vector<std::string> args(int i) {
     auto name = "n" + std::to_string(i);
-    return {"--name", name, "--initial-cluster", initial_, "--data-dir",
+    std::vector<std::string> out{"--name", name, "--initial-cluster", initial_, "--data-dir",
             dir_ / name, "--http", "127.0.0.1:0", "--shards",
             std::to_string(shards), "--ports-file", dir_ / (name + ".json"),
             "--forward-timeout", "2s", "--log-level", "warn"};
+    out.insert(out.end(), extra_args_.begin(), extra_args_.end());
+    return out;
   }
 
   void start(int i) {
@@ -131,6 +135,8 @@ protected:
 
   test::temp_dir dir_{"shoal-cluster"};
   std::string initial_;
+  // Given to every node.
+  std::vector<std::string> extra_args_;
   std::vector<std::optional<test::running_shoald>> nodes_;
 };
 
@@ -785,6 +791,127 @@ TEST_F(cluster3, a_stream_tail_through_another_gateway_bridges_its_owner_s_resta
   tail_log replay;
   ASSERT_TRUE(replay.read_until(*again, appended)) << ::testing::PrintToString(replay.problems);
   EXPECT_TRUE(replay.problems.empty());
+}
+
+// Reads an aggregate merge watch: the merges' entities in arrival order.
+struct merge_log {
+  bool ready = false;
+  std::vector<std::string> entities;
+  json ended;
+  std::vector<std::string> problems;
+
+  bool read_until(http::ws_client& ws, const std::function<bool()>& enough,
+                  steady::duration timeout = 20s) {
+    return read_json_until(ws, timeout, problems, enough, [&](const json& j) {
+      if (j["type"] == "ready") {
+        ready = true;
+      } else if (j["type"] == "merge") {
+        entities.push_back(j["entity"].get<std::string>());
+      } else {
+        ended = j;
+        return false;
+      }
+      return true;
+    });
+  }
+};
+
+TEST_F(cluster3, merge_watches_and_the_read_cache_span_every_member) {
+  test::temp_dir redis_dir{"shoal-cluster-redis"};
+  auto redis_port = free_port();
+  test::redis_server redis{SHOAL_REDIS_SERVER, redis_port, redis_dir.path()};
+  ASSERT_TRUE(redis.ready());
+  extra_args_ = {"--cache-redis", "127.0.0.1:" + std::to_string(redis_port)};
+  for (int i = 1; i <= 3; ++i) {
+    start(i);
+  }
+  ASSERT_TRUE(wait_until_all({1, 2, 3}, {{"n1", "alive"}, {"n2", "alive"}, {"n3", "alive"}}));
+  auto defined = client(2).request("PUT", "/v1/aggregates/views",
+                                   json{{"kind", "sum"}}.dump());
+  ASSERT_TRUE(defined);
+  ASSERT_EQ(defined->status, 201) << defined->body;
+  // One entity per shard (the shard of aggregate and entity together).
+  std::map<uint16_t, std::string> entities;
+  for (int k = 0; entities.size() < shards; ++k) {
+    auto e = "page-" + std::to_string(k);
+    entities.emplace(shard_index(std::string{"views"} + '\0' + e, shards), e);
+  }
+  std::set<std::string> owners;
+  for (const auto& [shard, e] : entities) {
+    owners.insert(owner_of(shard));
+  }
+  ASSERT_EQ(owners.size(), 3u);
+
+  // A watch through n1 sees merges made through n3 on every member.
+  auto ws = http::ws_client::connect("127.0.0.1", nodes_[1]->ports.http,
+                                     "/v1/aggregates/views/watch");
+  ASSERT_TRUE(ws) << ws.err().message;
+  merge_log log;
+  ASSERT_TRUE(log.read_until(*ws, [&] { return log.ready; }))
+    << ::testing::PrintToString(log.problems) << log.ended.dump();
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [shard, e] : entities) {
+      auto r = client(3).request("POST", "/v1/aggregates/views/merge",
+                                 json{{"entity", e}, {"delta", 1}}.dump());
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << r->body;
+    }
+  }
+  ASSERT_TRUE(log.read_until(*ws, [&] { return log.entities.size() >= 2 * shards; }))
+    << ::testing::PrintToString(log.problems) << log.ended.dump();
+  std::map<std::string, int> seen;
+  for (const auto& e : log.entities) {
+    ++seen[e];
+  }
+  EXPECT_EQ(seen.size(), shards);
+  for (const auto& [e, n] : seen) {
+    EXPECT_EQ(n, 2) << e;
+  }
+
+  // Every member mirrors its own shards into the one Redis; the cache
+  // routes of any gateway cover all of them.
+  auto cache = [&](int via, const char* route) {
+    auto r = client(via).request("POST", route, "");
+    if (!r) {
+      ADD_FAILURE() << route << " through n" << via << ": " << r.err().message;
+      return json{};
+    }
+    EXPECT_EQ(r->status, 200) << r->body;
+    return r->status == 200 ? json::parse(r->body) : json{};
+  };
+  auto deadline = steady::now() + 10s;
+  json check;
+  while (steady::now() < deadline) {
+    check = cache(2, "/v1/cache/check");
+    if (check["in_sync"] == true) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms); // poll until the deadline
+  }
+  EXPECT_EQ(check["cells"], shards) << check.dump();
+  EXPECT_EQ(check["in_sync"], true) << check.dump();
+  test::redis_peek peek{redis_port};
+  peek.command("FLUSHALL");
+  EXPECT_EQ(cache(1, "/v1/cache/check")["missing"], shards);
+  EXPECT_EQ(cache(3, "/v1/cache/repopulate")["cells"], shards);
+  check = cache(1, "/v1/cache/check");
+  EXPECT_EQ(check["matching"], shards) << check.dump();
+  EXPECT_EQ(check["in_sync"], true) << check.dump();
+
+  // A member lost ends the watch with `unavailable` (its merges would be
+  // missed); a new watch is refused until it is back.
+  nodes_[2]->proc->signal(SIGKILL);
+  nodes_[2]->proc->wait(5s);
+  EXPECT_FALSE(log.read_until(*ws, [] { return false; }, 10s));
+  EXPECT_EQ(log.ended["type"], "error") << log.ended.dump();
+  EXPECT_EQ(log.ended["error"]["code"], "unavailable") << log.ended.dump();
+  ASSERT_TRUE(wait_until_all({1}, {{"n2", "dead"}}));
+  auto refused = http::ws_client::connect("127.0.0.1", nodes_[1]->ports.http,
+                                          "/v1/aggregates/views/watch");
+  EXPECT_EQ(refused.code(), errc::unavailable);
+  auto no_cache = client(1).request("POST", "/v1/cache/check", "");
+  ASSERT_TRUE(no_cache);
+  EXPECT_EQ(no_cache->status, 503);
 }
 
 TEST_F(cluster3, a_hung_node_gives_503_within_the_forward_timeout) {

@@ -247,6 +247,9 @@ TEST_F(agg_http_test, the_merge_stream_shows_durable_merges_but_not_duplicates) 
   define("views", {{"kind", "sum"}});
   auto ws = http::ws_client::connect("127.0.0.1", node_.port(), "/v1/aggregates/views/watch");
   ASSERT_TRUE(ws) << to_string(ws.err());
+  auto ready = ws->read(5s);
+  ASSERT_TRUE(ready) << to_string(ready.err());
+  EXPECT_EQ(json::parse(*ready)["type"], "ready");
   merge("views", {{"entity", "home"}, {"delta", 3}, {"event_id", "e1"}});
   merge("views", {{"entity", "home"}, {"delta", 3}, {"event_id", "e1"}});
   merge("views", {{"entity", "blog"}, {"delta", 4}});

@@ -17,6 +17,7 @@
 #include "net/redis/redis_mirror.hpp"
 #include "tests/support/http_node.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/redis_server.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace shoal {
@@ -37,71 +38,6 @@ uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-// A redis-server on `port`, in memory only, stopped with the object.
-class redis_server {
-public:
-  redis_server(uint16_t port, const std::string& dir)
-    : proc_(SHOAL_REDIS_SERVER,
-            {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", dir}) {
-    ready_ = proc_
-               .wait_for_line(
-                 [](const std::string& l) {
-                   return l.find("Ready to accept connections") != std::string::npos;
-                 },
-                 10s)
-               .has_value();
-  }
-
-  bool ready() const {
-    return ready_;
-  }
-
-  void kill() {
-    proc_.signal(SIGKILL);
-    proc_.wait(5s);
-  }
-
-private:
-  test::child_process proc_;
-  bool ready_ = false;
-};
-
-// A plain hiredis connection for looking at what the mirror wrote.
-class redis_peek {
-public:
-  explicit redis_peek(uint16_t port) : c_(redisConnect("127.0.0.1", port)) {
-  }
-  ~redis_peek() {
-    if (c_ != nullptr) {
-      redisFree(c_);
-    }
-  }
-
-  // GET key (nullopt: missing); PTTL into `ttl_ms` if given.
-  std::optional<std::string> get(const std::string& key, long long* ttl_ms = nullptr) {
-    auto* r = static_cast<redisReply*>(redisCommand(c_, "GET %s", key.c_str()));
-    std::optional<std::string> out;
-    if (r != nullptr && r->type == REDIS_REPLY_STRING) {
-      out = std::string{r->str, r->len};
-    }
-    freeReplyObject(r);
-    if (ttl_ms != nullptr) {
-      auto* t = static_cast<redisReply*>(redisCommand(c_, "PTTL %s", key.c_str()));
-      *ttl_ms = t != nullptr && t->type == REDIS_REPLY_INTEGER ? t->integer : -3;
-      freeReplyObject(t);
-    }
-    return out;
-  }
-
-  void command(const char* cmd) {
-    freeReplyObject(redisCommand(c_, cmd));
-  }
-
-private:
-  redisContext* c_;
-};
-
 // Polls `pred` until it holds or 10 s passed.
 bool eventually(const std::function<bool()>& pred) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -117,7 +53,7 @@ bool eventually(const std::function<bool()>& pred) {
 TEST(agg_redis, the_mirror_follows_merges_and_rebuilds_after_a_restart) {
   test::temp_dir dir{"shoal-redis"};
   auto port = free_port();
-  auto server = std::make_unique<redis_server>(port, dir.path());
+  auto server = std::make_unique<test::redis_server>(SHOAL_REDIS_SERVER, port, dir.path());
   ASSERT_TRUE(server->ready());
   test::http_node n{[port](node_config& cfg) {
     cache::redis_mirror_config m;
@@ -136,7 +72,7 @@ TEST(agg_redis, the_mirror_follows_merges_and_rebuilds_after_a_restart) {
   }
   auto bucket = n.call("GET", "/v1/aggregates/views/home")["from"].get<int64_t>();
   auto views_key = "shoal:agg:views:home:" + std::to_string(bucket);
-  redis_peek peek{port};
+  test::redis_peek peek{port};
   ASSERT_TRUE(eventually([&] { return peek.get(views_key) == "15"; }));
   long long ttl = 0;
   peek.get(views_key, &ttl);
@@ -153,9 +89,9 @@ TEST(agg_redis, the_mirror_follows_merges_and_rebuilds_after_a_restart) {
   n.call("POST", "/v1/aggregates/views/merge", {{"entity", "home"}, {"delta", 1}});
   n.call("POST", "/v1/aggregates/views/merge", {{"entity", "blog"}, {"delta", 2}});
   n.call("POST", "/v1/cache/check", nullptr, 503);
-  server = std::make_unique<redis_server>(port, dir.path());
+  server = std::make_unique<test::redis_server>(SHOAL_REDIS_SERVER, port, dir.path());
   ASSERT_TRUE(server->ready());
-  redis_peek again{port};
+  test::redis_peek again{port};
   ASSERT_TRUE(eventually([&] { return again.get(views_key) == "16"; }));
   EXPECT_TRUE(eventually([&] {
     auto c = n.call("POST", "/v1/cache/check");
