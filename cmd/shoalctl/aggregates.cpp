@@ -181,16 +181,19 @@ void add_aggregate_commands(CLI::App& app, context& ctx, int& code) {
   watch->add_option("name", name)->required();
   watch->callback([&] {
     code = follow(ctx, agg_path(name, "watch"), [&](const json& m) {
+      auto type = m.value("type", "");
       if (ctx.output == "json") {
         std::cout << m.dump() << std::endl;
-      } else {
+      } else if (type == "lagged" || type == "error") {
+        std::cerr << m.dump() << std::endl;
+      } else if (type == "merge") {
         std::cout << m.value("entity", "") << " bucket " << m.value("bucket", 0) << " "
                   << m["delta"].dump()
                   << (m.contains("event_id") ? " event " + m["event_id"].get<std::string>()
                                              : std::string{})
                   << std::endl;
       }
-      return m.value("type", "") == "lagged" ? server_error : ok;
+      return type == "lagged" || type == "error" ? server_error : ok;
     });
   });
 
