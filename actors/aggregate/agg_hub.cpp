@@ -40,14 +40,20 @@ struct hub_state {
 
 using hub_pointer = caf::stateful_actor<hub_state>*;
 
-// The node's mirror, or an error naming the member without one.
-result<std::shared_ptr<cell_mirror>> mirror_of(hub_pointer self) {
-  if (auto m = self->state.mirror->get()) {
-    return m;
+// Asks the node's mirror (`fn`); an error names the member without one.
+template <class T>
+caf::result<T> ask_mirror(hub_pointer self,
+                          void (cell_mirror::*fn)(std::function<void(result<T>)>)) {
+  auto m = self->state.mirror->get();
+  if (!m) {
+    return to_caf_error(error{errc::not_found,
+                              self->state.member
+                                + " has no Redis mirror (start every member with "
+                                  "--cache-redis)"});
   }
-  return fail(errc::not_found, self->state.member
-                                 + " has no Redis mirror (start every member with "
-                                   "--cache-redis)");
+  auto rp = self->make_response_promise<T>();
+  ((*m).*fn)(deliver_to(rp));
+  return rp;
 }
 
 caf::behavior hub_impl(hub_pointer self, merge_hooks* hooks, mirror_slot* mirror,
@@ -78,24 +84,8 @@ caf::behavior hub_impl(hub_pointer self, merge_hooks* hooks, mirror_slot* mirror
       st.watches.emplace(relay.address(), id);
       return true;
     },
-    [self](rebuild_atom) -> caf::result<uint64_t> {
-      auto m = mirror_of(self);
-      if (!m) {
-        return to_caf_error(m.err());
-      }
-      auto rp = self->make_response_promise<uint64_t>();
-      (*m)->rebuild(deliver_to(rp));
-      return rp;
-    },
-    [self](check_atom) -> caf::result<mirror_report> {
-      auto m = mirror_of(self);
-      if (!m) {
-        return to_caf_error(m.err());
-      }
-      auto rp = self->make_response_promise<mirror_report>();
-      (*m)->compare(deliver_to(rp));
-      return rp;
-    },
+    [self](rebuild_atom) { return ask_mirror<uint64_t>(self, &cell_mirror::rebuild); },
+    [self](check_atom) { return ask_mirror<mirror_report>(self, &cell_mirror::compare); },
   };
 }
 

@@ -743,8 +743,18 @@ agg_service::watch(std::string name, std::shared_ptr<merge_sink> sink) {
 constexpr auto cache_timeout = std::chrono::seconds{120};
 
 template <class T, class Atom>
-void agg_service::ask_hubs(Atom what,
-                           std::function<void(result<std::vector<T>>)> done) const {
+void agg_service::ask_mirrors(Atom what,
+                              void (cell_mirror::*local)(std::function<void(result<T>)>),
+                              std::function<void(result<T>)> done) const {
+  if (!hub_) {
+    auto m = mirror_->get();
+    if (!m) {
+      done(error{errc::not_found, "no Redis mirror (start shoald with --cache-redis)"});
+      return;
+    }
+    ((*m).*local)(std::move(done));
+    return;
+  }
   std::vector<caf::actor> hubs;
   for (size_t i = 0; i < dir_->identity().members.size(); ++i) {
     if (i == dir_->self_index()) {
@@ -760,56 +770,27 @@ void agg_service::ask_hubs(Atom what,
   }
   gather<T>(bridge_, std::move(hubs),
             std::chrono::duration_cast<std::chrono::milliseconds>(cache_timeout),
-            std::move(done), what);
+            std::function<void(result<std::vector<T>>)>{
+              [done = std::move(done)](result<std::vector<T>> r) {
+                if (!r) {
+                  done(std::move(r).err());
+                  return;
+                }
+                T total{};
+                for (const auto& part : *r) {
+                  total += part;
+                }
+                done(std::move(total));
+              }},
+            what);
 }
 
 void agg_service::cache_rebuild(std::function<void(result<uint64_t>)> done) {
-  if (!hub_) {
-    auto m = mirror_->get();
-    if (!m) {
-      done(error{errc::not_found, "no Redis mirror (start shoald with --cache-redis)"});
-      return;
-    }
-    m->rebuild(std::move(done));
-    return;
-  }
-  ask_hubs<uint64_t>(rebuild_atom_v, std::function<void(result<std::vector<uint64_t>>)>{
-                                       [done](result<std::vector<uint64_t>> r) {
-                                         if (!r) {
-                                           done(std::move(r).err());
-                                           return;
-                                         }
-                                         uint64_t total = 0;
-                                         for (auto n : *r) {
-                                           total += n;
-                                         }
-                                         done(total);
-                                       }});
+  ask_mirrors<uint64_t>(rebuild_atom_v, &cell_mirror::rebuild, std::move(done));
 }
 
 void agg_service::cache_check(std::function<void(result<mirror_report>)> done) {
-  if (!hub_) {
-    auto m = mirror_->get();
-    if (!m) {
-      done(error{errc::not_found, "no Redis mirror (start shoald with --cache-redis)"});
-      return;
-    }
-    m->compare(std::move(done));
-    return;
-  }
-  ask_hubs<mirror_report>(
-    check_atom_v, std::function<void(result<std::vector<mirror_report>>)>{
-                    [done](result<std::vector<mirror_report>> r) {
-                      if (!r) {
-                        done(std::move(r).err());
-                        return;
-                      }
-                      mirror_report total;
-                      for (const auto& one : *r) {
-                        total += one;
-                      }
-                      done(total);
-                    }});
+  ask_mirrors<mirror_report>(check_atom_v, &cell_mirror::compare, std::move(done));
 }
 
 void agg_service::stop() {

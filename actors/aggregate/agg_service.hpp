@@ -188,9 +188,11 @@ private:
     call_shard<T>(*dir_, bridge_, shard_kind::aggregates, shard, shards_[shard],
                   std::move(done), std::move(xs)...);
   }
-  // Asks every member's hub for `T`s (its share of a cache request).
+  // A cache request: this node's mirror (`local`), or in a cluster every
+  // member's hub (`what`), the answers added up.
   template <class T, class Atom>
-  void ask_hubs(Atom what, std::function<void(result<std::vector<T>>)> done) const;
+  void ask_mirrors(Atom what, void (cell_mirror::*local)(std::function<void(result<T>)>),
+                   std::function<void(result<T>)> done) const;
   // Sends a catalog change to the catalog that makes it.
   template <class... Ts>
   void change_catalog(std::function<void(result<bool>)> done, Ts... xs);
