@@ -77,9 +77,12 @@ private:
         std::lock_guard guard{self->sh_.mtx};
         if (!self->sh_.marker.empty()
             && msg.find(self->sh_.marker) != std::string::npos) {
-          self->sh_.arrived++;
           self->sh_.last_arrival = steady::now();
-          self->sh_.cv.notify_all();
+          // Only the last arrival wakes the timing thread: a wake per
+          // frame would cost the client a context switch per watcher.
+          if (++self->sh_.arrived >= self->sh_.connected) {
+            self->sh_.cv.notify_all();
+          }
         }
       }
       self->read();

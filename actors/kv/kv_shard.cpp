@@ -1,6 +1,7 @@
 #include "actors/kv/kv_shard.hpp"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include <caf/actor_cast.hpp>
@@ -87,6 +88,9 @@ struct kv_shard_state {
   std::unordered_map<uint64_t, watcher> watchers;
   std::unordered_map<std::string, std::vector<uint64_t>> exact_watchers;
   std::vector<uint64_t> pattern_watchers;
+  // The registrations of each watcher actor (found without a scan when it
+  // registers again or goes down).
+  std::map<caf::actor_addr, std::vector<uint64_t>> by_actor;
   metrics::counter* commit_failures = nullptr;
 };
 
@@ -130,6 +134,10 @@ void publish(shard_pointer self, const std::vector<kv::event>& events) {
   if (st.watchers.empty()) {
     return;
   }
+  // One message per event, shared by every watcher it goes to (their
+  // handlers read it without copying).
+  caf::message msg;
+  const kv::event* in_msg = nullptr;
   auto send = [&](uint64_t id, const kv::event& ev) {
     auto it = st.watchers.find(id);
     if (it == st.watchers.end()) {
@@ -141,7 +149,11 @@ void publish(shard_pointer self, const std::vector<kv::event>& events) {
       return;
     }
     if (w.pattern.matches(ev.key)) {
-      caf::anon_send(w.handle, ev);
+      if (in_msg != &ev) {
+        msg = caf::make_message(ev);
+        in_msg = &ev;
+      }
+      caf::anon_send(w.handle, msg);
     }
   };
   for (const auto& ev : events) {
@@ -158,12 +170,15 @@ void publish(shard_pointer self, const std::vector<kv::event>& events) {
 
 void unregister_watcher(shard_pointer self, const caf::actor_addr& who) {
   auto& st = self->state;
-  for (auto it = st.watchers.begin(); it != st.watchers.end();) {
-    if (it->second.handle.address() != who) {
-      ++it;
+  auto registered = st.by_actor.find(who);
+  if (registered == st.by_actor.end()) {
+    return;
+  }
+  for (auto id : registered->second) {
+    auto it = st.watchers.find(id);
+    if (it == st.watchers.end()) {
       continue;
     }
-    auto id = it->first;
     if (it->second.pattern.type() == key_pattern::kind::exact) {
       auto& ids = st.exact_watchers[it->second.pattern.stem()];
       ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
@@ -174,8 +189,9 @@ void unregister_watcher(shard_pointer self, const caf::actor_addr& who) {
       auto& ids = st.pattern_watchers;
       ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
     }
-    it = st.watchers.erase(it);
+    st.watchers.erase(it);
   }
+  st.by_actor.erase(registered);
 }
 
 // Registers a watcher at the shard's durable revision D: the watcher reads
@@ -216,6 +232,7 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
   // while) replaces its registration: each change reaches it once.
   unregister_watcher(self, req.watcher.address());
   auto id = st.next_watcher++;
+  st.by_actor[req.watcher.address()].push_back(id);
   st.watchers.emplace(id, kv_shard_state::watcher{req.watcher, pattern,
                                                   req.no_put, req.no_delete});
   if (pattern.type() == key_pattern::kind::exact) {

@@ -82,7 +82,7 @@ bool wanted(const kv_watch_state& st, const kv::event& ev) {
 }
 
 // Offers one event; false if the sink is full (the event becomes stalled).
-bool offer(watch_pointer self, kv::event ev) {
+bool offer(watch_pointer self, const kv::event& ev) {
   auto& st = self->state;
   if (ev.revision <= st.position[ev.shard]) {
     return true; // already delivered
@@ -93,7 +93,7 @@ bool offer(watch_pointer self, kv::event ev) {
     return true;
   }
   st.position[ev.shard] = prev;
-  st.stalled = std::move(ev);
+  st.stalled = ev;
   return false;
 }
 
@@ -279,7 +279,7 @@ void pump(watch_pointer self) {
   }
 }
 
-void on_live(watch_pointer self, kv::event ev) {
+void on_live(watch_pointer self, const kv::event& ev) {
   auto& st = self->state;
   if (st.ended || ev.shard >= st.links.size() || !st.links[ev.shard].attached) {
     // A detached shard's changes are read again when it is back.
@@ -287,13 +287,13 @@ void on_live(watch_pointer self, kv::event ev) {
   }
   auto busy = !synced(st) || st.stalled || !st.catchups.empty() || !st.live.empty();
   if (!busy) {
-    if (!offer(self, std::move(ev))) {
+    if (!offer(self, ev)) {
       schedule_retry(self);
     }
     return;
   }
   st.live_bytes += ev.value.size() + ev.key.size();
-  st.live.push_back(std::move(ev));
+  st.live.push_back(ev);
   if (st.live_bytes > st.opts.max_backlog_bytes) {
     // Nothing is dropped silently: the consumer learns where to resume.
     st.sink->on_lagged(kv::encode_cursor(st.position));
@@ -426,7 +426,7 @@ caf::behavior kv_watch_impl(caf::stateful_actor<kv_watch_state>* self,
   });
   self->delayed_send(self, st.opts.progress_interval, progress_atom_v);
   return {
-    [self](kv::event& ev) { on_live(self, std::move(ev)); },
+    [self](const kv::event& ev) { on_live(self, ev); },
     [self](watch_atom, uint16_t shard) {
       auto& st = self->state;
       if (!st.ended && !st.links[shard].attached && !st.links[shard].actor) {

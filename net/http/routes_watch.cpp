@@ -58,18 +58,29 @@ public:
   }
 
   bool on_event(const kv::event& ev, const std::string& c) override {
-    json j{{"type", "event"},
-           {"key", ev.key},
-           {"operation", kv::to_string(ev.op)},
-           {"revision", ev.revision},
-           {"prev_revision", ev.prev_revision},
-           {"shard", ev.shard},
-           {"at", format_rfc3339(ev.at)},
-           {"cursor", c}};
-    if (ev.op == kv::operation::put) {
-      j["value"] = base64_encode(ev.value);
+    // One change goes to every watcher of its pattern, one after another
+    // on this thread: the frame without its cursor is rendered once.
+    thread_local kv::event last;
+    thread_local std::string rendered;
+    if (rendered.empty() || !(ev == last)) {
+      json j{{"type", "event"},
+             {"key", ev.key},
+             {"operation", kv::to_string(ev.op)},
+             {"revision", ev.revision},
+             {"prev_revision", ev.prev_revision},
+             {"shard", ev.shard},
+             {"at", format_rfc3339(ev.at)}};
+      if (ev.op == kv::operation::put) {
+        j["value"] = base64_encode(ev.value);
+      }
+      rendered = to_text(j);
+      rendered.pop_back(); // the closing brace: the cursor goes last
+      last = ev;
     }
-    return send(to_text(j));
+    std::string text;
+    text.reserve(rendered.size() + c.size() + 14);
+    text.append(rendered).append(R"(,"cursor":")").append(c).append(R"("})");
+    return send(std::move(text));
   }
 
   bool on_progress(const std::string& c) override {

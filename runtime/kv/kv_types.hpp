@@ -51,6 +51,8 @@ struct event {
   std::string value;
   time_point at;
   uint16_t shard = 0;
+
+  friend bool operator==(const event&, const event&) = default;
 };
 
 /// One version in a key's history (a delete or expiry is a version too).
