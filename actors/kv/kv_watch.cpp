@@ -424,7 +424,13 @@ caf::behavior kv_watch_impl(caf::stateful_actor<kv_watch_state>* self,
       }
     }
   });
-  self->delayed_send(self, st.opts.progress_interval, progress_atom_v);
+  // Watches opened together do not beat together: the first heartbeat
+  // comes after 0.5–1.5 intervals, by the actor's id, which spreads a
+  // burst of watches' heartbeats over the interval.
+  auto phase = (self->id() * 2654435761u) % 1024;
+  self->delayed_send(self, st.opts.progress_interval / 2
+                             + st.opts.progress_interval * phase / 1024,
+                     progress_atom_v);
   return {
     [self](const kv::event& ev) { on_live(self, ev); },
     [self](watch_atom, uint16_t shard) {
