@@ -288,38 +288,54 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     return {};
   }
 
-  // True if key `key` (under the prefix) is this node's to rebuild and
-  // count: its cell's shard is local. The aggregate name may hold `:`, so
-  // the first split that names a defined aggregate wins; a key of none is
-  // the catalog keeper's.
-  bool owns(std::string_view key) const {
+  // Whose key `key` (under the prefix) is: its cell's shard is local
+  // (`here`) or another member's, or it names no defined aggregate. The
+  // aggregate name may hold `:`, so the first split that names a defined
+  // aggregate wins.
+  enum class key_owner : uint8_t { here, elsewhere, no_aggregate };
+
+  key_owner owner_of_key(std::string_view key) const {
     auto& svc = node_.aggregates();
-    if (svc.shards().empty()) {
-      return true;
-    }
     auto rest = key.substr(cfg.prefix.size());
     auto last = rest.rfind(':');
     if (last == std::string_view::npos) {
-      return svc.keeps_catalog();
+      return key_owner::no_aggregate;
     }
     auto cell = rest.substr(0, last);
     for (auto colon = cell.find(':'); colon != std::string_view::npos;
          colon = cell.find(':', colon + 1)) {
       auto name = cell.substr(0, colon);
       if (svc.find(name)) {
-        return svc.is_local(svc.shard_of(name, cell.substr(colon + 1)));
+        return svc.is_local(svc.shard_of(name, cell.substr(colon + 1)))
+                 ? key_owner::here
+                 : key_owner::elsewhere;
       }
     }
-    return svc.keeps_catalog();
+    return key_owner::no_aggregate;
   }
 
-  // Deletes every key of this node's that starts with `key_prefix`.
-  result<void> delete_prefix(const std::string& key_prefix) {
-    return scan_keys(key_prefix, [this](const redisReply& keys) {
+  // True if `key` is this node's to rebuild and count. A key of no defined
+  // aggregate is the catalog keeper's.
+  bool owns(std::string_view key) const {
+    auto o = owner_of_key(key);
+    return o == key_owner::here
+           || (o == key_owner::no_aggregate && node_.aggregates().keeps_catalog());
+  }
+
+  // A key left by a dropped aggregate (deleted by the catalog's keeper).
+  bool orphaned(std::string_view key) const {
+    return owner_of_key(key) == key_owner::no_aggregate
+           && node_.aggregates().keeps_catalog();
+  }
+
+  // Deletes every key that starts with `key_prefix` and passes `mine`.
+  result<void> delete_prefix(const std::string& key_prefix,
+                             bool (core::*mine)(std::string_view) const) {
+    return scan_keys(key_prefix, [this, mine](const redisReply& keys) {
       size_t sent = 0;
       for (size_t i = 0; i < keys.elements; ++i) {
         std::string_view key{keys.element[i]->str, keys.element[i]->len};
-        if (owns(key)) {
+        if ((this->*mine)(key)) {
           redisAppendCommand(ctx.get(), "UNLINK %b", key.data(), key.size());
           ++sent;
         }
@@ -340,7 +356,7 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     }
     rebuilding = true;
     rebuilt = 0;
-    if (auto gone = delete_prefix(cfg.prefix); !gone) {
+    if (auto gone = delete_prefix(cfg.prefix, &core::owns); !gone) {
       finish_rebuild(std::move(gone).err());
       return;
     }
@@ -481,7 +497,9 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
         stale = true;
       }
     } else if (auto* d = std::get_if<drop_job>(&j)) {
-      if (!ctx || !delete_prefix(cfg.prefix + d->name + ":")) {
+      // Only keys of no defined aggregate: with `:` in names, `a:` is
+      // also the start of the keys of an aggregate `a:b`.
+      if (!ctx || !delete_prefix(cfg.prefix + d->name + ":", &core::orphaned)) {
         std::lock_guard guard{mtx};
         stale = true;
       }

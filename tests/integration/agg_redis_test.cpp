@@ -107,10 +107,17 @@ TEST(agg_redis, the_mirror_follows_merges_and_rebuilds_after_a_restart) {
   EXPECT_EQ(n.call("POST", "/v1/cache/check")["in_sync"], true);
   EXPECT_EQ(again.get("shoal:agg:views:blog:" + std::to_string(bucket)), "2");
 
-  // A drop removes the aggregate's keys.
+  // A drop removes the aggregate's keys, and only its: the keys of
+  // `views:hot` start with `views:` too.
+  n.call("PUT", "/v1/aggregates/views:hot", {{"kind", "sum"}}, 201);
+  n.call("POST", "/v1/aggregates/views:hot/merge", {{"entity", "home"}, {"delta", 7}});
+  ASSERT_TRUE(eventually([&] { return again.get("shoal:agg:views:hot:home:0") == "7"; }));
   n.call("DELETE", "/v1/aggregates/views");
   EXPECT_TRUE(eventually([&] { return !again.get(views_key).has_value(); }));
-  EXPECT_EQ(n.call("POST", "/v1/cache/check")["in_sync"], true);
+  EXPECT_EQ(again.get("shoal:agg:views:hot:home:0"), "7");
+  auto after_drop = n.call("POST", "/v1/cache/check");
+  EXPECT_EQ(after_drop["cells"], 2) << after_drop.dump();
+  EXPECT_EQ(after_drop["in_sync"], true) << after_drop.dump();
   n.stop();
 }
 
