@@ -112,8 +112,9 @@ void end(relay_pointer self, const error& e) {
   self->quit();
 }
 
-caf::behavior relay_impl(relay_pointer self, const directory* dir, caf::actor local_hub,
-                         std::string name, std::shared_ptr<merge_sink> sink) {
+caf::behavior relay_impl(relay_pointer self, std::vector<member_hub> hubs,
+                         std::chrono::milliseconds timeout, std::string name,
+                         std::shared_ptr<merge_sink> sink) {
   auto& st = self->state;
   st.sink = std::move(sink);
   self->set_down_handler([self](caf::down_msg& dm) {
@@ -124,26 +125,12 @@ caf::behavior relay_impl(relay_pointer self, const directory* dir, caf::actor lo
                         + "; merges on its shards are no longer watched"});
     }
   });
-  const auto& members = dir->identity().members;
-  std::vector<std::pair<caf::actor, std::string>> hubs;
-  for (size_t i = 0; i < members.size(); ++i) {
-    if (i == dir->self_index()) {
-      hubs.emplace_back(local_hub, members[i].name);
-      continue;
-    }
-    auto hub = dir->hub_of(i);
-    if (!hub) {
-      end(self, hub.err());
-      return {};
-    }
-    hubs.emplace_back(caf::actor_cast<caf::actor>(*hub), members[i].name);
-  }
   st.pending = hubs.size();
   auto me = caf::actor_cast<caf::actor>(self);
   for (auto& [hub, member] : hubs) {
     st.hubs.emplace(hub.address(), member);
     self->monitor(hub);
-    self->request(hub, caf::duration{dir->forward_timeout()}, watch_atom_v, name, me)
+    self->request(hub, caf::duration{timeout}, watch_atom_v, name, me)
       .then(
         [self](bool) {
           auto& s = self->state;
@@ -173,10 +160,29 @@ caf::actor spawn_agg_hub(caf::actor_system& sys, merge_hooks& hooks, mirror_slot
   return sys.spawn(hub_impl, &hooks, &mirror, std::move(member));
 }
 
-caf::actor spawn_merge_relay(caf::actor_system& sys, const directory& dir,
-                             caf::actor local_hub, std::string name,
+result<std::vector<member_hub>> member_hubs(const directory& dir,
+                                            const caf::actor& local_hub) {
+  const auto& members = dir.identity().members;
+  std::vector<member_hub> out;
+  out.reserve(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i == dir.self_index()) {
+      out.push_back({local_hub, members[i].name});
+      continue;
+    }
+    auto hub = dir.hub_of(i);
+    if (!hub) {
+      return std::move(hub).err();
+    }
+    out.push_back({caf::actor_cast<caf::actor>(*hub), members[i].name});
+  }
+  return out;
+}
+
+caf::actor spawn_merge_relay(caf::actor_system& sys, std::vector<member_hub> hubs,
+                             std::chrono::milliseconds timeout, std::string name,
                              std::shared_ptr<merge_sink> sink) {
-  return sys.spawn(relay_impl, &dir, std::move(local_hub), std::move(name),
+  return sys.spawn(relay_impl, std::move(hubs), timeout, std::move(name),
                    std::move(sink));
 }
 

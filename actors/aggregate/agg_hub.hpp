@@ -16,8 +16,10 @@
 // on that member's shards would be missed, and a merge watch has no
 // cursor to resume from.
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 
@@ -52,11 +54,22 @@ public:
 caf::actor spawn_agg_hub(caf::actor_system& sys, merge_hooks& hooks, mirror_slot& mirror,
                          std::string member);
 
-/// Spawns the relay of one merge watch on aggregate `name` across every
-/// member of `dir` (`local_hub`: this node's). The watch ends when the
+/// One member's hub, with the member's name (for messages).
+struct member_hub {
+  caf::actor hub;
+  std::string member;
+};
+
+/// The hub of every member of `dir` (`local_hub`: this node's), or
+/// `unavailable` if one is not reachable.
+result<std::vector<member_hub>> member_hubs(const directory& dir,
+                                            const caf::actor& local_hub);
+
+/// Spawns the relay of one merge watch on aggregate `name` across `hubs`
+/// (each registration waits up to `timeout`). The watch ends when the
 /// relay is sent an exit.
-caf::actor spawn_merge_relay(caf::actor_system& sys, const directory& dir,
-                             caf::actor local_hub, std::string name,
+caf::actor spawn_merge_relay(caf::actor_system& sys, std::vector<member_hub> hubs,
+                             std::chrono::milliseconds timeout, std::string name,
                              std::shared_ptr<merge_sink> sink);
 
 } // namespace shoal

@@ -713,12 +713,8 @@ result<void> agg_service::can_watch() const {
   if (!hub_) {
     return {};
   }
-  for (size_t i = 0; i < dir_->identity().members.size(); ++i) {
-    if (i != dir_->self_index()) {
-      if (auto hub = dir_->hub_of(i); !hub) {
-        return std::move(hub).err();
-      }
-    }
+  if (auto hubs = member_hubs(*dir_, hub_); !hubs) {
+    return std::move(hubs).err();
   }
   return {};
 }
@@ -729,12 +725,15 @@ agg_service::watch(std::string name, std::shared_ptr<merge_sink> sink) {
     auto id = hooks_->add(std::move(name),
                           [sink](const merge_event& ev) { sink->on_merge(ev); });
     sink->on_ready();
-    return std::make_unique<merge_watch>([hooks = hooks_.get(), id] { hooks->remove(id); });
+    return std::make_unique<merge_watch>(
+      [hooks = hooks_.get(), id] { hooks->remove(id); });
   }
-  if (auto ok = can_watch(); !ok) {
-    return std::move(ok).err();
+  auto hubs = member_hubs(*dir_, hub_);
+  if (!hubs) {
+    return std::move(hubs).err();
   }
-  auto relay = spawn_merge_relay(*sys_, *dir_, hub_, std::move(name), std::move(sink));
+  auto relay = spawn_merge_relay(*sys_, std::move(*hubs), dir_->forward_timeout(),
+                                 std::move(name), std::move(sink));
   return std::make_unique<merge_watch>(
     [relay] { caf::anon_send_exit(relay, caf::exit_reason::user_shutdown); });
 }
@@ -755,18 +754,14 @@ void agg_service::ask_mirrors(Atom what,
     ((*m).*local)(std::move(done));
     return;
   }
+  auto members = member_hubs(*dir_, hub_);
+  if (!members) {
+    done(std::move(members).err());
+    return;
+  }
   std::vector<caf::actor> hubs;
-  for (size_t i = 0; i < dir_->identity().members.size(); ++i) {
-    if (i == dir_->self_index()) {
-      hubs.push_back(hub_);
-      continue;
-    }
-    auto hub = dir_->hub_of(i);
-    if (!hub) {
-      done(std::move(hub).err());
-      return;
-    }
-    hubs.push_back(caf::actor_cast<caf::actor>(*hub));
+  for (auto& m : *members) {
+    hubs.push_back(std::move(m.hub));
   }
   gather<T>(bridge_, std::move(hubs),
             std::chrono::duration_cast<std::chrono::milliseconds>(cache_timeout),

@@ -45,7 +45,8 @@ directory::node_actor_of(size_t member, caf::strong_actor_ptr shard_table::*fiel
     return std::move(table).err();
   }
   if (!((**table).*field)) {
-    return fail(errc::unavailable, what + " of " + id_.members[member].name + " is not published");
+    return fail(errc::unavailable,
+                what + " of " + id_.members[member].name + " is not published");
   }
   return (**table).*field;
 }

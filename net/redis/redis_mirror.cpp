@@ -47,7 +47,7 @@ struct repopulate_job {
   std::function<void(result<uint64_t>)> done;
 };
 struct check_job {
-  std::function<void(result<check_report>)> done;
+  std::function<void(result<mirror_report>)> done;
 };
 // One page of a rebuild's scan, queued by the shard that read it: behind
 // every update that shard queued before, ahead of every later one.
@@ -97,7 +97,7 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     push(repopulate_job{std::move(done)});
   }
 
-  void compare(std::function<void(result<check_report>)> done) override {
+  void compare(std::function<void(result<mirror_report>)> done) override {
     push(check_job{std::move(done)});
   }
 
@@ -449,8 +449,8 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     return {};
   }
 
-  result<check_report> compare() {
-    check_report rep;
+  result<mirror_report> compare() {
+    mirror_report rep;
     auto ok = each_page([&](const std::vector<agg::cell_snapshot>& page) {
       for (const auto& c : page) {
         auto key = key_of(c);
@@ -512,7 +512,7 @@ struct redis_mirror::core : cell_mirror, std::enable_shared_from_this<redis_mirr
     } else if (auto* p = std::get_if<page_job>(&j)) {
       on_page(*p);
     } else if (auto* k = std::get_if<check_job>(&j)) {
-      k->done(ctx ? compare() : result<check_report>{fail(errc::unavailable, "no Redis")});
+      k->done(ctx ? compare() : result<mirror_report>{fail(errc::unavailable, "no Redis")});
     }
   }
 
@@ -566,14 +566,6 @@ void redis_mirror::stop() {
     core_->cv.notify_all();
   }
   core_->thread.join();
-}
-
-void redis_mirror::repopulate(std::function<void(result<uint64_t>)> done) {
-  core_->rebuild(std::move(done));
-}
-
-void redis_mirror::check(std::function<void(result<check_report>)> done) {
-  core_->compare(std::move(done));
 }
 
 std::function<std::unique_ptr<node_service>(node&)>

@@ -22,18 +22,17 @@ struct redis_mirror_config {
   std::chrono::milliseconds retry{500};
 };
 
-/// What `check` found, cell by cell.
-using check_report = mirror_report;
-
 /// Mirrors every aggregate cell into Redis, write-through after the
 /// durable commit: the value as the JSON the HTTP API returns (`42`,
 /// `{"estimate":1834}`, …), with the cell's expiry as the key's. Redis is
 /// never read as truth. When the server is unreachable, updates are
 /// dropped; once it is back (a restart may have emptied it) the mirror
 /// repopulates: it deletes the keys under its prefix and writes every live
-/// cell again from the shards. `repopulate` and `check` (compare every
-/// cell with Redis) can also be asked for. In a cluster every member
-/// mirrors the cells of its own shards into the same server: a rebuild
+/// cell again from the shards. A rebuild and a check (compare every cell
+/// with Redis) can also be asked for, through `agg_service`'s
+/// `cache_rebuild` and `cache_check` (the mirror is its `cell_mirror`).
+/// In a cluster every member mirrors the cells of its own shards into the
+/// same server: a rebuild
 /// deletes and rewrites only those, and a check counts only their keys
 /// (a key of an aggregate that no longer exists belongs to the member
 /// that keeps the catalog). A node service named `redis-mirror`; one
@@ -49,11 +48,6 @@ public:
   result<void> start() override;
   void stop() override;
 
-  /// Rebuilds the mirror of this node's shards; `done` gets the cells
-  /// written.
-  void repopulate(std::function<void(result<uint64_t>)> done);
-  /// Compares every live cell of this node's shards with its Redis key.
-  void check(std::function<void(result<check_report>)> done);
 
   struct core;
 
