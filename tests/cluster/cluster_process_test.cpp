@@ -1,10 +1,6 @@
 // Three shoald processes on 127.0.0.1 joined over the CAF middleman.
 
-#include <arpa/inet.h>
 #include <csignal>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -30,21 +26,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr uint32_t shards = 16;
 
-// A port that was free a moment ago: the initial cluster must name every
-// member's address before any of them starts.
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class cluster3 : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -52,7 +33,8 @@ protected:
       if (!initial_.empty()) {
         initial_ += ",";
       }
-      initial_ += "n" + std::to_string(i) + "=127.0.0.1:" + std::to_string(free_port());
+      initial_ += "n" + std::to_string(i) + "=127.0.0.1:"
+                  + std::to_string(test::free_port());
     }
     nodes_.resize(4);
   }
@@ -818,7 +800,7 @@ struct merge_log {
 
 TEST_F(cluster3, merge_watches_and_the_read_cache_span_every_member) {
   test::temp_dir redis_dir{"shoal-cluster-redis"};
-  auto redis_port = free_port();
+  auto redis_port = test::free_port();
   test::redis_server redis{SHOAL_REDIS_SERVER, redis_port, redis_dir.path()};
   ASSERT_TRUE(redis.ready());
   extra_args_ = {"--cache-redis", "127.0.0.1:" + std::to_string(redis_port)};
@@ -962,7 +944,7 @@ TEST_F(cluster3, a_data_dir_of_another_cluster_or_member_refuses_to_start) {
   };
   // Another member list.
   auto a = args(1);
-  auto other = "n1=127.0.0.1:" + std::to_string(free_port()) + ",n2=127.0.0.1:1";
+  auto other = "n1=127.0.0.1:" + std::to_string(test::free_port()) + ",n2=127.0.0.1:1";
   for (size_t i = 0; i + 1 < a.size(); ++i) {
     if (a[i] == "--initial-cluster") {
       a[i + 1] = other;

@@ -3,9 +3,6 @@
 // server restart (empty) followed by the automatic repopulate, merges
 // while the server is down, FLUSHALL then repopulate on demand, and drop.
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <thread>
@@ -26,18 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // Polls `pred` until it holds or 10 s passed.
 bool eventually(const std::function<bool()>& pred) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -52,7 +37,7 @@ bool eventually(const std::function<bool()>& pred) {
 
 TEST(agg_redis, the_mirror_follows_merges_and_rebuilds_after_a_restart) {
   test::temp_dir dir{"shoal-redis"};
-  auto port = free_port();
+  auto port = test::free_port();
   auto server = std::make_unique<test::redis_server>(SHOAL_REDIS_SERVER, port, dir.path());
   ASSERT_TRUE(server->ready());
   test::http_node n{[port](node_config& cfg) {

@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
+#include <netinet/in.h>
 #include <poll.h>
+#include <random>
+#include <sys/socket.h>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <thread>
@@ -16,6 +19,46 @@
 #include <nlohmann/json.hpp>
 
 namespace shoal::test {
+
+namespace {
+
+// The low end of the kernel's ephemeral port range (32768 if unreadable).
+uint16_t ephemeral_low() {
+  std::ifstream in{"/proc/sys/net/ipv4/ip_local_port_range"};
+  unsigned low = 0;
+  if (in >> low && low > 2048 && low <= 65535) {
+    return static_cast<uint16_t>(low);
+  }
+  return 32768;
+}
+
+bool bindable(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+} // namespace
+
+uint16_t free_port() {
+  static std::mt19937 gen{std::random_device{}()};
+  std::uniform_int_distribution<unsigned> pick{1024, ephemeral_low() - 1u};
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    auto port = static_cast<uint16_t>(pick(gen));
+    if (bindable(port)) {
+      return port;
+    }
+  }
+  throw std::runtime_error("no free port below the ephemeral range");
+}
 
 child_process::child_process(const std::string& program,
                              const std::vector<std::string>& args,

@@ -85,6 +85,12 @@ start_shoald(const std::string& program, const std::vector<std::string>& args,
              const std::string& ports_file,
              std::chrono::steady_clock::duration timeout = std::chrono::seconds{20});
 
+/// A loopback TCP port that was free a moment ago, for a process that
+/// must be told its port before it starts (a cluster member's address, a
+/// Redis server). Taken below the kernel's ephemeral range, so no port-0
+/// bind or outgoing connection elsewhere can be handed it meanwhile.
+uint16_t free_port();
+
 bool kill_under_load(
   const std::string& program, const std::vector<std::string>& args,
   const std::string& ports_file, int threads,
