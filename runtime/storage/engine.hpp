@@ -82,6 +82,11 @@ public:
   /// `durability::sync` it returns only after the batch is on disk.
   virtual result<void> write(const write_batch& batch, durability d) = 0;
 
+  /// Makes every write that returned before this call durable (one WAL
+  /// fsync). It may run while other threads write: the group committer
+  /// writes the next group while the previous one is being synced.
+  virtual result<void> sync() = 0;
+
   /// A consistent view of the current state.
   virtual std::unique_ptr<snapshot> make_snapshot() const = 0;
 

@@ -123,6 +123,14 @@ public:
     return {};
   }
 
+  result<void> sync() override {
+    std::shared_lock guard{mtx_};
+    if (closed_) {
+      return fail(errc::shutting_down, "storage is closed");
+    }
+    return {};
+  }
+
   std::unique_ptr<snapshot> make_snapshot() const override {
     auto data = current();
     if (!data) {

@@ -1,5 +1,7 @@
 #include "runtime/storage/write_batch.hpp"
 
+#include <iterator>
+
 namespace shoal::storage {
 
 std::string_view to_string(column cf) {
@@ -41,6 +43,18 @@ void write_batch::erase_range(column cf, std::string begin, std::string end) {
 void write_batch::append(const write_batch& other) {
   ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
   bytes_ += other.bytes_;
+}
+
+void write_batch::append(write_batch&& other) {
+  if (ops_.empty()) {
+    ops_ = std::move(other.ops_);
+  } else {
+    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
+                std::make_move_iterator(other.ops_.end()));
+  }
+  bytes_ += other.bytes_;
+  other.ops_.clear();
+  other.bytes_ = 0;
 }
 
 } // namespace shoal::storage

@@ -50,6 +50,7 @@ public:
 
   /// Appends all operations of `other` after this batch's.
   void append(const write_batch& other);
+  void append(write_batch&& other);
 
   const std::vector<op>& ops() const {
     return ops_;

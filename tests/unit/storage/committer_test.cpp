@@ -1,8 +1,12 @@
 #include "runtime/storage/committer.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -10,11 +14,15 @@
 namespace shoal::storage {
 namespace {
 
-/// Wraps the memory engine; the first write blocks until the test opens the
-/// gate, so batches submitted meanwhile pile up in the committer's queue.
+/// Wraps the memory engine; the first write (or, with `gate_sync`, the first
+/// sync) blocks until the test opens the gate, so batches submitted
+/// meanwhile pile up in the committer. It records which writes each sync
+/// covered, so that a test can check that no batch is acknowledged before
+/// a sync that started after its write.
 class gated_engine final : public engine {
 public:
-  gated_engine() : inner_(make_memory_engine()) {
+  explicit gated_engine(bool gate_sync = false)
+    : inner_(make_memory_engine()), gate_sync_(gate_sync) {
   }
 
   std::future<void> entered() {
@@ -36,16 +44,51 @@ public:
   }
 
   result<void> write(const write_batch& batch, durability d) override {
-    if (first_) {
-      first_ = false;
-      entered_.set_value();
-      gate_future_.wait();
+    if (!gate_sync_) {
+      wait_at_gate();
     }
+    auto res = inner_->write(batch, d);
+    std::lock_guard guard{mtx_};
+    durabilities.push_back(d);
+    ++writes_;
+    for (const auto& op : batch.ops()) {
+      written_by_[op.key] = writes_;
+    }
+    if (d == durability::sync) {
+      synced_up_to_ = writes_;
+    }
+    return res;
+  }
+
+  result<void> sync() override {
+    uint64_t covered = 0;
     {
       std::lock_guard guard{mtx_};
-      durabilities.push_back(d);
+      ++syncs;
+      covered = writes_;
     }
-    return inner_->write(batch, d);
+    if (gate_sync_) {
+      wait_at_gate();
+    }
+    if (fail_syncs) {
+      return fail(errc::storage_error, "sync failed (test)");
+    }
+    auto res = inner_->sync();
+    std::lock_guard guard{mtx_};
+    synced_up_to_ = std::max(synced_up_to_, covered);
+    return res;
+  }
+
+  /// Whether the write that carried `key` is covered by a finished sync.
+  bool durable(const std::string& key) {
+    std::lock_guard guard{mtx_};
+    auto it = written_by_.find(key);
+    return it != written_by_.end() && it->second <= synced_up_to_;
+  }
+
+  uint64_t writes() {
+    std::lock_guard guard{mtx_};
+    return writes_;
   }
 
   std::unique_ptr<snapshot> make_snapshot() const override {
@@ -70,20 +113,35 @@ public:
 
   std::mutex mtx_;
   std::vector<durability> durabilities;
+  int syncs = 0;
+  std::atomic<bool> fail_syncs{false};
 
 private:
+  void wait_at_gate() {
+    if (first_.exchange(false)) {
+      entered_.set_value();
+      gate_future_.wait();
+    }
+  }
+
   std::unique_ptr<engine> inner_;
+  bool gate_sync_;
   std::promise<void> entered_;
   std::promise<void> gate_;
   std::shared_future<void> gate_future_ = gate_.get_future().share();
-  bool first_ = true;
+  std::atomic<bool> first_{true};
+  uint64_t writes_ = 0;
+  uint64_t synced_up_to_ = 0;
+  std::unordered_map<std::string, uint64_t> written_by_;
 };
 
 struct run_result {
   committer::counters stats;
   std::vector<int> order;
   std::vector<durability> durabilities;
+  int syncs = 0;
   int failures = 0;
+  int acked_before_durable = 0;
 };
 
 run_result submit_while_blocked(sync_mode mode, int n) {
@@ -99,10 +157,12 @@ run_result submit_while_blocked(sync_mode mode, int n) {
     write_batch b;
     b.put(column::kv, "k" + std::to_string(i), "v");
     c.submit(std::move(b), [&, i, done](result<void> r) {
+      auto durable = store.durable("k" + std::to_string(i));
       {
         std::lock_guard guard{mtx};
         out.order.push_back(i);
         out.failures += r ? 0 : 1;
+        out.acked_before_durable += durable ? 0 : 1;
       }
       done->set_value();
     });
@@ -119,6 +179,7 @@ run_result submit_while_blocked(sync_mode mode, int n) {
   out.stats = c.stats();
   c.stop();
   out.durabilities = store.durabilities;
+  out.syncs = store.syncs;
   for (int i = 0; i < n; ++i) {
     EXPECT_TRUE(*store.get(column::kv, "k" + std::to_string(i)));
   }
@@ -136,16 +197,93 @@ std::vector<int> iota(int n) {
 TEST(committer, batch_mode_shares_one_fsync_among_queued_batches) {
   auto r = submit_while_blocked(sync_mode::batch, 50);
   EXPECT_EQ(r.stats.batches, 50u);
-  EXPECT_EQ(r.stats.commits, 2u); // the blocked one, then all 49 together
+  // The blocked batch and the 49 queued meanwhile are two writes; one sync
+  // may cover both, or each gets its own.
+  EXPECT_GE(r.stats.commits, 1u);
+  EXPECT_LE(r.stats.commits, 2u);
+  EXPECT_EQ(r.syncs, static_cast<int>(r.stats.commits));
   EXPECT_EQ(r.order, iota(50));
   EXPECT_EQ(r.failures, 0);
+  EXPECT_EQ(r.acked_before_durable, 0);
+  ASSERT_EQ(r.durabilities.size(), 2u);
   for (auto d : r.durabilities) {
-    EXPECT_EQ(d, durability::sync);
+    EXPECT_EQ(d, durability::async); // made durable by the sync
   }
+}
+
+TEST(committer, batch_mode_writes_the_next_group_while_a_sync_runs) {
+  gated_engine store{true};
+  auto entered = store.entered();
+  committer c{store, sync_mode::batch};
+  std::mutex mtx;
+  std::vector<int> acked;
+  std::vector<std::future<void>> acks;
+  auto submit = [&](int i) {
+    auto done = std::make_shared<std::promise<void>>();
+    acks.push_back(done->get_future());
+    write_batch b;
+    b.put(column::kv, "k" + std::to_string(i), "v");
+    c.submit(std::move(b), [&, i, done](result<void> r) {
+      EXPECT_TRUE(r);
+      EXPECT_TRUE(store.durable("k" + std::to_string(i)));
+      {
+        std::lock_guard guard{mtx};
+        acked.push_back(i);
+      }
+      done->set_value();
+    });
+  };
+  submit(0);
+  // Batch 0 is written; its sync is blocked.
+  ASSERT_EQ(entered.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  for (int i = 1; i < 10; ++i) {
+    submit(i);
+  }
+  // The writer does not wait for the blocked sync.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (store.writes() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  EXPECT_GE(store.writes(), 2u);
+  {
+    std::lock_guard guard{mtx};
+    EXPECT_TRUE(acked.empty()); // nothing is acknowledged before its sync
+  }
+  store.open_gate();
+  for (auto& a : acks) {
+    a.wait();
+  }
+  EXPECT_EQ(acked, iota(10));
+  auto stats = c.stats();
+  c.stop();
+  EXPECT_EQ(stats.batches, 10u);
+  EXPECT_EQ(stats.commits, 2u); // the blocked sync, then one for the rest
+}
+
+TEST(committer, batch_mode_reports_a_failed_sync_to_every_batch_it_covers) {
+  gated_engine store;
+  store.fail_syncs = true;
+  store.open_gate();
+  committer c{store, sync_mode::batch};
+  std::vector<std::future<errc>> codes;
+  for (int i = 0; i < 5; ++i) {
+    auto code = std::make_shared<std::promise<errc>>();
+    codes.push_back(code->get_future());
+    write_batch b;
+    b.put(column::kv, "k" + std::to_string(i), "v");
+    c.submit(std::move(b), [code](result<void> r) { code->set_value(r.code()); });
+  }
+  for (auto& code : codes) {
+    EXPECT_EQ(code.get(), errc::storage_error);
+  }
+  c.stop();
+  EXPECT_EQ(store.writes(), store.durabilities.size());
+  EXPECT_GE(store.syncs, 1);
 }
 
 TEST(committer, always_mode_syncs_every_batch_on_its_own) {
   auto r = submit_while_blocked(sync_mode::always, 20);
+  EXPECT_EQ(r.acked_before_durable, 0);
   EXPECT_EQ(r.stats.batches, 20u);
   EXPECT_EQ(r.stats.commits, 20u);
   EXPECT_EQ(r.order, iota(20));
