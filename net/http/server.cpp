@@ -1,5 +1,6 @@
 #include "net/http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <list>
@@ -11,6 +12,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -66,6 +68,42 @@ error parse_error_of(const beast::error_code& ec) {
   return error{errc::invalid_argument, "malformed HTTP request: " + ec.message()};
 }
 
+// The status line and header block of `res` (HTTP/1.`version % 10`),
+// written by hand: Beast's serializer costs more than the whole handler of
+// a kv get. `close` decides the Connection header; `head` keeps the body's
+// Content-Length but sends no body.
+std::string render_head(const response& res, unsigned version, bool close) {
+  std::string out;
+  out.reserve(160 + res.content_type.size());
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+  out.append(reason.data(), reason.size());
+  out += "\r\nServer: shoal\r\nContent-Type: ";
+  out += res.content_type;
+  out += "\r\n";
+  for (const auto& [k, v] : res.headers) {
+    out += k;
+    out += ": ";
+    out += v;
+    out += "\r\n";
+  }
+  if (version == 10 && !close) {
+    out += "Connection: keep-alive\r\n";
+  } else if (version != 10 && close) {
+    out += "Connection: close\r\n";
+  }
+  // 1xx, 204 and 304 carry no body and no length.
+  if (res.status / 100 != 1 && res.status != 204 && res.status != 304) {
+    out += "Content-Length: ";
+    out += std::to_string(res.body.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
 // Builds the handler-facing request from a Beast request; routes it.
 struct routed {
   request req;
@@ -73,7 +111,7 @@ struct routed {
   std::optional<response> early; // an error or 404/405 to send instead
 };
 
-routed route_request(const beast_request& breq, const router& routes,
+routed route_request(beast_request& breq, const router& routes,
                      std::string remote) {
   routed out;
   auto& req = out.req;
@@ -124,7 +162,7 @@ routed route_request(const beast_request& breq, const router& routes,
   out.route = m.matched;
   req.params = std::move(m.params);
   req.route = m.matched->pattern;
-  req.body = breq.body();
+  req.body = std::move(breq.body());
   return out;
 }
 
@@ -565,6 +603,11 @@ private:
                          });
       return;
     }
+    if (parser_->is_done()) {
+      // No body, or all of it arrived with the header.
+      on_read({});
+      return;
+    }
     read_body();
   }
 
@@ -715,33 +758,23 @@ private:
   void send(response res, const request& req, unsigned version,
             bool keep_alive, bool head = false) {
     srv_.observe(req, res.status, start_);
-    auto bres = std::make_shared<beast_response>(
-      static_cast<bhttp::status>(res.status), version);
-    bres->set(bhttp::field::server, "shoal");
-    bres->set(bhttp::field::content_type, res.content_type);
-    for (auto& [k, v] : res.headers) {
-      bres->set(k, v);
-    }
     auto close = res.close || !keep_alive || srv_.draining
                  || close_after_write_;
-    bres->keep_alive(!close);
-    if (head) {
-      bres->content_length(res.body.size());
-    } else {
-      bres->body() = std::move(res.body);
-      bres->prepare_payload();
-    }
+    out_head_ = render_head(res, version, close);
+    out_body_ = head ? std::string{} : std::move(res.body);
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_head_),
+                                           asio::buffer(out_body_)};
     stream_.expires_after(srv_.cfg.write_timeout);
-    bhttp::async_write(stream_, *bres,
-                       [self = shared_from_this(), bres,
-                        close](beast::error_code ec, size_t) {
-                         self->busy_ = false;
-                         if (ec || close) {
-                           self->do_close();
-                           return;
-                         }
-                         self->do_read();
-                       });
+    asio::async_write(stream_, bufs,
+                      [self = shared_from_this(), close](beast::error_code ec,
+                                                         size_t) {
+                        self->busy_ = false;
+                        if (ec || close) {
+                          self->do_close();
+                          return;
+                        }
+                        self->do_read();
+                      });
   }
 
   void do_close() {
@@ -795,6 +828,9 @@ private:
   clock::time_point linger_until_;
   std::vector<char> discard_;
   size_t drained_ = 0;
+  // The response being written.
+  std::string out_head_;
+  std::string out_body_;
 };
 
 void server::impl::do_accept() {
