@@ -16,27 +16,31 @@
 //     --then-body '{"token":"{token}","result":"b2s="}'
 
 #include <algorithm>
-#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "actors/node.hpp"
 #include "runtime/time.hpp"
 
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -80,35 +84,44 @@ std::string substitute(std::string tpl, size_t n, size_t keylen,
   return tpl;
 }
 
-using http_request = bhttp::request<bhttp::string_body>;
-
-http_request make_request(const options& o, const std::string& method,
-                          const std::string& path, const std::string& body,
-                          size_t n, const std::string& token = {}) {
-  http_request req{bhttp::string_to_verb(method), substitute(path, n, 8, token),
-                   11};
-  req.set(bhttp::field::host, o.url);
+// One HTTP/1.1 keep-alive request, serialized.
+std::string make_request(const options& o, const std::string& method,
+                         const std::string& path, const std::string& body,
+                         size_t n, const std::string& token = {}) {
+  std::string out = method;
+  out += ' ';
+  out += substitute(path, n, 8, token);
+  out += " HTTP/1.1\r\nHost: ";
+  out += o.url;
+  out += "\r\n";
   auto b = substitute(body, n, 8, token);
   if (!b.empty()) {
-    req.set(bhttp::field::content_type, o.content_type);
-    req.body() = std::move(b);
+    out += "Content-Type: ";
+    out += o.content_type;
+    out += "\r\n";
   }
-  req.keep_alive(true);
-  req.prepare_payload();
-  return req;
+  if (!b.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    out += "Content-Length: ";
+    out += std::to_string(b.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += b;
+  return out;
 }
 
 // The string value of "field":"..." in a JSON body (no escapes needed for
 // tokens), or "".
-std::string extract_field(const std::string& body, const std::string& field) {
+std::string extract_field(std::string_view body, const std::string& field) {
   auto needle = "\"" + field + "\":\"";
   auto p = body.find(needle);
-  if (p == std::string::npos) {
+  if (p == std::string_view::npos) {
     return {};
   }
   p += needle.size();
   auto e = body.find('"', p);
-  return e == std::string::npos ? std::string{} : body.substr(p, e - p);
+  return e == std::string_view::npos ? std::string{}
+                                     : std::string{body.substr(p, e - p)};
 }
 
 struct stats {
@@ -117,80 +130,184 @@ struct stats {
   uint64_t non2xx = 0;
 };
 
-// One keep-alive connection sending requests back to back.
-class connection : public std::enable_shared_from_this<connection> {
+bool iequals_prefix(std::string_view line, std::string_view name) {
+  if (line.size() < name.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    auto c = line[i];
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+    if (c != name[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A parsed response head: status, body length, whether the server closes.
+struct response_head {
+  int status = 0;
+  size_t header_bytes = 0;
+  size_t content_length = 0;
+  bool close = false;
+};
+
+// Parses the head at the start of `in` once it is complete; nullopt while
+// more bytes are needed; status 0 when it is malformed or not sized by
+// Content-Length (the load driver does not read chunked bodies).
+std::optional<response_head> parse_head(std::string_view in) {
+  auto end = in.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    return std::nullopt;
+  }
+  response_head h;
+  h.header_bytes = end + 4;
+  if (in.size() < 12 || in.substr(0, 5) != "HTTP/") {
+    return h;
+  }
+  h.status = std::atoi(std::string{in.substr(9, 3)}.c_str());
+  bool sized = false;
+  size_t pos = in.find("\r\n") + 2;
+  while (pos < end) {
+    auto eol = in.find("\r\n", pos);
+    auto line = in.substr(pos, eol - pos);
+    if (iequals_prefix(line, "content-length:")) {
+      h.content_length = std::strtoull(std::string{line.substr(15)}.c_str(),
+                                       nullptr, 10);
+      sized = true;
+    } else if (iequals_prefix(line, "connection:")) {
+      h.close = line.find("close") != std::string_view::npos;
+    }
+    pos = eol + 2;
+  }
+  if (!sized && h.status != 204 && h.status != 304) {
+    h.status = 0;
+  }
+  return h;
+}
+
+// One keep-alive connection sending requests back to back; driven by its
+// thread's epoll loop (plain sockets: the driver shares the machine with
+// the server and should cost it as little as possible).
+class connection {
 public:
-  connection(asio::io_context& ioc, const tcp::resolver::results_type& ep,
-             const options& o, const std::vector<http_request>& reqs,
+  connection(int fd, const options& o, const std::vector<std::string>& reqs,
              size_t id, steady::time_point record_from,
              steady::time_point until, stats& st)
-    : stream_(ioc), ep_(ep), o_(o), reqs_(reqs), id_(id), next_(id * 7919),
+    : fd_(fd), o_(o), reqs_(reqs), id_(id), next_(id * 7919),
       record_from_(record_from), until_(until), st_(st) {
+    in_.reserve(4096);
   }
 
-  void start() {
-    stream_.async_connect(ep_, [self = shared_from_this()](
-                                 beast::error_code ec, const tcp::endpoint&) {
-      if (ec) {
-        self->st_.errors++;
+  ~connection() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+
+  int fd() const {
+    return fd_;
+  }
+
+  bool done() const {
+    return done_;
+  }
+
+  bool wants_write() const {
+    return out_off_ < out_.size();
+  }
+
+  /// Sends the next request, or finishes once the run is over.
+  void send() {
+    auto now = steady::now();
+    if (now >= until_) {
+      finish();
+      return;
+    }
+    sent_ = now;
+    if (o_.unique) {
+      current_n_ = id_ + unique_count_++ * 1'000'000;
+      out_ = make_request(o_, o_.method, o_.path, o_.body, current_n_);
+    } else {
+      current_n_ = next_ % reqs_.size();
+      out_ = reqs_[next_++ % reqs_.size()];
+    }
+    out_off_ = 0;
+    flush();
+  }
+
+  /// Writes what is pending; false on a broken connection.
+  void flush() {
+    while (out_off_ < out_.size()) {
+      auto n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_,
+                      MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          return; // the loop waits for EPOLLOUT
+        }
+        fail();
         return;
       }
-      self->send();
-    });
+      out_off_ += static_cast<size_t>(n);
+    }
+  }
+
+  /// Reads what arrived and handles a complete response.
+  void on_readable() {
+    char buf[16384];
+    for (;;) {
+      auto n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n > 0) {
+        in_.append(buf, static_cast<size_t>(n));
+        if (static_cast<size_t>(n) < sizeof(buf)) {
+          break;
+        }
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      }
+      fail(); // closed by the server, or an error
+      return;
+    }
+    auto head = parse_head(in_);
+    if (!head) {
+      return;
+    }
+    if (head->status == 0) {
+      fail();
+      return;
+    }
+    auto total = head->header_bytes + head->content_length;
+    if (in_.size() < total) {
+      return;
+    }
+    std::string_view body{in_.data() + head->header_bytes, head->content_length};
+    on_response(*head, body); // consumes the response from in_
   }
 
 private:
-  void send() {
-    if (steady::now() >= until_) {
-      beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      return;
-    }
-    sent_ = steady::now();
-    if (o_.unique) {
-      // Keys of this connection: id, id + connections, ...
-      current_n_ = id_ + unique_count_++ * 1'000'000;
-      dynamic_ = make_request(o_, o_.method, o_.path, o_.body, current_n_);
-      write(dynamic_);
-    } else {
-      current_n_ = next_ % reqs_.size();
-      write(reqs_[next_++ % reqs_.size()]);
-    }
-  }
-
-  void write(const http_request& req) {
-    bhttp::async_write(stream_, req, [self = shared_from_this()](
-                                       beast::error_code ec, size_t) {
-      if (ec) {
-        self->st_.errors++;
-        return;
-      }
-      self->res_.emplace();
-      bhttp::async_read(self->stream_, self->buffer_, *self->res_,
-                        [self](beast::error_code ec, size_t) {
-                          self->on_read(ec);
-                        });
-    });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec) {
-      st_.errors++;
-      return;
-    }
+  void on_response(const response_head& head, std::string_view body) {
     if (!o_.then_method.empty() && !second_) {
       // The first of a pair: send the second with the extracted field.
-      auto status = res_->get().result_int();
-      if (status < 200 || status >= 300 || !res_->get().keep_alive()) {
+      if (head.status < 200 || head.status >= 300 || head.close) {
         st_.non2xx++;
+        if (head.close) {
+          fail();
+          return;
+        }
+        in_.clear();
         send();
         return;
       }
       second_ = true;
-      dynamic_ = make_request(o_, o_.then_method, o_.then_path, o_.then_body,
-                              current_n_,
-                              extract_field(res_->get().body(), o_.extract));
-      write(dynamic_);
+      out_ = make_request(o_, o_.then_method, o_.then_path, o_.then_body,
+                          current_n_, extract_field(body, o_.extract));
+      out_off_ = 0;
+      in_.clear();
+      flush();
       return;
     }
     second_ = false;
@@ -199,35 +316,108 @@ private:
       st_.latencies_us.push_back(static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(now - sent_)
           .count()));
-      auto status = res_->get().result_int();
-      if (status < 200 || status >= 300) {
+      if (head.status < 200 || head.status >= 300) {
         st_.non2xx++;
       }
     }
-    if (!res_->get().keep_alive()) {
-      st_.errors++;
+    if (head.close) {
+      fail();
       return;
     }
+    in_.erase(0, head.header_bytes + head.content_length);
     send();
   }
 
-  beast::tcp_stream stream_;
-  tcp::resolver::results_type ep_;
+  void fail() {
+    st_.errors++;
+    finish();
+  }
+
+  void finish() {
+    done_ = true;
+    out_.clear();
+    out_off_ = 0;
+    ::shutdown(fd_, SHUT_RDWR);
+  }
+
+  int fd_;
   const options& o_;
-  const std::vector<http_request>& reqs_;
+  const std::vector<std::string>& reqs_;
   size_t id_;
   size_t next_;
   size_t unique_count_ = 0;
   size_t current_n_ = 0;
   bool second_ = false;
-  http_request dynamic_;
+  bool done_ = false;
   steady::time_point record_from_;
   steady::time_point until_;
   stats& st_;
   steady::time_point sent_;
-  beast::flat_buffer buffer_;
-  std::optional<bhttp::response_parser<bhttp::string_body>> res_;
+  std::string out_;
+  size_t out_off_ = 0;
+  std::string in_;
 };
+
+// Runs `conns` to the end of the run on one epoll instance.
+void run_loop(std::vector<std::unique_ptr<connection>>& conns) {
+  int ep = ::epoll_create1(0);
+  auto watch = [&](connection& c, int op) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | (c.wants_write() ? EPOLLOUT : 0u);
+    ev.data.ptr = &c;
+    ::epoll_ctl(ep, op, c.fd(), &ev);
+  };
+  size_t active = 0;
+  for (auto& c : conns) {
+    c->send();
+    if (!c->done()) {
+      watch(*c, EPOLL_CTL_ADD);
+      ++active;
+    }
+  }
+  std::vector<epoll_event> events(conns.size() + 1);
+  while (active > 0) {
+    auto n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()),
+                          1000);
+    for (int i = 0; i < n; ++i) {
+      auto& c = *static_cast<connection*>(events[i].data.ptr);
+      if (c.done()) {
+        continue;
+      }
+      bool had_output = c.wants_write();
+      if ((events[i].events & EPOLLOUT) != 0) {
+        c.flush();
+      }
+      if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
+        c.on_readable();
+      }
+      if (c.done()) {
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd(), nullptr);
+        --active;
+      } else if (had_output != c.wants_write()) {
+        watch(c, EPOLL_CTL_MOD);
+      }
+    }
+  }
+  ::close(ep);
+}
+
+// A connected, non-blocking TCP socket with Nagle off, or -1.
+int dial(const sockaddr_storage& addr, socklen_t len) {
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  auto fl = ::fcntl(fd, F_GETFL, 0);
+  ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  return fd;
+}
 
 uint32_t percentile(const std::vector<uint32_t>& sorted, double p) {
   if (sorted.empty()) {
@@ -271,30 +461,44 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shoal-load: invalid arguments\n");
     return 2;
   }
-  std::vector<http_request> reqs;
+  std::vector<std::string> reqs;
   for (size_t i = 0; i < o.keys; ++i) {
     reqs.push_back(make_request(o, o.method, o.path, o.body, i));
   }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(hp->first.c_str(), std::to_string(hp->second).c_str(),
+                    &hints, &found)
+        != 0
+      || found == nullptr) {
+    std::fprintf(stderr, "shoal-load: cannot resolve %s\n", o.url.c_str());
+    return 2;
+  }
+  sockaddr_storage addr{};
+  std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
+  auto addr_len = found->ai_addrlen;
+  ::freeaddrinfo(found);
   auto threads = std::max<size_t>(1, std::min(o.threads, o.connections));
-  std::vector<std::unique_ptr<asio::io_context>> ctxs;
   std::vector<stats> per_thread(threads);
+  std::vector<std::vector<std::unique_ptr<connection>>> groups(threads);
   auto start = steady::now();
   auto record_from = start + *warmup;
   auto until = record_from + *duration;
-  for (size_t t = 0; t < threads; ++t) {
-    ctxs.push_back(std::make_unique<asio::io_context>(1));
-  }
-  tcp::resolver resolver{*ctxs[0]};
-  auto ep = resolver.resolve(hp->first, std::to_string(hp->second));
   for (size_t c = 0; c < o.connections; ++c) {
     auto t = c % threads;
-    std::make_shared<connection>(*ctxs[t], ep, o, reqs, c, record_from, until,
-                                 per_thread[t])
-      ->start();
+    int fd = dial(addr, addr_len);
+    if (fd < 0) {
+      per_thread[t].errors++;
+      continue;
+    }
+    groups[t].push_back(std::make_unique<connection>(
+      fd, o, reqs, c, record_from, until, per_thread[t]));
   }
   std::vector<std::thread> runners;
   for (size_t t = 0; t < threads; ++t) {
-    runners.emplace_back([&ctx = *ctxs[t]] { ctx.run(); });
+    runners.emplace_back([&group = groups[t]] { run_loop(group); });
   }
   for (auto& r : runners) {
     r.join();
