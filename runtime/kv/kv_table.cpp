@@ -273,7 +273,6 @@ result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
               out);
   add_log(event{e.key, operation::put, rev, current, e.value, now, shard_},
           out);
-  persist_revision(out);
   write_result res;
   res.revision = rev;
   res.prev_revision = current;
@@ -329,7 +328,6 @@ void kv_table::remove(std::map<std::string, entry, std::less<>>::iterator it,
   out.records.push_back({entry_key(shard_, key), std::nullopt, {}});
   add_history(key, version_record{op, rev, version, {}, now, {}}, out);
   add_log(event{key, op, rev, prev, {}, now, shard_}, out);
-  persist_revision(out);
 }
 
 size_t kv_table::expire(time_point now, effects& out) {
@@ -462,13 +460,21 @@ void kv_table::add_log(const event& e, effects& out) {
   out.records.push_back({log_key(shard_, e.revision), encode(e), {}});
   out.events.push_back(e);
   log_.emplace_back(e.revision, e.at);
-  if (log_.size() > cfg_.log_max_count) {
+  // The log may run over its count by a sixteenth before it is cut back,
+  // so that a full log costs one range delete per many changes rather
+  // than one per change.
+  if (log_.size() > cfg_.log_max_count + cfg_.log_max_count / 16) {
     auto first = log_.front().first;
     while (log_.size() > cfg_.log_max_count) {
       log_.pop_front();
     }
     out.records.push_back(
       {log_key(shard_, first), std::nullopt, log_key(shard_, log_.front().first)});
+  }
+  if (log_.empty()) {
+    // The newest change-log record carries the shard's revision across a
+    // restart; without one it needs its own record.
+    persist_revision(out);
   }
 }
 

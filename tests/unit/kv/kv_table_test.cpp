@@ -364,6 +364,37 @@ TEST_F(kv_table_test, change_log_is_retained_by_count_and_age) {
   EXPECT_EQ(logged, 0u);
 }
 
+TEST_F(kv_table_test, a_full_change_log_is_cut_back_in_chunks) {
+  kv_config cfg;
+  cfg.log_max_count = 32; // may run over by 32 / 16 = 2
+  table_ = kv_table{3, cfg};
+  auto pfx = kv_table::prefix(3) + "l";
+  auto logged = [&] {
+    size_t n = 0;
+    for (auto& [k, v] : store_) {
+      n += k.starts_with(pfx) ? 1 : 0;
+    }
+    return n;
+  };
+  for (int i = 0; i < 34; ++i) {
+    ASSERT_TRUE(put("k" + std::to_string(i % 5), "v"));
+  }
+  EXPECT_EQ(logged(), 34u);
+  EXPECT_EQ(table_.oldest_log_revision(), 1u);
+  ASSERT_TRUE(put("k", "v")); // 35 > 34: back to 32 with one range delete
+  EXPECT_EQ(logged(), 32u);
+  EXPECT_EQ(table_.oldest_log_revision(), 4u);
+  // The shard's revision travels in the newest log record, not in a record
+  // of its own per change.
+  EXPECT_EQ(store_.count(kv_table::prefix(3) + "m"), 0u);
+  kv_table restored{3, cfg};
+  for (auto& [k, v] : store_) {
+    ASSERT_TRUE(restored.restore(k, v));
+  }
+  EXPECT_EQ(restored.revision(), 35u);
+  EXPECT_EQ(restored.oldest_log_revision(), 4u);
+}
+
 TEST_F(kv_table_test, restore_rebuilds_keys_revisions_deadlines_and_log) {
   ASSERT_TRUE(put("a", "1", 30s));
   ASSERT_TRUE(put("b", "2"));
