@@ -34,6 +34,21 @@ storage::write_batch to_batch(storage::column column,
   return b;
 }
 
+/// The same, taking the keys and values out of `writes`.
+template <class Write>
+storage::write_batch to_batch(storage::column column,
+                              std::vector<Write>&& writes) {
+  storage::write_batch b;
+  for (auto& w : writes) {
+    if (w.value) {
+      b.put(column, std::move(w.key), std::move(*w.value));
+    } else {
+      b.erase(column, std::move(w.key));
+    }
+  }
+  return b;
+}
+
 template <class Handle>
 void commit_async(storage::committer& committer, storage::write_batch batch,
                   Handle shard, uint64_t seq) {
@@ -61,15 +76,14 @@ std::optional<error> on_commit_report(durable_gate& gate, const char* primitive,
 
 /// A shard's writes as one more change of `gate`, handed to the
 /// committer (nothing if there are none).
-template <class Handle, class Write>
+template <class Handle, class Writes>
 void persist(durable_gate& gate, storage::committer& committer,
-             storage::column column, const std::vector<Write>& writes,
-             Handle shard) {
+             storage::column column, Writes&& writes, Handle shard) {
   if (writes.empty()) {
     return;
   }
-  commit_async(committer, to_batch(column, writes), std::move(shard),
-               gate.advance());
+  commit_async(committer, to_batch(column, std::forward<Writes>(writes)),
+               std::move(shard), gate.advance());
 }
 
 /// Removes everything expired from `table` at `now`, in rounds of the

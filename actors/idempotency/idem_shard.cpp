@@ -35,8 +35,8 @@ template <class T>
 void answer(shard_pointer self, idem::effects fx, result<T> value,
             std::function<void(result<T>)> deliver) {
   auto& st = self->state;
-  persist(st.gate, *st.env.committer, storage::column::idempotency, fx.writes,
-          caf::actor_cast<idem_shard_actor>(self));
+  persist(st.gate, *st.env.committer, storage::column::idempotency,
+          std::move(fx.writes), caf::actor_cast<idem_shard_actor>(self));
   answer_when_durable(st.gate, std::move(value), std::move(deliver));
 }
 

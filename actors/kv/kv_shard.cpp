@@ -18,15 +18,16 @@
 
 namespace shoal {
 
-storage::write_batch to_batch(const std::vector<kv::record>& records) {
+storage::write_batch to_batch(std::vector<kv::record> records) {
   storage::write_batch b;
-  for (const auto& r : records) {
+  for (auto& r : records) {
     if (!r.range_end.empty()) {
-      b.erase_range(storage::column::kv, r.key, r.range_end);
+      b.erase_range(storage::column::kv, std::move(r.key),
+                    std::move(r.range_end));
     } else if (r.value) {
-      b.put(storage::column::kv, r.key, *r.value);
+      b.put(storage::column::kv, std::move(r.key), std::move(*r.value));
     } else {
-      b.erase(storage::column::kv, r.key);
+      b.erase(storage::column::kv, std::move(r.key));
     }
   }
   return b;
@@ -109,7 +110,7 @@ void submit(shard_pointer self, kv::effects fx, write_reply reply,
             kv::write_result res) {
   auto& st = self->state;
   auto seq = st.gate.advance();
-  commit_async(*st.env.committer, to_batch(fx.records),
+  commit_async(*st.env.committer, to_batch(std::move(fx.records)),
                caf::actor_cast<kv_shard_actor>(self), seq);
   st.gate.after_durable([self, revision = st.table->revision(),
                          reply = std::move(reply), res = std::move(res),

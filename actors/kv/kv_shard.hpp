@@ -49,7 +49,7 @@ struct kv_shard_env {
 };
 
 /// Converts the table's records to a storage batch (column `kv`).
-storage::write_batch to_batch(const std::vector<kv::record>& records);
+storage::write_batch to_batch(std::vector<kv::record> records);
 
 /// Reads change-log events of `shard` with revisions in [from, to], at
 /// most `limit`, in revision order, from storage (every durable change
