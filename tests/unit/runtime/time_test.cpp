@@ -1,5 +1,8 @@
 #include "runtime/time.hpp"
 
+#include <cstdio>
+#include <random>
+
 #include <gtest/gtest.h>
 
 namespace shoal {
@@ -65,6 +68,38 @@ TEST(time_point, rfc3339_in_utc_with_nanoseconds) {
             "1970-01-01T00:00:00.000000000Z");
   EXPECT_EQ(format_rfc3339(from_unix_nanos(1'795'463'160'123'456'789)),
             "2026-11-23T19:46:00.123456789Z");
+}
+
+TEST(time_point, rfc3339_matches_a_reference_over_the_whole_range) {
+  using namespace std::chrono;
+  auto reference = [](int64_t ns) {
+    auto secs = ns / 1'000'000'000;
+    auto frac = ns % 1'000'000'000;
+    if (frac < 0) {
+      frac += 1'000'000'000;
+      secs -= 1;
+    }
+    auto days = sys_days{floor<std::chrono::days>(seconds{secs})};
+    year_month_day ymd{days};
+    auto rem = secs - duration_cast<seconds>(days.time_since_epoch()).count();
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02lld:%02lld:%02lld.%09lldZ",
+                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()),
+                  static_cast<long long>(rem / 3600),
+                  static_cast<long long>((rem / 60) % 60),
+                  static_cast<long long>(rem % 60), static_cast<long long>(frac));
+    return std::string{buf};
+  };
+  std::mt19937_64 rng{42};
+  for (int i = 0; i < 20'000; ++i) {
+    auto ns = static_cast<int64_t>(rng());
+    ASSERT_EQ(format_rfc3339(from_unix_nanos(ns)), reference(ns)) << ns;
+  }
+  for (int64_t ns : {int64_t{0}, int64_t{-1}, int64_t{999'999'999},
+                     int64_t{86'399'999'999'999}}) {
+    EXPECT_EQ(format_rfc3339(from_unix_nanos(ns)), reference(ns)) << ns;
+  }
 }
 
 TEST(time_point, rfc3339_parses_what_it_formats) {
