@@ -20,6 +20,105 @@ response json_response(unsigned status, const json& body) {
   return r;
 }
 
+response json_text_response(unsigned status, std::string body) {
+  response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+void json_writer::separate() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!has_member_.empty()) {
+    if (has_member_.back()) {
+      out_ += ',';
+    }
+    has_member_.back() = true;
+  }
+}
+
+json_writer& json_writer::begin_object() {
+  separate();
+  out_ += '{';
+  has_member_.push_back(false);
+  return *this;
+}
+
+json_writer& json_writer::end_object() {
+  out_ += '}';
+  has_member_.pop_back();
+  return *this;
+}
+
+json_writer& json_writer::begin_array() {
+  separate();
+  out_ += '[';
+  has_member_.push_back(false);
+  return *this;
+}
+
+json_writer& json_writer::end_array() {
+  out_ += ']';
+  has_member_.pop_back();
+  return *this;
+}
+
+json_writer& json_writer::key(std::string_view name) {
+  value(name);
+  out_ += ':';
+  after_key_ = true;
+  return *this;
+}
+
+json_writer& json_writer::value(std::string_view s) {
+  separate();
+  bool plain = true;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out_ += '"';
+    out_ += s;
+    out_ += '"';
+  } else {
+    // Escapes and UTF-8 handling exactly as `to_text`.
+    out_ += to_text(json(std::string{s}));
+  }
+  return *this;
+}
+
+json_writer& json_writer::value(uint64_t n) {
+  separate();
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  out_.append(buf, end);
+  return *this;
+}
+
+json_writer& json_writer::value(bool b) {
+  separate();
+  out_ += b ? "true" : "false";
+  return *this;
+}
+
+json_writer& json_writer::null() {
+  separate();
+  out_ += "null";
+  return *this;
+}
+
+json_writer& json_writer::raw(std::string_view text) {
+  separate();
+  out_ += text;
+  return *this;
+}
+
 namespace {
 
 // Tracks the keys of every open object while parsing; a repeated key marks

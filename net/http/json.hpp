@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,46 @@ json error_json(const error& e);
 
 /// A JSON response with `status`.
 response json_response(unsigned status, const json& body);
+
+/// Writes JSON text directly, for the responses on the hot paths (building
+/// an nlohmann object and dumping it costs more than the rest of a kv put's
+/// handling). Members come out in the order written: callers write them
+/// sorted by name, as `to_text` would. Strings are escaped as `to_text`
+/// escapes them.
+class json_writer {
+public:
+  json_writer& begin_object();
+  json_writer& end_object();
+  json_writer& begin_array();
+  json_writer& end_array();
+  /// The name of the next member.
+  json_writer& key(std::string_view name);
+  json_writer& value(std::string_view s);
+  json_writer& value(const char* s) {
+    return value(std::string_view{s});
+  }
+  json_writer& value(uint64_t n);
+  json_writer& value(bool b);
+  json_writer& null();
+  /// A value that is already JSON text.
+  json_writer& raw(std::string_view text);
+
+  /// The text written so far.
+  std::string take() {
+    return std::move(out_);
+  }
+
+private:
+  void separate();
+
+  std::string out_;
+  // Whether the innermost open object or array has a member yet.
+  std::vector<bool> has_member_;
+  bool after_key_ = false;
+};
+
+/// A 200-or-other response whose body is `body` (JSON text).
+response json_text_response(unsigned status, std::string body);
 
 /// Parses the request body as a JSON object. An empty body is `{}` when
 /// `allow_empty`. Fails with `invalid_argument` and the parser's position,

@@ -20,26 +20,30 @@ namespace {
 
 // The record as clients see it. The owner token is a capability: only the
 // begin that created it returns it.
-json record_json(const idem::record& r) {
-  json j{{"key", r.key},
-         {"state", idem::to_string(r.st)},
-         {"created", format_rfc3339(r.created)},
-         {"updated", format_rfc3339(r.updated)},
-         {"expires_at", format_rfc3339(r.expires_at)}};
-  if (!r.fingerprint.empty()) {
-    j["fingerprint"] = r.fingerprint;
-  }
-  if (r.fence != 0) {
-    j["fence"] = r.fence;
-  }
-  if (r.st == idem::state::completed) {
-    j["result"] = base64_encode(r.result);
-    j["result_sha256"] = r.result_hash;
-  }
+void write_record(json_writer& out, const idem::record& r) {
+  out.begin_object();
+  out.key("created").value(format_rfc3339(r.created));
   if (r.st == idem::state::failed) {
-    j["error"] = {{"code", r.error_code}, {"message", r.error_message}};
+    out.key("error").begin_object();
+    out.key("code").value(r.error_code);
+    out.key("message").value(r.error_message);
+    out.end_object();
   }
-  return j;
+  out.key("expires_at").value(format_rfc3339(r.expires_at));
+  if (r.fence != 0) {
+    out.key("fence").value(r.fence);
+  }
+  if (!r.fingerprint.empty()) {
+    out.key("fingerprint").value(r.fingerprint);
+  }
+  out.key("key").value(r.key);
+  if (r.st == idem::state::completed) {
+    out.key("result").value(base64_encode(r.result));
+    out.key("result_sha256").value(r.result_hash);
+  }
+  out.key("state").value(idem::to_string(r.st));
+  out.key("updated").value(format_rfc3339(r.updated));
+  out.end_object();
 }
 
 // The route's key if valid, or nullopt after responding with the error.
@@ -93,7 +97,9 @@ void send(node& n, const std::string& key, Atom atom, Command cmd,
 }
 
 response record_response(const idem::record& r) {
-  return json_response(200, record_json(r));
+  json_writer out;
+  write_record(out, r);
+  return json_text_response(200, out.take());
 }
 
 void begin_route(node& n, request& req, respond_fn respond) {
@@ -113,12 +119,17 @@ void begin_route(node& n, request& req, respond_fn respond) {
   }
   send<idem::begin_result>(n, call->key, begin_atom_v, std::move(cmd),
                            std::move(respond), [](const idem::begin_result& r) {
-                             json j{{"fresh", r.fresh},
-                                    {"record", record_json(r.rec)}};
+                             json_writer out;
+                             out.begin_object();
+                             out.key("fresh").value(r.fresh);
+                             out.key("record");
+                             write_record(out, r.rec);
                              if (r.fresh) {
-                               j["token"] = r.rec.owner_token;
+                               out.key("token").value(r.rec.owner_token);
                              }
-                             return json_response(r.fresh ? 201 : 200, j);
+                             out.end_object();
+                             return json_text_response(r.fresh ? 201 : 200,
+                                                       out.take());
                            });
 }
 

@@ -29,21 +29,38 @@ json time_json(time_point t) {
 
 } // namespace
 
-json entry_json(const kv::entry& e, bool with_value) {
-  json j{{"key", e.key},
-         {"revision", e.revision},
-         {"create_revision", e.create_revision},
-         {"version", e.version},
-         {"created", time_json(e.created)},
-         {"modified", time_json(e.modified)},
-         {"expires_at", e.has_expiry() ? time_json(e.expires_at) : json{}}};
-  if (with_value) {
-    j["value"] = base64_encode(e.value);
+void write_entry(json_writer& out, const kv::entry& e, bool with_value,
+                 std::optional<uint64_t> prev_revision) {
+  out.begin_object();
+  out.key("create_revision").value(e.create_revision);
+  out.key("created").value(format_rfc3339(e.created));
+  out.key("expires_at");
+  if (e.has_expiry()) {
+    out.value(format_rfc3339(e.expires_at));
+  } else {
+    out.null();
   }
+  out.key("key").value(e.key);
   if (e.lease != 0) {
-    j["lease"] = e.lease;
+    out.key("lease").value(e.lease);
   }
-  return j;
+  out.key("modified").value(format_rfc3339(e.modified));
+  if (prev_revision) {
+    out.key("prev_revision").value(*prev_revision);
+  }
+  out.key("revision").value(e.revision);
+  if (with_value) {
+    out.key("value").value(base64_encode(e.value));
+  }
+  out.key("version").value(e.version);
+  out.end_object();
+}
+
+json entry_json(const kv::entry& e, bool with_value,
+                std::optional<uint64_t> prev_revision) {
+  json_writer out;
+  write_entry(out, e, with_value, prev_revision);
+  return json::parse(out.take());
 }
 
 namespace {
@@ -127,11 +144,15 @@ void put_route(node& n, request& req, respond_fn respond) {
     return;
   }
   kv_client{n}.put_async(std::move(cmd),
-                         write_answer(std::move(respond), [](const kv::write_result& r) {
-                           auto j = entry_json(r.current, false);
-                           j["prev_revision"] = r.prev_revision;
-                           return j;
-                         }));
+                         [respond = std::move(respond)](result<kv::write_result> r) {
+                           if (!r) {
+                             respond(error_response(r.err()));
+                             return;
+                           }
+                           json_writer out;
+                           write_entry(out, r->current, false, r->prev_revision);
+                           respond(json_text_response(200, out.take()));
+                         });
 }
 
 void history_route(node& n, const std::string& key, request& req,
@@ -203,7 +224,9 @@ void get_route(node& n, request& req, respond_fn respond) {
                      return;
                    }
                    if (!raw) {
-                     respond(json_response(200, entry_json(*e, true)));
+                     json_writer out;
+                     write_entry(out, *e, true);
+                     respond(json_text_response(200, out.take()));
                      return;
                    }
                    response r;
@@ -275,15 +298,19 @@ void list_route(node& n, request& req, respond_fn respond) {
         return;
       }
       auto& merged = *page;
-      auto items = json::array();
-      for (const auto& e : merged.items) {
-        items.push_back(entry_json(e, !keys_only));
-      }
-      json body{{"items", std::move(items)}, {"more", merged.more}};
+      json_writer out;
+      out.begin_object();
       if (merged.more && !merged.items.empty()) {
-        body["continue"] = base64_encode(merged.items.back().key, true);
+        out.key("continue").value(base64_encode(merged.items.back().key, true));
       }
-      respond(json_response(200, body));
+      out.key("items").begin_array();
+      for (const auto& e : merged.items) {
+        write_entry(out, e, !keys_only);
+      }
+      out.end_array();
+      out.key("more").value(merged.more);
+      out.end_object();
+      respond(json_text_response(200, out.take()));
     });
 }
 

@@ -274,9 +274,7 @@ private:
       cmd.ttl = *ttl;
       cmd.lease = *lease;
       auto done = answer<kv::write_result>(id, [](const kv::write_result& r) {
-        auto j = entry_json(r.current, false);
-        j["prev_revision"] = r.prev_revision;
-        return j;
+        return entry_json(r.current, false, r.prev_revision);
       });
       kv_client{node_}.put_async(std::move(cmd), done);
       return {};

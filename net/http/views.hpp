@@ -3,6 +3,9 @@
 // The JSON views of kv entries, locks and leases, shared by the HTTP routes
 // and the session WebSocket.
 
+#include <cstdint>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "runtime/kv/kv_types.hpp"
@@ -11,8 +14,16 @@
 
 namespace shoal::http {
 
-/// A kv entry; `with_value` adds the value (base64).
-nlohmann::json entry_json(const kv::entry& e, bool with_value);
+class json_writer;
+
+/// A kv entry as one object; `with_value` adds the value (base64), and
+/// `prev_revision` (a write's answer) the revision before the write.
+void write_entry(json_writer& out, const kv::entry& e, bool with_value,
+                 std::optional<uint64_t> prev_revision = std::nullopt);
+
+/// The same object as a JSON value.
+nlohmann::json entry_json(const kv::entry& e, bool with_value,
+                          std::optional<uint64_t> prev_revision = std::nullopt);
 
 /// A lock, without its owner token.
 nlohmann::json lock_json(const lock::lock_info& l);
