@@ -5,29 +5,32 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "actors/node.hpp"
 #include "net/http/client.hpp"
 
-namespace beast = boost::beast;
-namespace websocket = boost::beast::websocket;
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -39,60 +42,175 @@ struct shared {
   size_t arrived = 0;
   steady::time_point last_arrival;
   std::string marker;
-  std::atomic<size_t> connected{0};
+  // Bumped (under mtx) whenever `marker` changes, so the reader thread
+  // takes the lock only then, not per frame.
+  std::atomic<uint64_t> generation{0};
+  size_t connected = 0;
 };
 
-class watcher : public std::enable_shared_from_this<watcher> {
-public:
-  watcher(asio::io_context& ioc, shared& sh) : ws_(ioc), sh_(sh) {
+// A connected blocking socket, or -1.
+int dial(const sockaddr_storage& addr, socklen_t len) {
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
   }
-
-  void start(const tcp::resolver::results_type& ep, const std::string& host,
-             const std::string& target) {
-    beast::get_lowest_layer(ws_).async_connect(
-      ep, [self = shared_from_this(), host, target](beast::error_code ec,
-                                                   const tcp::endpoint&) {
-        if (ec) {
-          return;
-        }
-        self->ws_.async_handshake(host, target, [self](beast::error_code ec) {
-          if (ec) {
-            return;
-          }
-          self->sh_.connected++;
-          self->read();
-        });
-      });
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    ::close(fd);
+    return -1;
   }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
 
-private:
-  void read() {
-    ws_.async_read(buf_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) {
-        return;
-      }
-      auto msg = beast::buffers_to_string(self->buf_.data());
-      self->buf_.consume(self->buf_.size());
-      {
-        std::lock_guard guard{self->sh_.mtx};
-        if (!self->sh_.marker.empty()
-            && msg.find(self->sh_.marker) != std::string::npos) {
-          self->sh_.last_arrival = steady::now();
-          // Only the last arrival wakes the timing thread: a wake per
-          // frame would cost the client a context switch per watcher.
-          if (++self->sh_.arrived >= self->sh_.connected) {
-            self->sh_.cv.notify_all();
-          }
-        }
-      }
-      self->read();
-    });
+// The opening handshake, blocking; bytes read past the 101 response are
+// left in `rest`. False if the server did not switch protocols.
+bool handshake(int fd, const std::string& host, const std::string& target,
+               std::string& rest) {
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + host
+                    + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL)
+      != static_cast<ssize_t>(req.size())) {
+    return false;
   }
+  std::string in;
+  char buf[4096];
+  for (;;) {
+    auto end = in.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      rest = in.substr(end + 4);
+      return in.compare(0, 12, "HTTP/1.1 101") == 0;
+    }
+    auto n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      return false;
+    }
+    in.append(buf, static_cast<size_t>(n));
+  }
+}
 
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buf_;
-  shared& sh_;
+// One watcher's socket: reads server frames (unmasked) and answers pings.
+struct watcher {
+  int fd = -1;
+  std::string in;
 };
+
+// Parses the complete frames at the start of `w.in`, calling `on_text` with
+// each text payload; answers pings. Returns false on a close frame or a
+// malformed one.
+template <class OnText>
+bool drain_frames(watcher& w, OnText&& on_text) {
+  size_t pos = 0;
+  for (;;) {
+    auto avail = w.in.size() - pos;
+    if (avail < 2) {
+      break;
+    }
+    auto b0 = static_cast<unsigned char>(w.in[pos]);
+    auto b1 = static_cast<unsigned char>(w.in[pos + 1]);
+    size_t head = 2;
+    uint64_t len = b1 & 0x7f;
+    if (len == 126) {
+      if (avail < 4) {
+        break;
+      }
+      len = (uint64_t{static_cast<unsigned char>(w.in[pos + 2])} << 8)
+            | static_cast<unsigned char>(w.in[pos + 3]);
+      head = 4;
+    } else if (len == 127) {
+      if (avail < 10) {
+        break;
+      }
+      len = 0;
+      for (int i = 0; i < 8; ++i) {
+        len = (len << 8) | static_cast<unsigned char>(w.in[pos + 2 + i]);
+      }
+      head = 10;
+    }
+    if ((b1 & 0x80) != 0) {
+      return false; // servers do not mask
+    }
+    if (avail < head + len) {
+      break;
+    }
+    std::string_view payload{w.in.data() + pos + head, static_cast<size_t>(len)};
+    auto opcode = b0 & 0x0f;
+    if (opcode == 0x8) {
+      return false;
+    }
+    if (opcode == 0x9) {
+      // Pong with the same payload, masked with a zero key.
+      std::string pong;
+      pong += static_cast<char>(0x8a);
+      pong += static_cast<char>(0x80 | payload.size());
+      pong.append(4, '\0');
+      pong.append(payload);
+      (void)::send(w.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
+    } else if (opcode == 0x1 || opcode == 0x0) {
+      on_text(payload);
+    }
+    pos += head + len;
+  }
+  w.in.erase(0, pos);
+  return true;
+}
+
+// Reads every watcher's frames on one epoll loop until `stop`.
+void read_loop(std::vector<watcher>& ws, shared& sh, std::atomic<bool>& stop) {
+  int ep = ::epoll_create1(0);
+  for (auto& w : ws) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &w;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, w.fd, &ev);
+  }
+  uint64_t seen_generation = ~uint64_t{0};
+  std::string marker;
+  size_t arrived = 0;
+  std::vector<epoll_event> events(ws.size() + 1);
+  char buf[65536];
+  auto on_text = [&](std::string_view text) {
+    if (marker.empty() || text.find(marker) == std::string_view::npos) {
+      return;
+    }
+    ++arrived;
+    std::lock_guard guard{sh.mtx};
+    sh.arrived = arrived;
+    sh.last_arrival = steady::now();
+    // Only the last arrival wakes the timing thread.
+    if (arrived >= sh.connected) {
+      sh.cv.notify_all();
+    }
+  };
+  while (!stop.load()) {
+    auto n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 50);
+    auto gen = sh.generation.load();
+    if (gen != seen_generation) {
+      std::lock_guard guard{sh.mtx};
+      marker = sh.marker;
+      seen_generation = sh.generation.load();
+      arrived = 0;
+    }
+    for (int i = 0; i < n; ++i) {
+      auto& w = *static_cast<watcher*>(events[i].data.ptr);
+      auto got = ::recv(w.fd, buf, sizeof(buf), 0);
+      if (got <= 0) {
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          continue;
+        }
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, w.fd, nullptr);
+        continue;
+      }
+      w.in.append(buf, static_cast<size_t>(got));
+      if (!drain_frames(w, on_text)) {
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, w.fd, nullptr);
+      }
+    }
+  }
+  ::close(ep);
+}
 
 long rss_kib(int pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
@@ -125,19 +243,41 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto rss_before = pid > 0 ? rss_kib(pid) : -1;
-  asio::io_context ioc;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(hp->first.c_str(), std::to_string(hp->second).c_str(),
+                    &hints, &found)
+        != 0
+      || found == nullptr) {
+    return 2;
+  }
+  sockaddr_storage addr{};
+  std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
+  auto addr_len = found->ai_addrlen;
+  ::freeaddrinfo(found);
   shared sh;
-  tcp::resolver resolver{ioc};
-  auto ep = resolver.resolve(hp->first, std::to_string(hp->second));
+  // The handshakes are made one by one (blocking); the reads then run on
+  // one epoll loop with plain sockets, so that the client costs the shared
+  // cores as little as possible.
+  std::vector<watcher> ws;
+  ws.reserve(watchers);
   for (size_t i = 0; i < watchers; ++i) {
-    std::make_shared<watcher>(ioc, sh)->start(ep, hp->first,
-                                              "/v1/watch?pattern=fanout.>");
+    int fd = dial(addr, addr_len);
+    std::string rest;
+    if (fd < 0 || !handshake(fd, url, "/v1/watch?pattern=fanout.>", rest)) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      continue;
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    ws.push_back(watcher{fd, std::move(rest)});
   }
-  std::thread io{[&] { ioc.run(); }};
-  auto deadline = steady::now() + std::chrono::seconds{60};
-  while (sh.connected < watchers && steady::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-  }
+  sh.connected = ws.size();
+  std::atomic<bool> stop{false};
+  std::thread io{[&] { read_loop(ws, sh, stop); }};
   // Registration completes asynchronously after the handshake.
   std::this_thread::sleep_for(std::chrono::milliseconds{500});
   auto rss_after = pid > 0 ? rss_kib(pid) : -1;
@@ -151,6 +291,7 @@ int main(int argc, char** argv) {
       std::lock_guard guard{sh.mtx};
       sh.arrived = 0;
       sh.marker = "\"" + key + "\"";
+      sh.generation++;
     }
     auto r = client.request("PUT", "/v1/kv/" + key, "v");
     auto acked = steady::now();
@@ -169,8 +310,11 @@ int main(int argc, char** argv) {
                                       sh.last_arrival - acked)
                                       .count()));
   }
-  ioc.stop();
+  stop = true;
   io.join();
+  for (auto& w : ws) {
+    ::close(w.fd);
+  }
   std::sort(lat_ms.begin(), lat_ms.end());
   auto pct = [&](double p) {
     return lat_ms.empty() ? 0.0
@@ -183,14 +327,14 @@ int main(int argc, char** argv) {
     std::printf("{\"watchers\":%zu,\"connected\":%zu,\"puts\":%zu,"
                 "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,"
                 "\"incomplete\":%zu,\"server_kib_per_watcher\":%.1f}\n",
-                watchers, sh.connected.load(), lat_ms.size(), pct(50), pct(99),
+                watchers, sh.connected, lat_ms.size(), pct(50), pct(99),
                 lat_ms.empty() ? 0.0 : lat_ms.back(), incomplete,
                 per_watcher_kib);
   } else {
     std::printf("fan-out to %zu watchers (%zu connected), %zu puts: put ack -> "
                 "last watcher p50 %.2f ms, p99 %.2f ms, max %.2f ms, "
                 "incomplete %zu; server memory %.1f KiB per watcher\n",
-                watchers, sh.connected.load(), lat_ms.size(), pct(50), pct(99),
+                watchers, sh.connected, lat_ms.size(), pct(50), pct(99),
                 lat_ms.empty() ? 0.0 : lat_ms.back(), incomplete,
                 per_watcher_kib);
   }
