@@ -10,7 +10,6 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include "runtime/storage/engine.hpp"
@@ -270,11 +269,6 @@ open_rocksdb_engine(const rocksdb_options& opts) {
                                                       : rocksdb::kNoCompression;
   options.bottommost_compression = has(rocksdb::kZSTD) ? rocksdb::kZSTD
                                                        : options.compression;
-  // Keys start with a shard (2 bytes) and a record type (1 byte); records
-  // of one shard and type often follow each other (change logs, stream
-  // events), so the memtable keeps an insert hint per such prefix.
-  options.memtable_insert_with_hint_prefix_extractor.reset(
-    rocksdb::NewFixedPrefixTransform(3));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (auto cf : all_columns) {
     auto name = cf == column::meta ? std::string{rocksdb::kDefaultColumnFamilyName}
