@@ -79,6 +79,10 @@ public:
 
   std::optional<time_point> next_expiry() const;
 
+  const lease_config& config() const {
+    return cfg_;
+  }
+
   size_t size() const {
     return leases_.size();
   }
