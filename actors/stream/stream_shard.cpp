@@ -108,22 +108,31 @@ struct stream_shard_state {
 
 using shard_pointer = stream_shard_actor::stateful_pointer<stream_shard_state>;
 
-storage::write_batch to_stream_batch(const stream::effects& fx) {
-  auto b = to_batch(storage::column::stream, fx.writes);
-  for (const auto& [first, last] : fx.erased) {
-    b.erase_range(storage::column::stream, first, last);
+// Takes the writes and erased ranges out of `fx` into one batch.
+storage::write_batch take_stream_batch(stream::effects& fx) {
+  auto b = to_batch(storage::column::stream, std::move(fx.writes));
+  for (auto& [first, last] : fx.erased) {
+    b.erase_range(storage::column::stream, std::move(first), std::move(last));
   }
+  fx.writes.clear();
+  fx.erased.clear();
   return b;
 }
 
-// Hands `fx` to the committer as one batch (if it changes anything).
-void persist(shard_pointer self, const stream::effects& fx) {
+// Hands `fx`'s writes to the committer as one batch (if it changes
+// anything); they are taken out of `fx`, the rest of it stays.
+void persist(shard_pointer self, stream::effects& fx) {
   auto& st = self->state;
   if (fx.writes.empty() && fx.erased.empty()) {
     return;
   }
-  commit_async(*st.env.committer, to_stream_batch(fx),
+  commit_async(*st.env.committer, take_stream_batch(fx),
                caf::actor_cast<stream_shard_actor>(self), st.gate.advance());
+}
+
+void persist(shard_pointer self, const stream::effects& fx) {
+  auto copy = fx;
+  persist(self, copy);
 }
 
 // Runs `fn` once everything applied so far is durable, or delivers the
