@@ -39,6 +39,7 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/node.hpp"
+#include "bench/plain_socket.hpp"
 #include "runtime/time.hpp"
 
 using steady = std::chrono::steady_clock;
@@ -402,23 +403,6 @@ void run_loop(std::vector<std::unique_ptr<connection>>& conns) {
   ::close(ep);
 }
 
-// A connected, non-blocking TCP socket with Nagle off, or -1.
-int dial(const sockaddr_storage& addr, socklen_t len) {
-  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return -1;
-  }
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  auto fl = ::fcntl(fd, F_GETFL, 0);
-  ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-  return fd;
-}
-
 uint32_t percentile(const std::vector<uint32_t>& sorted, double p) {
   if (sorted.empty()) {
     return 0;
@@ -465,21 +449,11 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < o.keys; ++i) {
     reqs.push_back(make_request(o, o.method, o.path, o.body, i));
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(hp->first.c_str(), std::to_string(hp->second).c_str(),
-                    &hints, &found)
-        != 0
-      || found == nullptr) {
+  auto addr = shoal::bench::resolve(hp->first, hp->second);
+  if (!addr) {
     std::fprintf(stderr, "shoal-load: cannot resolve %s\n", o.url.c_str());
     return 2;
   }
-  sockaddr_storage addr{};
-  std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
-  auto addr_len = found->ai_addrlen;
-  ::freeaddrinfo(found);
   auto threads = std::max<size_t>(1, std::min(o.threads, o.connections));
   std::vector<stats> per_thread(threads);
   std::vector<std::vector<std::unique_ptr<connection>>> groups(threads);
@@ -488,7 +462,7 @@ int main(int argc, char** argv) {
   auto until = record_from + *duration;
   for (size_t c = 0; c < o.connections; ++c) {
     auto t = c % threads;
-    int fd = dial(addr, addr_len);
+    int fd = shoal::bench::dial(*addr, true);
     if (fd < 0) {
       per_thread[t].errors++;
       continue;

@@ -29,6 +29,7 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/node.hpp"
+#include "bench/plain_socket.hpp"
 #include "net/http/client.hpp"
 
 using steady = std::chrono::steady_clock;
@@ -47,21 +48,6 @@ struct shared {
   std::atomic<uint64_t> generation{0};
   size_t connected = 0;
 };
-
-// A connected blocking socket, or -1.
-int dial(const sockaddr_storage& addr, socklen_t len) {
-  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return -1;
-  }
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
 
 // The opening handshake, blocking; bytes read past the 101 response are
 // left in `rest`. False if the server did not switch protocols.
@@ -243,20 +229,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto rss_before = pid > 0 ? rss_kib(pid) : -1;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(hp->first.c_str(), std::to_string(hp->second).c_str(),
-                    &hints, &found)
-        != 0
-      || found == nullptr) {
+  auto addr = shoal::bench::resolve(hp->first, hp->second);
+  if (!addr) {
     return 2;
   }
-  sockaddr_storage addr{};
-  std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
-  auto addr_len = found->ai_addrlen;
-  ::freeaddrinfo(found);
   shared sh;
   // The handshakes are made one by one (blocking); the reads then run on
   // one epoll loop with plain sockets, so that the client costs the shared
@@ -264,7 +240,7 @@ int main(int argc, char** argv) {
   std::vector<watcher> ws;
   ws.reserve(watchers);
   for (size_t i = 0; i < watchers; ++i) {
-    int fd = dial(addr, addr_len);
+    int fd = shoal::bench::dial(*addr, false);
     std::string rest;
     if (fd < 0 || !handshake(fd, url, "/v1/watch?pattern=fanout.>", rest)) {
       if (fd >= 0) {
