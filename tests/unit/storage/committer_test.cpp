@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <string>
@@ -51,6 +52,7 @@ public:
     std::lock_guard guard{mtx_};
     durabilities.push_back(d);
     ++writes_;
+    written_cv_.notify_all();
     for (const auto& op : batch.ops()) {
       written_by_[op.key] = writes_;
     }
@@ -89,6 +91,12 @@ public:
   uint64_t writes() {
     std::lock_guard guard{mtx_};
     return writes_;
+  }
+
+  /// Waits (up to `timeout`) until `n` writes have returned.
+  bool wait_for_writes(uint64_t n, std::chrono::seconds timeout) {
+    std::unique_lock guard{mtx_};
+    return written_cv_.wait_for(guard, timeout, [&] { return writes_ >= n; });
   }
 
   std::unique_ptr<snapshot> make_snapshot() const override {
@@ -133,7 +141,15 @@ private:
   uint64_t writes_ = 0;
   uint64_t synced_up_to_ = 0;
   std::unordered_map<std::string, uint64_t> written_by_;
+  std::condition_variable written_cv_;
 };
+
+/// A batch that puts "k<i>".
+write_batch put_of(int i) {
+  write_batch b;
+  b.put(column::kv, "k" + std::to_string(i), "v");
+  return b;
+}
 
 struct run_result {
   committer::counters stats;
@@ -154,8 +170,7 @@ run_result submit_while_blocked(sync_mode mode, int n) {
   auto submit = [&](int i) {
     auto done = std::make_shared<std::promise<void>>();
     acks.push_back(done->get_future());
-    write_batch b;
-    b.put(column::kv, "k" + std::to_string(i), "v");
+    auto b = put_of(i);
     c.submit(std::move(b), [&, i, done](result<void> r) {
       auto durable = store.durable("k" + std::to_string(i));
       {
@@ -221,8 +236,7 @@ TEST(committer, batch_mode_writes_the_next_group_while_a_sync_runs) {
   auto submit = [&](int i) {
     auto done = std::make_shared<std::promise<void>>();
     acks.push_back(done->get_future());
-    write_batch b;
-    b.put(column::kv, "k" + std::to_string(i), "v");
+    auto b = put_of(i);
     c.submit(std::move(b), [&, i, done](result<void> r) {
       EXPECT_TRUE(r);
       EXPECT_TRUE(store.durable("k" + std::to_string(i)));
@@ -240,11 +254,7 @@ TEST(committer, batch_mode_writes_the_next_group_while_a_sync_runs) {
     submit(i);
   }
   // The writer does not wait for the blocked sync.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  while (store.writes() < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  }
-  EXPECT_GE(store.writes(), 2u);
+  EXPECT_TRUE(store.wait_for_writes(2, std::chrono::seconds{10}));
   {
     std::lock_guard guard{mtx};
     EXPECT_TRUE(acked.empty()); // nothing is acknowledged before its sync
@@ -269,8 +279,7 @@ TEST(committer, batch_mode_reports_a_failed_sync_to_every_batch_it_covers) {
   for (int i = 0; i < 5; ++i) {
     auto code = std::make_shared<std::promise<errc>>();
     codes.push_back(code->get_future());
-    write_batch b;
-    b.put(column::kv, "k" + std::to_string(i), "v");
+    auto b = put_of(i);
     c.submit(std::move(b), [code](result<void> r) { code->set_value(r.code()); });
   }
   for (auto& code : codes) {
@@ -306,8 +315,7 @@ TEST(committer, stop_drains_queue_and_later_submits_fail_fast) {
   committer c{*store, sync_mode::batch, &reg};
   std::atomic<int> ok{0};
   for (int i = 0; i < 100; ++i) {
-    write_batch b;
-    b.put(column::kv, "k" + std::to_string(i), "v");
+    auto b = put_of(i);
     c.submit(std::move(b), [&](result<void> r) { ok += r ? 1 : 0; });
   }
   c.stop();
