@@ -69,15 +69,15 @@ std::string_view op_name(kv::operation op) {
   return kv::to_string(op);
 }
 
-// Answers with `to_json` of a write's result, or its error.
+// Answers with `render` (JSON text) of a write's result, or its error.
 std::function<void(result<kv::write_result>)>
-write_answer(respond_fn respond, json (*to_json)(const kv::write_result&)) {
-  return [respond, to_json](result<kv::write_result> r) {
+write_answer(respond_fn respond, std::string (*render)(const kv::write_result&)) {
+  return [respond, render](result<kv::write_result> r) {
     if (!r) {
       respond(error_response(r.err()));
       return;
     }
-    respond(json_response(200, to_json(*r)));
+    respond(json_text_response(200, render(*r)));
   };
 }
 
@@ -144,15 +144,11 @@ void put_route(node& n, request& req, respond_fn respond) {
     return;
   }
   kv_client{n}.put_async(std::move(cmd),
-                         [respond = std::move(respond)](result<kv::write_result> r) {
-                           if (!r) {
-                             respond(error_response(r.err()));
-                             return;
-                           }
+                         write_answer(std::move(respond), [](const kv::write_result& r) {
                            json_writer out;
-                           write_entry(out, r->current, false, r->prev_revision);
-                           respond(json_text_response(200, out.take()));
-                         });
+                           write_entry(out, r.current, false, r.prev_revision);
+                           return out.take();
+                         }));
 }
 
 void history_route(node& n, const std::string& key, request& req,
@@ -255,9 +251,9 @@ void delete_route(node& n, request& req, respond_fn respond) {
   }
   kv_client{n}.erase_async(std::move(cmd),
                            write_answer(std::move(respond), [](const kv::write_result& r) {
-                             return json{{"revision", r.revision},
-                                         {"prev_revision", r.prev_revision},
-                                         {"deleted", r.changed}};
+                             return to_text(json{{"revision", r.revision},
+                                                 {"prev_revision", r.prev_revision},
+                                                 {"deleted", r.changed}});
                            }));
 }
 

@@ -33,7 +33,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 using beast_request = bhttp::request<bhttp::string_body>;
-using beast_response = bhttp::response<bhttp::string_body>;
 using clock = std::chrono::steady_clock;
 
 method to_method(bhttp::verb v) {
