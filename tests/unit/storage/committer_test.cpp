@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -151,6 +152,19 @@ write_batch put_of(int i) {
   return b;
 }
 
+/// Submits `put_of(i)`; `on_ack` runs in its callback, and the returned
+/// future is ready after it.
+std::future<void> submit_put(committer& c, int i,
+                             std::function<void(result<void>)> on_ack) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto acked = done->get_future();
+  c.submit(put_of(i), [done, on_ack = std::move(on_ack)](result<void> r) {
+    on_ack(std::move(r));
+    done->set_value();
+  });
+  return acked;
+}
+
 struct run_result {
   committer::counters stats;
   std::vector<int> order;
@@ -168,19 +182,13 @@ run_result submit_while_blocked(sync_mode mode, int n) {
   run_result out;
   std::vector<std::future<void>> acks;
   auto submit = [&](int i) {
-    auto done = std::make_shared<std::promise<void>>();
-    acks.push_back(done->get_future());
-    auto b = put_of(i);
-    c.submit(std::move(b), [&, i, done](result<void> r) {
+    acks.push_back(submit_put(c, i, [&, i](result<void> r) {
       auto durable = store.durable("k" + std::to_string(i));
-      {
-        std::lock_guard guard{mtx};
-        out.order.push_back(i);
-        out.failures += r ? 0 : 1;
-        out.acked_before_durable += durable ? 0 : 1;
-      }
-      done->set_value();
-    });
+      std::lock_guard guard{mtx};
+      out.order.push_back(i);
+      out.failures += r ? 0 : 1;
+      out.acked_before_durable += durable ? 0 : 1;
+    }));
   };
   submit(0);
   entered.wait();
@@ -234,18 +242,12 @@ TEST(committer, batch_mode_writes_the_next_group_while_a_sync_runs) {
   std::vector<int> acked;
   std::vector<std::future<void>> acks;
   auto submit = [&](int i) {
-    auto done = std::make_shared<std::promise<void>>();
-    acks.push_back(done->get_future());
-    auto b = put_of(i);
-    c.submit(std::move(b), [&, i, done](result<void> r) {
+    acks.push_back(submit_put(c, i, [&, i](result<void> r) {
       EXPECT_TRUE(r);
       EXPECT_TRUE(store.durable("k" + std::to_string(i)));
-      {
-        std::lock_guard guard{mtx};
-        acked.push_back(i);
-      }
-      done->set_value();
-    });
+      std::lock_guard guard{mtx};
+      acked.push_back(i);
+    }));
   };
   submit(0);
   // Batch 0 is written; its sync is blocked.
