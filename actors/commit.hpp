@@ -59,6 +59,27 @@ void commit_async(storage::committer& committer, storage::write_batch batch,
   });
 }
 
+/// Hands `batch` to the committer as the next change of `gate`. Once it is
+/// durable, `acknowledge` runs at once on the committer's thread — a
+/// write's answer skips the hop back through the shard's mailbox — and
+/// then the shard gets its `commit_atom` report as usual. Commit callbacks
+/// run in submission order, so every earlier change of the shard is durable
+/// by then; after a failed commit of the shard, every later `acknowledge`
+/// gets the failure, as the gate's waiters do. `acknowledge` must not block.
+template <class Handle>
+void commit_async(durable_gate& gate, storage::committer& committer,
+                  storage::write_batch batch, Handle shard,
+                  durable_gate::waiter acknowledge) {
+  committer.submit(std::move(batch),
+                   [shard, seq = gate.advance(), failed = gate.commit_failed(),
+                    acknowledge = std::move(acknowledge)](result<void> r) {
+                     acknowledge_commit(*failed, r, acknowledge);
+                     caf::anon_send(shard, commit_atom_v, seq,
+                                    r ? uint8_t{0} : static_cast<uint8_t>(r.code()),
+                                    r ? std::string{} : r.err().message);
+                   });
+}
+
 /// The error of a `(commit_atom, seq, code, message)` report, or nullopt.
 inline std::optional<error> commit_failure(uint8_t code, std::string message) {
   if (code == 0) {
@@ -84,6 +105,22 @@ void persist(durable_gate& gate, storage::committer& committer,
   }
   commit_async(committer, to_batch(column, std::forward<Writes>(writes)),
                std::move(shard), gate.advance());
+}
+
+/// Persists `writes` as `persist` does and calls `deliver` with `value`
+/// once they are durable, from the committer's thread (`commit_async`);
+/// with no writes, once everything applied so far is durable (the answer
+/// may describe a change whose commit is pending).
+template <class T, class Handle, class Writes>
+void persist_and_answer(durable_gate& gate, storage::committer& committer,
+                        storage::column column, Writes&& writes, Handle shard,
+                        result<T> value, std::function<void(result<T>)> deliver) {
+  if (writes.empty()) {
+    answer_when_durable(gate, std::move(value), std::move(deliver));
+    return;
+  }
+  commit_async(gate, committer, to_batch(column, std::forward<Writes>(writes)),
+               std::move(shard), answer_with(std::move(value), std::move(deliver)));
 }
 
 /// Removes everything expired from `table` at `now`, in rounds of the

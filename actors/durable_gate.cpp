@@ -43,4 +43,24 @@ void durable_gate::committed(uint64_t seq, const error* failure) {
   }
 }
 
+void acknowledge_commit(std::atomic<bool>& failed, const result<void>& outcome,
+                        const durable_gate::waiter& fn) {
+  if (!outcome) {
+    failed.store(true, std::memory_order_release);
+    if (fn) {
+      fn(&outcome.err());
+    }
+    return;
+  }
+  if (!fn) {
+    return;
+  }
+  if (failed.load(std::memory_order_acquire)) {
+    auto err = durable_gate::stopped_error();
+    fn(&err);
+    return;
+  }
+  fn(nullptr);
+}
+
 } // namespace shoal

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 
 #include "runtime/error.hpp"
 #include "runtime/result.hpp"
@@ -66,6 +68,12 @@ public:
     return durable_;
   }
 
+  /// Shared with the shard's commit callbacks (`acknowledge_commit`): set
+  /// by the first failed commit.
+  const std::shared_ptr<std::atomic<bool>>& commit_failed() const {
+    return commit_failed_;
+  }
+
 private:
   struct pending {
     uint64_t needed;
@@ -76,21 +84,37 @@ private:
   uint64_t durable_;
   bool failed_ = false;
   std::deque<pending> waiting_;
+  std::shared_ptr<std::atomic<bool>> commit_failed_ =
+    std::make_shared<std::atomic<bool>>(false);
 };
+
+/// For a commit callback, which runs in submission order: records a failed
+/// `outcome` in `failed` and calls `fn` with nullptr only if this commit
+/// and every earlier one of the shard succeeded, with the failure (or
+/// `stopped_error()`) otherwise — what the gate's own waiters would get.
+void acknowledge_commit(std::atomic<bool>& failed, const result<void>& outcome,
+                        const durable_gate::waiter& fn);
+
+/// The waiter that calls `deliver` with `value`, or with the failure.
+template <class T>
+durable_gate::waiter answer_with(result<T> value,
+                                 std::function<void(result<T>)> deliver) {
+  return [deliver = std::move(deliver),
+          value = std::move(value)](const error* failure) mutable {
+    if (failure != nullptr) {
+      deliver(*failure);
+    } else {
+      deliver(std::move(value));
+    }
+  };
+}
 
 /// Calls `deliver` with `value` once every change applied so far is
 /// durable (or with the storage failure instead).
 template <class T>
 void answer_when_durable(durable_gate& gate, result<T> value,
                          std::function<void(result<T>)> deliver) {
-  gate.after_durable([deliver = std::move(deliver),
-                      value = std::move(value)](const error* failure) mutable {
-    if (failure != nullptr) {
-      deliver(*failure);
-    } else {
-      deliver(std::move(value));
-    }
-  });
+  gate.after_durable(answer_with(std::move(value), std::move(deliver)));
 }
 
 } // namespace shoal

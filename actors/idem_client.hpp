@@ -10,7 +10,8 @@ namespace shoal {
 
 /// The idempotency primitive for C++ programs that embed a node. Blocking
 /// calls (from plain threads, never inside an actor) and `*_async` forms
-/// that call `done` on an actor thread. They send the same messages as the
+/// that call `done` on an actor thread (a change's on the storage commit
+/// thread; `done` must not block). They send the same messages as the
 /// HTTP gateway to the key's shard (`node.idempotency().shard_for(key)`).
 class idem_client {
 public:

@@ -13,7 +13,8 @@ namespace shoal {
 /// The kv primitive for C++ programs that embed a node (or hold one). Every
 /// operation comes in two forms: blocking (returns the result; call it from
 /// a plain thread, never from inside an actor) and asynchronous (`*_async`,
-/// calls `done` on an actor thread; never blocks). Both send the same
+/// calls `done` on an actor thread, or a write's on the storage commit
+/// thread; never blocks, and `done` must not block either). Both send the same
 /// messages as the HTTP gateway to the key's shard actor, whose typed
 /// handle `node.kv().shard_for(key)` an actor may also use directly.
 class kv_client {

@@ -22,11 +22,15 @@
 
 namespace shoal {
 
-/// Called exactly once with the shard's answer, on the shard's thread; it
-/// must not block. If the shard is gone, it is destroyed uncalled.
+/// Called exactly once with the shard's answer; it must not block. If the
+/// shard is gone, it is destroyed uncalled. With `any_thread`, a write's
+/// answer may come straight from the storage commit thread once the write
+/// is durable (see `commit_async`); otherwise always from the shard's own
+/// thread (a response promise's `deliver_to` needs that).
 template <class T>
 struct reply_to {
   std::function<void(result<T>)> fn;
+  bool any_thread = false;
 };
 
 namespace detail {
@@ -66,7 +70,7 @@ template <class T, class Handle, class... Ts>
 void call(const Handle& shard, std::function<void(result<T>)> done, Ts&&... xs) {
   auto once = std::make_shared<detail::once_reply<T>>(std::move(done));
   caf::anon_send(shard, std::forward<Ts>(xs)...,
-                 reply_to<T>{[once](result<T> r) { (*once)(std::move(r)); }});
+                 reply_to<T>{[once](result<T> r) { (*once)(std::move(r)); }, true});
 }
 
 /// Sends `xs..., reply_to<T>` to every handle of `shards` and calls `done`

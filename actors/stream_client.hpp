@@ -23,7 +23,8 @@ void call_stream(node& n, std::string_view stream, std::function<void(result<T>)
 
 /// The stream primitive for C++ programs that embed a node. Blocking calls
 /// (from plain threads, never inside an actor) and `*_async` forms that
-/// call `done` on an actor thread. They send the same messages as the HTTP
+/// call `done` on an actor thread (an append's on the storage commit
+/// thread; `done` must not block). They send the same messages as the HTTP
 /// gateway to the stream's shard (`node.streams().shard_for(stream)`).
 class stream_client {
 public:

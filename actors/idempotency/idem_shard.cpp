@@ -28,15 +28,22 @@ struct idem_shard_state {
 using shard_pointer = idem_shard_actor::stateful_pointer<idem_shard_state>;
 
 // Persists `fx` (if anything changed) and calls `deliver` with `value`
-// once the state it was computed from is durable. Errors and reads persist
-// nothing but still wait: they may describe a change whose commit is
-// pending.
+// once the state it was computed from is durable — from the commit thread
+// if `any_thread` (`persist_and_answer`). Errors and reads persist nothing
+// but still wait: they may describe a change whose commit is pending.
 template <class T>
 void answer(shard_pointer self, idem::effects fx, result<T> value,
-            std::function<void(result<T>)> deliver) {
+            std::function<void(result<T>)> deliver, bool any_thread = false) {
   auto& st = self->state;
+  auto shard = caf::actor_cast<idem_shard_actor>(self);
+  if (any_thread) {
+    persist_and_answer(st.gate, *st.env.committer, storage::column::idempotency,
+                       std::move(fx.writes), std::move(shard), std::move(value),
+                       std::move(deliver));
+    return;
+  }
   persist(st.gate, *st.env.committer, storage::column::idempotency,
-          std::move(fx.writes), caf::actor_cast<idem_shard_actor>(self));
+          std::move(fx.writes), std::move(shard));
   answer_when_durable(st.gate, std::move(value), std::move(deliver));
 }
 
@@ -53,7 +60,7 @@ caf::typed_response_promise<T> answer(shard_pointer self, idem::effects fx,
 // disk) and answers through `deliver`.
 template <class T, class Command>
 void change(shard_pointer self, const Command& cmd,
-            std::function<void(result<T>)> deliver) {
+            std::function<void(result<T>)> deliver, bool any_thread = false) {
   auto& st = self->state;
   if (st.gate.failed()) {
     answer<T>(self, {}, result<T>{fail(errc::storage_error, "")},
@@ -62,7 +69,7 @@ void change(shard_pointer self, const Command& cmd,
   }
   idem::effects fx;
   auto r = st.table->apply(cmd, st.env.clock->now(), fx);
-  answer<T>(self, std::move(fx), std::move(r), std::move(deliver));
+  answer<T>(self, std::move(fx), std::move(r), std::move(deliver), any_thread);
 }
 
 template <class T, class Command>
@@ -125,17 +132,17 @@ idem_shard_actor::behavior_type idem_shard_impl(shard_pointer self,
     [self](begin_atom, idem::begin_cmd& cmd,
            reply_to<idem::begin_result>& reply) {
       cmd.new_token = random_token();
-      change<idem::begin_result>(self, cmd, std::move(reply.fn));
+      change<idem::begin_result>(self, cmd, std::move(reply.fn), reply.any_thread);
     },
     [self](touch_atom, idem::touch_cmd& cmd, reply_to<idem::record>& reply) {
-      change<idem::record>(self, cmd, std::move(reply.fn));
+      change<idem::record>(self, cmd, std::move(reply.fn), reply.any_thread);
     },
     [self](complete_atom, idem::complete_cmd& cmd,
            reply_to<idem::record>& reply) {
-      change<idem::record>(self, cmd, std::move(reply.fn));
+      change<idem::record>(self, cmd, std::move(reply.fn), reply.any_thread);
     },
     [self](fail_atom, idem::fail_cmd& cmd, reply_to<idem::record>& reply) {
-      change<idem::record>(self, cmd, std::move(reply.fn));
+      change<idem::record>(self, cmd, std::move(reply.fn), reply.any_thread);
     },
     [self](get_atom, std::string& key, reply_to<idem::record>& reply) {
       auto& st = self->state;

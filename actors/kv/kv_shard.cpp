@@ -105,13 +105,22 @@ error failed_error() {
 void publish(shard_pointer self, const std::vector<kv::event>& events);
 
 // Hands `fx` to the committer; once durable, the shard's durable revision
-// advances, `reply` (if any) gets `res`, and watchers get the events.
+// advances, `reply` (if any) gets `res` — from the commit thread if
+// `any_thread` — and watchers get the events.
 void submit(shard_pointer self, kv::effects fx, write_reply reply,
-            kv::write_result res) {
+            kv::write_result res, bool any_thread) {
   auto& st = self->state;
-  auto seq = st.gate.advance();
-  commit_async(*st.env.committer, to_batch(std::move(fx.records)),
-               caf::actor_cast<kv_shard_actor>(self), seq);
+  auto shard = caf::actor_cast<kv_shard_actor>(self);
+  if (reply && any_thread) {
+    commit_async(st.gate, *st.env.committer, to_batch(std::move(fx.records)),
+                 std::move(shard),
+                 answer_with(result<kv::write_result>{std::move(res)},
+                             std::move(reply)));
+    reply = nullptr;
+  } else {
+    commit_async(*st.env.committer, to_batch(std::move(fx.records)),
+                 std::move(shard), st.gate.advance());
+  }
   st.gate.after_durable([self, revision = st.table->revision(),
                          reply = std::move(reply), res = std::move(res),
                          events = std::move(fx.events)](
@@ -250,7 +259,8 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
 // still describe state that must be durable first (a conflict naming a
 // pending revision), so it waits like a read.
 template <class Command>
-void write(shard_pointer self, const Command& cmd, write_reply reply) {
+void write(shard_pointer self, const Command& cmd, write_reply reply,
+           bool any_thread = false) {
   auto& st = self->state;
   if (st.gate.failed()) {
     reply(failed_error());
@@ -262,7 +272,7 @@ void write(shard_pointer self, const Command& cmd, write_reply reply) {
     answer_when_durable(st.gate, std::move(r), std::move(reply));
     return;
   }
-  submit(self, std::move(fx), std::move(reply), std::move(*r));
+  submit(self, std::move(fx), std::move(reply), std::move(*r), any_thread);
 }
 
 // A read: answered from memory once the state it saw is durable.
@@ -300,7 +310,7 @@ void sweep(shard_pointer self) {
     st.last_trim = now;
   }
   if (!fx.empty()) {
-    submit(self, std::move(fx), {}, {});
+    submit(self, std::move(fx), {}, {}, false);
   }
 }
 
@@ -338,11 +348,11 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       return rp;
     },
     [self](put_atom, kv::put_cmd& cmd, reply_to<kv::write_result>& reply) {
-      write(self, cmd, std::move(reply.fn));
+      write(self, cmd, std::move(reply.fn), reply.any_thread);
     },
     [self](delete_atom, kv::delete_cmd& cmd,
            reply_to<kv::write_result>& reply) {
-      write(self, cmd, std::move(reply.fn));
+      write(self, cmd, std::move(reply.fn), reply.any_thread);
     },
     [self](get_atom, std::string& key, reply_to<kv::entry>& reply) {
       read(self, key, std::move(reply.fn));
@@ -438,7 +448,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
                           expired ? kv::operation::expire : kv::operation::del,
                           st.env.clock->now(), fx);
       if (!fx.empty()) {
-        submit(self, std::move(fx), {}, {});
+        submit(self, std::move(fx), {}, {}, false);
       }
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {

@@ -201,8 +201,12 @@ apply_entities(shard_pointer self, std::string_view id,
   return std::make_shared<const stream::entity_map>(st.pending);
 }
 
+// Appends and answers once the events are durable: from the commit thread
+// if `any_thread` and the stream is no entity's (an entity's answer waits
+// for its projection to be promoted, on the shard's thread).
 void append(shard_pointer self, stream::append_cmd& cmd,
-            std::function<void(result<stream::append_result>)> deliver) {
+            std::function<void(result<stream::append_result>)> deliver,
+            bool any_thread = false) {
   auto& st = self->state;
   if (st.gate.refuse_if_failed(deliver)) {
     return;
@@ -217,6 +221,21 @@ void append(shard_pointer self, stream::append_cmd& cmd,
   auto now = st.env.clock->now();
   stream::effects fx;
   auto r = st.table->append(cmd, now, fx);
+  if (any_thread && id.empty() && !(fx.writes.empty() && fx.erased.empty())) {
+    if (st.appended != nullptr && r) {
+      st.appended->inc(fx.appended.size());
+    }
+    commit_async(st.gate, *st.env.committer, take_stream_batch(fx),
+                 caf::actor_cast<stream_shard_actor>(self),
+                 answer_with(std::move(r), std::move(deliver)));
+    st.gate.after_durable([self, events = std::move(fx.appended)](
+                            const error* failure) mutable {
+      if (failure == nullptr) {
+        publish(self, std::move(events));
+      }
+    });
+    return;
+  }
   persist(self, fx);
   std::shared_ptr<const stream::entity_map> promoted;
   if (r && !id.empty() && !fx.appended.empty()) {
@@ -481,7 +500,7 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
   return {
     [self](append_atom, stream::append_cmd& cmd,
            reply_to<stream::append_result>& reply) {
-      append(self, cmd, std::move(reply.fn));
+      append(self, cmd, std::move(reply.fn), reply.any_thread);
     },
     [self](put_atom, stream::configure_cmd& cmd,
            reply_to<stream::stream_info>& reply) {

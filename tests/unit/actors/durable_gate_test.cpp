@@ -56,5 +56,19 @@ TEST(durable_gate, a_failed_commit_fails_every_waiter_and_stays_failed) {
   EXPECT_TRUE(ran);
 }
 
+TEST(durable_gate, a_commit_callback_acknowledges_only_while_no_commit_failed) {
+  durable_gate gate;
+  auto& failed = *gate.commit_failed();
+  std::vector<std::string> seen;
+  auto record = [&](const error* e) { seen.push_back(e ? e->message : "ok"); };
+  acknowledge_commit(failed, {}, record);
+  // A failure without a waiter still counts.
+  acknowledge_commit(failed, fail(errc::storage_error, "disk full"), {});
+  acknowledge_commit(failed, {}, record);
+  acknowledge_commit(failed, fail(errc::storage_error, "still full"), record);
+  EXPECT_EQ(seen, (std::vector<std::string>{"ok", durable_gate::stopped_error().message,
+                                             "still full"}));
+}
+
 } // namespace
 } // namespace shoal

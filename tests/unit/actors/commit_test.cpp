@@ -1,0 +1,118 @@
+#include "actors/commit.hpp"
+
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <gtest/gtest.h>
+
+namespace shoal {
+namespace {
+
+/// The memory engine, except that write number `fail_at` (from 1) fails.
+class failing_engine final : public storage::engine {
+public:
+  explicit failing_engine(int fail_at)
+    : inner_(storage::make_memory_engine()), fail_at_(fail_at) {
+  }
+
+  result<std::optional<std::string>> get(storage::column cf,
+                                         std::string_view key) const override {
+    return inner_->get(cf, key);
+  }
+  result<void> scan(storage::column cf, std::string_view b, std::string_view e,
+                    const storage::scan_fn& fn, storage::direction dir) const override {
+    return inner_->scan(cf, b, e, fn, dir);
+  }
+  result<void> write(const storage::write_batch& batch,
+                     storage::durability d) override {
+    if (++writes_ == fail_at_) {
+      return fail(errc::storage_error, "write failed (test)");
+    }
+    return inner_->write(batch, d);
+  }
+  result<void> sync() override {
+    return inner_->sync();
+  }
+  std::unique_ptr<storage::snapshot> make_snapshot() const override {
+    return inner_->make_snapshot();
+  }
+  result<void> flush() override {
+    return inner_->flush();
+  }
+  void close() override {
+    inner_->close();
+  }
+  bool is_persistent() const override {
+    return false;
+  }
+  storage::engine_stats stats() const override {
+    return inner_->stats();
+  }
+
+private:
+  std::unique_ptr<storage::engine> inner_;
+  int fail_at_;
+  int writes_ = 0;
+};
+
+storage::write_batch one_put(const std::string& key) {
+  storage::write_batch b;
+  b.put(storage::column::kv, key, "v");
+  return b;
+}
+
+TEST(commit_async, acknowledges_from_the_commit_thread_and_never_after_a_failure) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor shard{sys};
+  failing_engine store{2};
+  storage::committer committer{store, storage::sync_mode::always};
+  durable_gate gate;
+
+  std::mutex mtx;
+  std::vector<std::string> acks;
+  std::vector<std::thread::id> threads;
+  auto ack = [&](const error* e) {
+    std::lock_guard guard{mtx};
+    acks.push_back(e == nullptr ? "ok" : e->message);
+    threads.push_back(std::this_thread::get_id());
+  };
+  for (int i = 1; i <= 3; ++i) {
+    commit_async(gate, committer, one_put("k" + std::to_string(i)),
+                 caf::actor_cast<caf::actor>(shard), ack);
+  }
+  committer.stop();
+
+  // The second write failed; the third was written, but the shard's memory
+  // is ahead of its disk since the second: it is not acknowledged either.
+  ASSERT_EQ(acks.size(), 3u);
+  EXPECT_EQ(acks[0], "ok");
+  EXPECT_EQ(acks[1], "write failed (test)");
+  EXPECT_EQ(acks[2], durable_gate::stopped_error().message);
+  for (auto id : threads) {
+    EXPECT_NE(id, std::this_thread::get_id());
+  }
+  EXPECT_TRUE(store.get(storage::column::kv, "k3").value().has_value());
+
+  // The shard still hears of every commit, in order, with its outcome.
+  std::vector<std::pair<uint64_t, uint8_t>> reports;
+  for (int i = 0; i < 3; ++i) {
+    shard->receive([&](commit_atom, uint64_t seq, uint8_t code, const std::string&) {
+      reports.emplace_back(seq, code);
+    });
+  }
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[0], (std::pair<uint64_t, uint8_t>{1, 0}));
+  EXPECT_EQ(reports[1].first, 2u);
+  EXPECT_NE(reports[1].second, 0);
+  EXPECT_EQ(reports[2], (std::pair<uint64_t, uint8_t>{3, 0}));
+  EXPECT_EQ(gate.applied(), 3u);
+}
+
+} // namespace
+} // namespace shoal
