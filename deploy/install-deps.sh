@@ -8,7 +8,8 @@ packages=(
   build-essential cmake pkg-config ccache
   libcaf-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev librocksdb-dev libzstd-dev
-  libxxhash-dev libcli11-dev libtomlplusplus-dev libhiredis-dev redis-server
+  libxxhash-dev libcli11-dev libtomlplusplus-dev libhiredis-dev libjemalloc-dev
+  redis-server
   curl
 )
 
