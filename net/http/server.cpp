@@ -282,13 +282,20 @@ struct server::impl {
   void do_accept();
 };
 
+// Every connection runs on its own strand of the io_context. The concrete
+// executor type (not asio's type-erased any_io_executor) spares each
+// asynchronous step and post the type-erasure's copies and lookups.
+using strand_type = asio::strand<asio::io_context::executor_type>;
+using socket_type = tcp::socket::rebind_executor<strand_type>::other;
+using stream_type = beast::basic_stream<tcp, strand_type>;
+
 // -- WebSocket sessions -------------------------------------------------------
 
 class ws_session : public session_base,
                    public ws_connection,
                    public std::enable_shared_from_this<ws_session> {
 public:
-  ws_session(server::impl& srv, beast::tcp_stream&& stream,
+  ws_session(server::impl& srv, stream_type&& stream,
              std::unique_ptr<ws_handler> handler, std::string remote)
     : srv_(srv),
       ws_(std::move(stream)),
@@ -506,7 +513,7 @@ private:
   }
 
   server::impl& srv_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<stream_type> ws_;
   std::unique_ptr<ws_handler> handler_;
   std::string remote_;
   beast::flat_buffer buffer_;
@@ -525,7 +532,7 @@ private:
 class http_session : public session_base,
                      public std::enable_shared_from_this<http_session> {
 public:
-  http_session(server::impl& srv, tcp::socket&& socket)
+  http_session(server::impl& srv, socket_type&& socket)
     : srv_(srv), stream_(std::move(socket)) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
@@ -814,7 +821,7 @@ private:
   }
 
   server::impl& srv_;
-  beast::tcp_stream stream_;
+  stream_type stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string remote_;
@@ -834,7 +841,7 @@ private:
 
 void server::impl::do_accept() {
   acceptor.async_accept(
-    asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    asio::make_strand(ioc), [this](beast::error_code ec, socket_type socket) {
       if (draining || !acceptor.is_open()) {
         return;
       }
