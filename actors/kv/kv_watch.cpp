@@ -81,6 +81,19 @@ bool wanted(const kv_watch_state& st, const kv::event& ev) {
          && !(!is_put && st.opts.no_delete);
 }
 
+// The cursor token of `c`. One change goes to every watcher of its pattern
+// one after another on this thread, and watchers that started together
+// stand at the same position: the last token is reused while it fits.
+const std::string& cursor_token(const kv::cursor& c) {
+  thread_local kv::cursor last;
+  thread_local std::string token;
+  if (token.empty() || c != last) {
+    last = c;
+    token = kv::encode_cursor(c);
+  }
+  return token;
+}
+
 // Offers one event; false if the sink is full (the event becomes stalled).
 bool offer(watch_pointer self, const kv::event& ev) {
   auto& st = self->state;
@@ -89,7 +102,7 @@ bool offer(watch_pointer self, const kv::event& ev) {
   }
   auto prev = st.position[ev.shard];
   st.position[ev.shard] = ev.revision;
-  if (st.sink->on_event(ev, kv::encode_cursor(st.position))) {
+  if (st.sink->on_event(ev, cursor_token(st.position))) {
     return true;
   }
   st.position[ev.shard] = prev;
