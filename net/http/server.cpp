@@ -535,6 +535,9 @@ public:
   http_session(server::impl& srv, socket_type&& socket)
     : srv_(srv), stream_(std::move(socket)) {
     beast::error_code ec;
+    // Every response and WebSocket frame goes out in one write: nothing is
+    // gained by holding a small one back until the previous is acknowledged.
+    stream_.socket().set_option(tcp::no_delay{true}, ec);
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) {
       remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
