@@ -143,6 +143,8 @@ void detach(watch_pointer self, uint16_t shard, const error& why) {
   if (link.actor) {
     self->demonitor(link.actor);
   }
+  // Lost while attached, or a try to register again that failed.
+  auto was_attached = link.attached;
   link.actor = nullptr;
   link.attached = false;
   ++link.generation;
@@ -154,9 +156,17 @@ void detach(watch_pointer self, uint16_t shard, const error& why) {
     st.live_bytes -= ev.value.size() + ev.key.size();
     return true;
   });
-  spdlog::info("watch {}: shard {} detached ({}); resuming at revision {} when "
-               "its owner is back",
-               st.opts.pattern, shard, why.message, st.position[shard]);
+  if (was_attached) {
+    spdlog::info("watch {}: shard {} detached ({}); resuming at revision {} "
+                 "when its owner is back",
+                 st.opts.pattern, shard, why.message, st.position[shard]);
+    // A notice, not a change: when the consumer's buffer is full it is
+    // dropped rather than held (the changes themselves are not).
+    st.sink->on_detached(shard, why.message, kv::encode_cursor(st.position));
+  } else {
+    spdlog::debug("watch {}: shard {} still detached ({})", st.opts.pattern,
+                  shard, why.message);
+  }
   self->delayed_send(self, reattach_delay, watch_atom_v, shard);
   pump(self);
 }
@@ -334,6 +344,8 @@ void on_ack(watch_pointer self, kv::watch_ack& ack, bool resume) {
     pos = std::max(pos, ack.revision);
   }
   if (synced(st)) {
+    // Registered again after its owner was lost (a notice, as above).
+    st.sink->on_attached(ack.shard, kv::encode_cursor(st.position));
     pump(self);
     return;
   }

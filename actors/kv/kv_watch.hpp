@@ -29,6 +29,26 @@ public:
   virtual bool on_event(const kv::event& ev, const std::string& c) = 0;
   /// Periodic heartbeat with the current position.
   virtual bool on_progress(const std::string& c) = 0;
+  /// In a cluster: the owner of `shard` is out of reach (`why`), so that
+  /// shard's changes pause; nothing is lost, they follow once it is back
+  /// (`on_attached`). `c` is the current position. A notice, not a change:
+  /// if the sink refuses it (buffer full) it is dropped, not offered
+  /// again. Default: ignored.
+  virtual bool on_detached(uint16_t shard, const std::string& why,
+                           const std::string& c) {
+    (void)shard;
+    (void)why;
+    (void)c;
+    return true;
+  }
+  /// The owner of a detached `shard` is back: its changes since the watch's
+  /// position follow, then live ones. A notice, as `on_detached`.
+  /// Default: ignored.
+  virtual bool on_attached(uint16_t shard, const std::string& c) {
+    (void)shard;
+    (void)c;
+    return true;
+  }
   /// The consumer fell behind; resume from `c`. The watch has ended.
   virtual void on_lagged(const std::string& c) = 0;
   /// The watch could not start or failed (`compacted`: `c` is the oldest

@@ -72,6 +72,12 @@ int watch(const context& ctx, const std::string& query) {
     } else if (type == "synced" || type == "lagged") {
       std::cout << "# " << type << " cursor=" << j.value("cursor", "")
                 << std::endl;
+    } else if (type == "detached" || type == "attached") {
+      std::cout << "# shard " << j.value("shard", 0) << " " << type;
+      if (type == "detached") {
+        std::cout << " (" << j.value("message", "") << ")";
+      }
+      std::cout << std::endl;
     } else if (type == "error") {
       std::cerr << "shoalctl: " << j["error"].value("code", "") << ": "
                 << j["error"].value("message", "") << " (cursor "

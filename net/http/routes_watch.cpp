@@ -87,6 +87,16 @@ public:
     return send(to_text(json{{"type", "progress"}, {"cursor", c}}));
   }
 
+  bool on_detached(uint16_t shard, const std::string& why,
+                   const std::string& c) override {
+    return send(to_text(json{
+      {"type", "detached"}, {"shard", shard}, {"message", why}, {"cursor", c}}));
+  }
+
+  bool on_attached(uint16_t shard, const std::string& c) override {
+    return send(to_text(json{{"type", "attached"}, {"shard", shard}, {"cursor", c}}));
+  }
+
   void on_lagged(const std::string& c) override {
     send_final(
       to_text(json{{"type", "lagged"},
@@ -117,6 +127,14 @@ public:
 
   bool on_value(const kv::entry& e) override {
     return send(to_text(leader(e.value, {})));
+  }
+
+  // An election's watchers get leader changes only.
+  bool on_detached(uint16_t, const std::string&, const std::string&) override {
+    return true;
+  }
+  bool on_attached(uint16_t, const std::string&) override {
+    return true;
   }
 
   bool on_event(const kv::event& ev, const std::string& c) override {

@@ -558,8 +558,19 @@ struct watch_log {
   std::string cursor;
   size_t events = 0;
   std::vector<std::string> problems;
+  // Notices per shard: its owner lost, then back.
+  std::map<uint16_t, int> detached;
+  std::map<uint16_t, int> attached;
 
   void add(const json& m) {
+    if (m["type"] == "detached") {
+      ++detached[m["shard"].get<uint16_t>()];
+      return;
+    }
+    if (m["type"] == "attached") {
+      ++attached[m["shard"].get<uint16_t>()];
+      return;
+    }
     if (m["type"] != "event") {
       return;
     }
@@ -632,6 +643,10 @@ TEST_F(cluster3, a_watch_sees_every_shard_and_resumes_when_an_owner_returns) {
     }
   }
   ASSERT_TRUE(log.read_until(*ws, expected)) << ::testing::PrintToString(log.problems);
+  // Meanwhile the watch tries every 250 ms to register with n2's shards
+  // again; by the time n1 suspects n2 (a probe went unanswered) it has
+  // tried a few times.
+  ASSERT_TRUE(wait_until_all({1}, {{"n2", "suspect"}}));
 
   // n2 returns while n1 (the watch's gateway) is hung, and takes writes
   // through n3 that n1's watch can only get by catching up from n2.
@@ -665,6 +680,18 @@ TEST_F(cluster3, a_watch_sees_every_shard_and_resumes_when_an_owner_returns) {
   ASSERT_TRUE(log.read_until(*ws, expected)) << ::testing::PrintToString(log.problems);
   EXPECT_TRUE(log.problems.empty()) << ::testing::PrintToString(log.problems);
   EXPECT_EQ(log.values, written) << "every change once, in order, per key";
+  // The watch told its client when n2's shards paused and when they came
+  // back: once each (not once per try to register again), and for no
+  // other shard.
+  std::map<uint16_t, int> once;
+  for (const auto& [shard, key] : keys) {
+    if (owner[shard] == "n2") {
+      once[shard] = 1;
+    }
+  }
+  ASSERT_FALSE(once.empty());
+  EXPECT_EQ(log.detached, once);
+  EXPECT_EQ(log.attached, once);
 
   // A new watch on n1 from the first cursor reads every change again,
   // the remote shards' from their owners' change logs.
