@@ -60,7 +60,7 @@ void commit_async(storage::committer& committer, storage::write_batch batch,
 }
 
 /// Hands `batch` to the committer as the next change of `gate`. Once it is
-/// durable, `acknowledge` runs at once on the committer's thread — a
+/// durable, `acknowledge` (if any) runs at once on the committer's thread — a
 /// write's answer skips the hop back through the shard's mailbox — and
 /// then the shard gets its `commit_atom` report as usual. Commit callbacks
 /// run in submission order, so every earlier change of the shard is durable
@@ -103,8 +103,8 @@ void persist(durable_gate& gate, storage::committer& committer,
   if (writes.empty()) {
     return;
   }
-  commit_async(committer, to_batch(column, std::forward<Writes>(writes)),
-               std::move(shard), gate.advance());
+  commit_async(gate, committer, to_batch(column, std::forward<Writes>(writes)),
+               std::move(shard), {});
 }
 
 /// Persists `writes` as `persist` does and calls `deliver` with `value`

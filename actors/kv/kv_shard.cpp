@@ -110,17 +110,14 @@ void publish(shard_pointer self, const std::vector<kv::event>& events);
 void submit(shard_pointer self, kv::effects fx, write_reply reply,
             kv::write_result res, bool any_thread) {
   auto& st = self->state;
-  auto shard = caf::actor_cast<kv_shard_actor>(self);
+  durable_gate::waiter acknowledge;
   if (reply && any_thread) {
-    commit_async(st.gate, *st.env.committer, to_batch(std::move(fx.records)),
-                 std::move(shard),
-                 answer_with(result<kv::write_result>{std::move(res)},
-                             std::move(reply)));
+    acknowledge = answer_with(result<kv::write_result>{std::move(res)},
+                              std::move(reply));
     reply = nullptr;
-  } else {
-    commit_async(*st.env.committer, to_batch(std::move(fx.records)),
-                 std::move(shard), st.gate.advance());
   }
+  commit_async(st.gate, *st.env.committer, to_batch(std::move(fx.records)),
+               caf::actor_cast<kv_shard_actor>(self), std::move(acknowledge));
   st.gate.after_durable([self, revision = st.table->revision(),
                          reply = std::move(reply), res = std::move(res),
                          events = std::move(fx.events)](

@@ -126,8 +126,8 @@ void persist(shard_pointer self, stream::effects& fx) {
   if (fx.writes.empty() && fx.erased.empty()) {
     return;
   }
-  commit_async(*st.env.committer, take_stream_batch(fx),
-               caf::actor_cast<stream_shard_actor>(self), st.gate.advance());
+  commit_async(st.gate, *st.env.committer, take_stream_batch(fx),
+               caf::actor_cast<stream_shard_actor>(self), {});
 }
 
 void persist(shard_pointer self, const stream::effects& fx) {

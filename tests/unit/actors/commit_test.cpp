@@ -1,6 +1,9 @@
 #include "actors/commit.hpp"
 
+#include <future>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,6 +115,32 @@ TEST(commit_async, acknowledges_from_the_commit_thread_and_never_after_a_failure
   EXPECT_NE(reports[1].second, 0);
   EXPECT_EQ(reports[2], (std::pair<uint64_t, uint8_t>{3, 0}));
   EXPECT_EQ(gate.applied(), 3u);
+}
+
+TEST(commit_async, a_failed_batch_without_an_answer_stops_later_answers_too) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor shard{sys};
+  failing_engine store{1};
+  storage::committer committer{store, storage::sync_mode::always};
+  durable_gate gate;
+
+  // A change nobody waits for (a sweep, say) fails...
+  struct write {
+    std::string key;
+    std::optional<std::string> value;
+  };
+  std::vector<write> writes{{"swept", std::nullopt}};
+  persist(gate, committer, storage::column::kv, writes,
+          caf::actor_cast<caf::actor>(shard));
+  // ...so the next write of the shard is not acknowledged from the commit
+  // thread, although its own batch is written.
+  std::promise<std::string> answered;
+  commit_async(gate, committer, one_put("k"), caf::actor_cast<caf::actor>(shard),
+               [&](const error* e) { answered.set_value(e ? e->message : "ok"); });
+  committer.stop();
+  EXPECT_EQ(answered.get_future().get(), durable_gate::stopped_error().message);
+  EXPECT_TRUE(store.get(storage::column::kv, "k").value().has_value());
 }
 
 } // namespace
