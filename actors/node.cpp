@@ -45,8 +45,8 @@ public:
     set("scheduler.max-threads", workers);
     // An idle worker spins briefly and then sleeps until work is queued
     // for it. CAF's default polls every 50 us for a while first, which
-    // costs a wake-up per poll: a fifth of the worker's CPU when a watch
-    // fans one change out to 1,000 watchers, and CPU on an idle node.
+    // costs a wake-up per poll: over a quarter of the worker's CPU when a
+    // watch fans one change out to 1,000 watchers, and CPU on an idle node.
     set("work-stealing.moderate-poll-attempts", size_t{0});
     // Detect hung peers: CAF leaves heartbeats off by default.
     set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
