@@ -69,13 +69,26 @@ storage::write_batch one_put(const std::string& key) {
   return b;
 }
 
-TEST(commit_async, acknowledges_from_the_commit_thread_and_never_after_a_failure) {
+/// One shard's side of committing: a scoped actor stands in for the shard
+/// and receives its commit reports; write number `fail_at` fails.
+struct commit_rig {
+  explicit commit_rig(int fail_at) : store{fail_at} {
+  }
+
+  caf::actor handle() {
+    return caf::actor_cast<caf::actor>(shard);
+  }
+
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor shard{sys};
-  failing_engine store{2};
+  failing_engine store;
   storage::committer committer{store, storage::sync_mode::always};
   durable_gate gate;
+};
+
+TEST(commit_async, acknowledges_from_the_commit_thread_and_never_after_a_failure) {
+  commit_rig rig{2};
 
   std::mutex mtx;
   std::vector<std::string> acks;
@@ -86,10 +99,10 @@ TEST(commit_async, acknowledges_from_the_commit_thread_and_never_after_a_failure
     threads.push_back(std::this_thread::get_id());
   };
   for (int i = 1; i <= 3; ++i) {
-    commit_async(gate, committer, one_put("k" + std::to_string(i)),
-                 caf::actor_cast<caf::actor>(shard), ack);
+    commit_async(rig.gate, rig.committer, one_put("k" + std::to_string(i)),
+                 rig.handle(), ack);
   }
-  committer.stop();
+  rig.committer.stop();
 
   // The second write failed; the third was written, but the shard's memory
   // is ahead of its disk since the second: it is not acknowledged either.
@@ -100,12 +113,12 @@ TEST(commit_async, acknowledges_from_the_commit_thread_and_never_after_a_failure
   for (auto id : threads) {
     EXPECT_NE(id, std::this_thread::get_id());
   }
-  EXPECT_TRUE(store.get(storage::column::kv, "k3").value().has_value());
+  EXPECT_TRUE(rig.store.get(storage::column::kv, "k3").value().has_value());
 
   // The shard still hears of every commit, in order, with its outcome.
   std::vector<std::pair<uint64_t, uint8_t>> reports;
   for (int i = 0; i < 3; ++i) {
-    shard->receive([&](commit_atom, uint64_t seq, uint8_t code, const std::string&) {
+    rig.shard->receive([&](commit_atom, uint64_t seq, uint8_t code, const std::string&) {
       reports.emplace_back(seq, code);
     });
   }
@@ -114,16 +127,11 @@ TEST(commit_async, acknowledges_from_the_commit_thread_and_never_after_a_failure
   EXPECT_EQ(reports[1].first, 2u);
   EXPECT_NE(reports[1].second, 0);
   EXPECT_EQ(reports[2], (std::pair<uint64_t, uint8_t>{3, 0}));
-  EXPECT_EQ(gate.applied(), 3u);
+  EXPECT_EQ(rig.gate.applied(), 3u);
 }
 
 TEST(commit_async, a_failed_batch_without_an_answer_stops_later_answers_too) {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor shard{sys};
-  failing_engine store{1};
-  storage::committer committer{store, storage::sync_mode::always};
-  durable_gate gate;
+  commit_rig rig{1};
 
   // A change nobody waits for (a sweep, say) fails...
   struct write {
@@ -131,16 +139,15 @@ TEST(commit_async, a_failed_batch_without_an_answer_stops_later_answers_too) {
     std::optional<std::string> value;
   };
   std::vector<write> writes{{"swept", std::nullopt}};
-  persist(gate, committer, storage::column::kv, writes,
-          caf::actor_cast<caf::actor>(shard));
+  persist(rig.gate, rig.committer, storage::column::kv, writes, rig.handle());
   // ...so the next write of the shard is not acknowledged from the commit
   // thread, although its own batch is written.
   std::promise<std::string> answered;
-  commit_async(gate, committer, one_put("k"), caf::actor_cast<caf::actor>(shard),
+  commit_async(rig.gate, rig.committer, one_put("k"), rig.handle(),
                [&](const error* e) { answered.set_value(e ? e->message : "ok"); });
-  committer.stop();
+  rig.committer.stop();
   EXPECT_EQ(answered.get_future().get(), durable_gate::stopped_error().message);
-  EXPECT_TRUE(store.get(storage::column::kv, "k").value().has_value());
+  EXPECT_TRUE(rig.store.get(storage::column::kv, "k").value().has_value());
 }
 
 } // namespace
