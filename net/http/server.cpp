@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
@@ -176,6 +177,47 @@ public:
   virtual void shutdown() = 0;
 };
 
+class ws_session;
+
+// What other threads ask of a WebSocket session, in the order asked.
+struct ws_order {
+  enum class kind : uint8_t { text, final_text, close };
+  std::shared_ptr<ws_session> session;
+  kind what;
+  uint16_t code = 0;
+  std::string text;
+  std::string reason;
+};
+
+// Hands WebSocket orders from other threads (watch actors, mostly) to the
+// io threads in bursts: one post wakes an io thread for everything queued
+// meanwhile, instead of one post per frame. A change delivered to a
+// thousand watchers is a thousand orders in a row.
+class ws_outbox {
+public:
+  /// True if the caller must post a `drain`: the outbox was empty.
+  bool push(ws_order order) {
+    std::lock_guard guard{mtx_};
+    orders_.push_back(std::move(order));
+    return std::exchange(posted_, true) == false;
+  }
+
+  /// The orders queued so far; later ones need another post.
+  std::vector<ws_order> take() {
+    std::vector<ws_order> out;
+    out.reserve(64);
+    std::lock_guard guard{mtx_};
+    out.swap(orders_);
+    posted_ = false;
+    return out;
+  }
+
+private:
+  std::mutex mtx_;
+  std::vector<ws_order> orders_;
+  bool posted_ = false;
+};
+
 struct server::impl {
   server_config cfg;
   const router& routes;
@@ -261,6 +303,12 @@ struct server::impl {
   std::shared_mutex series_mtx;
   std::unordered_map<std::string, route_series> series_cache;
 
+  // Before the io_context: orders still queued when it is gone hold
+  // sessions, whose destructors use the members above.
+  ws_outbox outbox;
+  void order(ws_order o);
+  void drain_outbox();
+
   // Last, so that they are destroyed first: destroying the io_context
   // destroys the sessions it still holds, and those use the members above.
   asio::io_context ioc;
@@ -295,10 +343,10 @@ class ws_session : public session_base,
                    public ws_connection,
                    public std::enable_shared_from_this<ws_session> {
 public:
-  ws_session(server::impl& srv, stream_type&& stream,
+  ws_session(server::impl& srv, socket_type&& socket,
              std::unique_ptr<ws_handler> handler, std::string remote)
     : srv_(srv),
-      ws_(std::move(stream)),
+      ws_(std::move(socket)),
       handler_(std::move(handler)),
       remote_(std::move(remote)) {
     srv_.opened();
@@ -309,7 +357,6 @@ public:
   }
 
   void run(beast_request req) {
-    beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout opt{};
     opt.handshake_timeout = std::chrono::seconds(10);
     opt.idle_timeout = srv_.cfg.ws_idle_timeout;
@@ -339,13 +386,7 @@ public:
         return false;
       }
     } while (!queued_bytes_.compare_exchange_weak(queued, queued + size));
-    asio::post(ws_.get_executor(),
-               [self = shared_from_this(), m = std::move(message)]() mutable {
-                 self->queue_.push_back(std::move(m));
-                 if (self->queue_.size() == 1) {
-                   self->do_write();
-                 }
-               });
+    srv_.order({shared_from_this(), ws_order::kind::text, 0, std::move(message), {}});
     return true;
   }
 
@@ -355,22 +396,29 @@ public:
       return;
     }
     queued_bytes_ += message.size();
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code,
-                                    m = std::move(message),
-                                    r = std::move(reason)]() mutable {
-      self->queue_.push_back(std::move(m));
-      if (self->queue_.size() == 1) {
-        self->do_write();
-      }
-      self->start_close(code, std::move(r));
-    });
+    srv_.order({shared_from_this(), ws_order::kind::final_text, code,
+                std::move(message), std::move(reason)});
   }
 
   void close(uint16_t code, std::string reason) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code,
-                                    r = std::move(reason)]() mutable {
-      self->start_close(code, std::move(r));
-    });
+    srv_.order({shared_from_this(), ws_order::kind::close, code, {}, std::move(reason)});
+  }
+
+  /// Carries out an order, on this session's strand.
+  void apply(ws_order& o) {
+    if (o.what != ws_order::kind::close) {
+      queue_.push_back(std::move(o.text));
+      if (queue_.size() == 1) {
+        do_write();
+      }
+    }
+    if (o.what != ws_order::kind::text) {
+      start_close(o.code, std::move(o.reason));
+    }
+  }
+
+  strand_type executor() {
+    return ws_.get_executor();
   }
 
   size_t buffered_bytes() const override {
@@ -507,13 +555,15 @@ private:
       handler_.reset(); // breaks the handler → connection cycle
     }
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both,
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both,
                                                    ignored);
-    beast::get_lowest_layer(ws_).close();
+    ws_.next_layer().close(ignored);
   }
 
   server::impl& srv_;
-  websocket::stream<stream_type> ws_;
+  // On the bare socket: the WebSocket has its own handshake and idle
+  // timeouts, and each frame skips the timed stream's layer.
+  websocket::stream<socket_type> ws_;
   std::unique_ptr<ws_handler> handler_;
   std::string remote_;
   beast::flat_buffer buffer_;
@@ -526,6 +576,22 @@ private:
   bool counted_ = false;
   websocket::close_reason close_reason_;
 };
+
+void server::impl::order(ws_order o) {
+  if (outbox.push(std::move(o))) {
+    asio::post(ioc, [this] { drain_outbox(); });
+  }
+}
+
+void server::impl::drain_outbox() {
+  for (auto& o : outbox.take()) {
+    // Runs at once when the session's strand is free (the usual case):
+    // this is an io thread.
+    auto ex = o.session->executor();
+    asio::dispatch(ex,
+                   [o = std::move(o)]() mutable { o.session->apply(o); });
+  }
+}
 
 // -- HTTP sessions ------------------------------------------------------------
 
@@ -758,7 +824,8 @@ private:
       return;
     }
     srv_.observe(r.req, 101, start_);
-    auto ws = std::make_shared<ws_session>(srv_, std::move(stream_),
+    stream_.expires_never(); // the request's read deadline ends here
+    auto ws = std::make_shared<ws_session>(srv_, stream_.release_socket(),
                                            std::move(*handler), remote_);
     srv_.track(ws);
     ws->run(std::move(breq));

@@ -1,9 +1,11 @@
 // The gateway over real sockets: node routes, error handling for bad input,
 // limits and timeouts, pipelining, graceful stop and WebSockets.
 
+#include <array>
 #include <atomic>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -29,6 +31,24 @@ public:
     conn_->send_text("hello");
   }
   void on_text(std::string_view msg) override {
+    if (msg.starts_with("burst:")) {
+      // Four other threads send N messages each, as watch actors do; then
+      // a final message and a close with 4002.
+      auto n = std::stoi(std::string{msg.substr(6)});
+      std::vector<std::thread> senders;
+      for (int t = 0; t < 4; ++t) {
+        senders.emplace_back([this, t, n] {
+          for (int i = 0; i < n; ++i) {
+            conn_->send_text(std::to_string(t) + ":" + std::to_string(i));
+          }
+        });
+      }
+      for (auto& s : senders) {
+        s.join();
+      }
+      conn_->send_final("final", 4002, "burst over");
+      return;
+    }
     if (msg.starts_with("close:")) {
       conn_->close(static_cast<uint16_t>(std::stoi(std::string{msg.substr(6)})),
                    "asked");
@@ -353,6 +373,42 @@ TEST_F(http_server_test, websocket_echo_and_normal_close) {
   ASSERT_TRUE(echo);
   EXPECT_EQ(*echo, "echo:abc");
   EXPECT_TRUE(ws->close(close_code::normal));
+}
+
+TEST_F(http_server_test, websocket_messages_from_other_threads_keep_their_order) {
+  // Several sockets at once: their messages share the way to the io
+  // threads. Each sender's messages arrive in order, none is lost, and the
+  // final message comes after all of them, then the close.
+  constexpr int per_sender = 300;
+  std::vector<ws_client> clients;
+  for (int c = 0; c < 6; ++c) {
+    auto ws = ws_client::connect("127.0.0.1", port_, "/test/ws");
+    ASSERT_TRUE(ws) << to_string(ws.err());
+    ASSERT_TRUE(ws->read(2s)); // hello
+    clients.push_back(std::move(*ws));
+  }
+  for (auto& ws : clients) {
+    ASSERT_TRUE(ws.send_text("burst:" + std::to_string(per_sender)));
+  }
+  for (auto& ws : clients) {
+    std::array<int, 4> next{};
+    for (int got = 0; got < 4 * per_sender; ++got) {
+      auto m = ws.read(5s);
+      ASSERT_TRUE(m) << "after " << got << " messages";
+      auto colon = m->find(':');
+      ASSERT_NE(colon, std::string::npos) << *m;
+      auto sender = std::stoi(m->substr(0, colon));
+      ASSERT_GE(sender, 0);
+      ASSERT_LT(sender, 4);
+      EXPECT_EQ(std::stoi(m->substr(colon + 1)), next[sender]) << *m;
+      next[sender] = std::stoi(m->substr(colon + 1)) + 1;
+    }
+    auto last = ws.read(5s);
+    ASSERT_TRUE(last);
+    EXPECT_EQ(*last, "final");
+    EXPECT_FALSE(ws.read(5s));
+    EXPECT_EQ(ws.close_code(), 4002);
+  }
 }
 
 TEST_F(http_server_test, websocket_server_close_code_reaches_client) {
