@@ -1,7 +1,9 @@
-// shoal-watch-fanout: N WebSocket watchers on one pattern; then puts, one
-// at a time; for each put, the time from its acknowledgement to its arrival
-// at the last watcher. Prints p50/p99 over the puts (JSON with --json), and
-// the server's resident memory per watcher when --pid is given.
+// shoal-watch-fanout: N WebSocket watchers on one pattern; once every one
+// is synced (registered with every shard), puts, one at a time; for each
+// put, the time from its acknowledgement to its arrival at the last
+// watcher. The first few puts (--warmup) are not measured. Prints p50/p99
+// over the puts (JSON with --json), and the server's resident memory per
+// watcher when --pid is given.
 
 #include <algorithm>
 #include <atomic>
@@ -47,6 +49,8 @@ struct shared {
   // takes the lock only then, not per frame.
   std::atomic<uint64_t> generation{0};
   size_t connected = 0;
+  // Watchers whose `synced` notice came: registered with every shard.
+  size_t synced = 0;
 };
 
 // The opening handshake, blocking; bytes read past the 101 response are
@@ -158,6 +162,13 @@ void read_loop(std::vector<watcher>& ws, shared& sh, std::atomic<bool>& stop) {
   std::vector<epoll_event> events(ws.size() + 1);
   char buf[65536];
   auto on_text = [&](std::string_view text) {
+    if (text.find("\"type\":\"synced\"") != std::string_view::npos) {
+      std::lock_guard guard{sh.mtx};
+      if (++sh.synced >= sh.connected) {
+        sh.cv.notify_all();
+      }
+      return;
+    }
     if (marker.empty() || text.find(marker) == std::string_view::npos) {
       return;
     }
@@ -217,12 +228,17 @@ int main(int argc, char** argv) {
   size_t puts = 200;
   int pid = 0;
   bool json_out = false;
+  size_t warmup = 10;
   CLI::App app{"shoal-watch-fanout — watch fan-out latency"};
   app.add_option("--url", url)->capture_default_str();
   app.add_option("-w,--watchers", watchers)->capture_default_str();
   app.add_option("-n,--puts", puts)->capture_default_str();
   app.add_option("--pid", pid, "shoald's pid, to report memory per watcher");
   app.add_flag("--json", json_out);
+  app.add_option("--warmup", warmup,
+                 "puts made first and not measured (the first frames on "
+                 "fresh connections)")
+    ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   auto hp = shoal::parse_host_port(url);
   if (!hp || watchers == 0 || puts == 0) {
@@ -254,13 +270,25 @@ int main(int argc, char** argv) {
   sh.connected = ws.size();
   std::atomic<bool> stop{false};
   std::thread io{[&] { read_loop(ws, sh, stop); }};
-  // Registration completes asynchronously after the handshake.
-  std::this_thread::sleep_for(std::chrono::milliseconds{500});
+  // Registration with every shard completes after the handshake; each
+  // watcher says so with `synced`. The puts start when all have.
+  {
+    std::unique_lock lock{sh.mtx};
+    if (!sh.cv.wait_for(lock, std::chrono::seconds{60},
+                        [&] { return sh.synced >= sh.connected; })) {
+      std::fprintf(stderr, "only %zu of %zu watchers synced\n", sh.synced,
+                   sh.connected);
+      stop = true;
+      lock.unlock();
+      io.join();
+      return 1;
+    }
+  }
   auto rss_after = pid > 0 ? rss_kib(pid) : -1;
   shoal::http::client client{hp->first, hp->second};
   std::vector<double> lat_ms;
   size_t incomplete = 0;
-  for (size_t i = 0; i < puts; ++i) {
+  for (size_t i = 0; i < warmup + puts; ++i) {
     // The key is unique per put and appears verbatim in the event JSON.
     auto key = "fanout.k" + std::to_string(i);
     {
@@ -280,6 +308,9 @@ int main(int argc, char** argv) {
                                [&] { return sh.arrived >= sh.connected; });
     if (!done) {
       ++incomplete;
+      continue;
+    }
+    if (i < warmup) {
       continue;
     }
     lat_ms.push_back(std::max(0.0, std::chrono::duration<double, std::milli>(
