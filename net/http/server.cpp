@@ -192,30 +192,33 @@ struct ws_order {
 // Hands WebSocket orders from other threads (watch actors, mostly) to the
 // io threads in bursts: one post wakes an io thread for everything queued
 // meanwhile, instead of one post per frame. A change delivered to a
-// thousand watchers is a thousand orders in a row.
+// thousand watchers is a thousand orders in a row. One drain at a time:
+// a session's orders reach its strand in the order they were made.
 class ws_outbox {
 public:
-  /// True if the caller must post a `drain`: the outbox was empty.
+  /// True if the caller must post a drain: none is queued or running.
   bool push(ws_order order) {
     std::lock_guard guard{mtx_};
     orders_.push_back(std::move(order));
-    return std::exchange(posted_, true) == false;
+    return std::exchange(draining_, true) == false;
   }
 
-  /// The orders queued so far; later ones need another post.
+  /// The orders queued so far, and the drain goes on; none: the drain
+  /// ends, and the next push posts another.
   std::vector<ws_order> take() {
     std::vector<ws_order> out;
-    out.reserve(64);
     std::lock_guard guard{mtx_};
     out.swap(orders_);
-    posted_ = false;
+    if (out.empty()) {
+      draining_ = false;
+    }
     return out;
   }
 
 private:
   std::mutex mtx_;
   std::vector<ws_order> orders_;
-  bool posted_ = false;
+  bool draining_ = false;
 };
 
 struct server::impl {
@@ -304,10 +307,13 @@ struct server::impl {
   std::unordered_map<std::string, route_series> series_cache;
 
   // Before the io_context: orders still queued when it is gone hold
-  // sessions, whose destructors use the members above.
-  ws_outbox outbox;
-  void order(ws_order o);
-  void drain_outbox();
+  // sessions, whose destructors use the members above. One outbox per io
+  // thread, so that bursts to many sessions drain on every io thread; a
+  // session always uses the same one.
+  std::vector<std::unique_ptr<ws_outbox>> outboxes;
+  std::atomic<size_t> next_outbox{0};
+  void order(size_t outbox, ws_order o);
+  void drain(ws_outbox& box);
 
   // Last, so that they are destroyed first: destroying the io_context
   // destroys the sessions it still holds, and those use the members above.
@@ -346,6 +352,7 @@ public:
   ws_session(server::impl& srv, socket_type&& socket,
              std::unique_ptr<ws_handler> handler, std::string remote)
     : srv_(srv),
+      outbox_(srv.next_outbox++ % srv.outboxes.size()),
       ws_(std::move(socket)),
       handler_(std::move(handler)),
       remote_(std::move(remote)) {
@@ -386,7 +393,8 @@ public:
         return false;
       }
     } while (!queued_bytes_.compare_exchange_weak(queued, queued + size));
-    srv_.order({shared_from_this(), ws_order::kind::text, 0, std::move(message), {}});
+    srv_.order(outbox_, {shared_from_this(), ws_order::kind::text, 0,
+                         std::move(message), {}});
     return true;
   }
 
@@ -396,12 +404,13 @@ public:
       return;
     }
     queued_bytes_ += message.size();
-    srv_.order({shared_from_this(), ws_order::kind::final_text, code,
+    srv_.order(outbox_, {shared_from_this(), ws_order::kind::final_text, code,
                 std::move(message), std::move(reason)});
   }
 
   void close(uint16_t code, std::string reason) override {
-    srv_.order({shared_from_this(), ws_order::kind::close, code, {}, std::move(reason)});
+    srv_.order(outbox_,
+               {shared_from_this(), ws_order::kind::close, code, {}, std::move(reason)});
   }
 
   /// Carries out an order, on this session's strand.
@@ -561,6 +570,7 @@ private:
   }
 
   server::impl& srv_;
+  size_t outbox_;
   // On the bare socket: the WebSocket has its own handshake and idle
   // timeouts, and each frame skips the timed stream's layer.
   websocket::stream<socket_type> ws_;
@@ -577,20 +587,27 @@ private:
   websocket::close_reason close_reason_;
 };
 
-void server::impl::order(ws_order o) {
-  if (outbox.push(std::move(o))) {
-    asio::post(ioc, [this] { drain_outbox(); });
+void server::impl::order(size_t outbox, ws_order o) {
+  auto& box = *outboxes[outbox];
+  if (box.push(std::move(o))) {
+    asio::post(ioc, [this, &box] { drain(box); });
   }
 }
 
-void server::impl::drain_outbox() {
-  for (auto& o : outbox.take()) {
+void server::impl::drain(ws_outbox& box) {
+  auto orders = box.take();
+  if (orders.empty()) {
+    return; // the drain has ended; the next order posts another
+  }
+  for (auto& o : orders) {
     // Runs at once when the session's strand is free (the usual case):
     // this is an io thread.
     auto ex = o.session->executor();
-    asio::dispatch(ex,
-                   [o = std::move(o)]() mutable { o.session->apply(o); });
+    asio::dispatch(ex, [o = std::move(o)]() mutable { o.session->apply(o); });
   }
+  // Orders that came meanwhile go in a later drain, after what else the
+  // io threads have queued.
+  asio::post(ioc, [this, &box] { drain(box); });
 }
 
 // -- HTTP sessions ------------------------------------------------------------
@@ -965,10 +982,14 @@ result<void> server::start() {
   }
   im.bound_port = im.acceptor.local_endpoint().port();
   im.work.emplace(asio::make_work_guard(im.ioc));
-  im.do_accept();
   auto n = im.cfg.io_threads != 0
              ? im.cfg.io_threads
              : std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
+  im.outboxes.clear();
+  for (size_t i = 0; i < n; ++i) {
+    im.outboxes.push_back(std::make_unique<ws_outbox>());
+  }
+  im.do_accept();
   for (size_t i = 0; i < n; ++i) {
     im.threads.emplace_back([&im] { im.ioc.run(); });
   }

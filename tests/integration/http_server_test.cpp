@@ -375,14 +375,13 @@ TEST_F(http_server_test, websocket_echo_and_normal_close) {
   EXPECT_TRUE(ws->close(close_code::normal));
 }
 
-TEST_F(http_server_test, websocket_messages_from_other_threads_keep_their_order) {
-  // Several sockets at once: their messages share the way to the io
-  // threads. Each sender's messages arrive in order, none is lost, and the
-  // final message comes after all of them, then the close.
-  constexpr int per_sender = 300;
+// Several sockets at once ask for bursts: their messages share the way to the
+// io threads. Each sender's messages arrive in order, none is lost, and the
+// final message comes after all of them, then the close.
+void expect_bursts_in_order(uint16_t port, int sockets, int per_sender) {
   std::vector<ws_client> clients;
-  for (int c = 0; c < 6; ++c) {
-    auto ws = ws_client::connect("127.0.0.1", port_, "/test/ws");
+  for (int c = 0; c < sockets; ++c) {
+    auto ws = ws_client::connect("127.0.0.1", port, "/test/ws");
     ASSERT_TRUE(ws) << to_string(ws.err());
     ASSERT_TRUE(ws->read(2s)); // hello
     clients.push_back(std::move(*ws));
@@ -400,8 +399,9 @@ TEST_F(http_server_test, websocket_messages_from_other_threads_keep_their_order)
       auto sender = std::stoi(m->substr(0, colon));
       ASSERT_GE(sender, 0);
       ASSERT_LT(sender, 4);
-      EXPECT_EQ(std::stoi(m->substr(colon + 1)), next[sender]) << *m;
-      next[sender] = std::stoi(m->substr(colon + 1)) + 1;
+      auto seq = std::stoi(m->substr(colon + 1));
+      EXPECT_EQ(seq, next[sender]) << *m;
+      next[sender] = seq + 1;
     }
     auto last = ws.read(5s);
     ASSERT_TRUE(last);
@@ -409,6 +409,20 @@ TEST_F(http_server_test, websocket_messages_from_other_threads_keep_their_order)
     EXPECT_FALSE(ws.read(5s));
     EXPECT_EQ(ws.close_code(), 4002);
   }
+}
+
+TEST_F(http_server_test, websocket_messages_from_other_threads_keep_their_order) {
+  expect_bursts_in_order(port_, 6, 300);
+}
+
+TEST_F(http_server_test, websocket_messages_keep_their_order_with_several_io_threads) {
+  server_config sc;
+  sc.port = 0;
+  sc.io_threads = 4;
+  server many{sc, routes_, node_->metrics()};
+  ASSERT_TRUE(many.start());
+  expect_bursts_in_order(many.port(), 12, 1000);
+  many.stop();
 }
 
 TEST_F(http_server_test, websocket_server_close_code_reaches_client) {
