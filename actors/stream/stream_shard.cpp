@@ -1,10 +1,12 @@
 #include "actors/stream/stream_shard.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -78,6 +80,28 @@ fold_entity_at(const storage::read_view& store, const std::string& id,
   return std::move(*s);
 }
 
+// Folds an entity's history on its own thread (detached): a long history
+// would otherwise hold every other command of the shard meanwhile. Reads
+// a snapshot taken once the state asked for was durable, so retention
+// deleting old events meanwhile changes nothing. Answers one request,
+// then quits.
+caf::behavior entity_fold(caf::event_based_actor* self,
+                          std::shared_ptr<const storage::snapshot> snap,
+                          std::string id, uint64_t at,
+                          result<stream::stream_info> info) {
+  return {
+    [self, snap = std::move(snap), id = std::move(id), at,
+     info = std::move(info)](get_atom) -> caf::result<stream::entity_state> {
+      auto folded = fold_entity_at(*snap, id, at, info);
+      self->quit();
+      if (!folded) {
+        return to_caf_error(folded.err());
+      }
+      return std::move(*folded);
+    },
+  };
+}
+
 // Events scanned per stream and tick by age retention.
 constexpr size_t max_age_scan = 100'000;
 
@@ -104,9 +128,29 @@ struct stream_shard_state {
   metrics::counter* appended = nullptr;
   metrics::counter* swept = nullptr;
   metrics::counter* snapshots = nullptr;
+  /// Time travel folds: one runs at a time (on its own thread), the
+  /// others wait here with the snapshot taken when they were asked.
+  bool folding = false;
+  std::deque<std::function<void()>> waiting_folds;
 };
 
 using shard_pointer = stream_shard_actor::stateful_pointer<stream_shard_state>;
+
+// Starts the next waiting time travel fold, unless one runs; `done`: the
+// running one has answered.
+void next_fold(shard_pointer self, bool done) {
+  auto& st = self->state;
+  if (done) {
+    st.folding = false;
+  }
+  if (st.folding || st.waiting_folds.empty()) {
+    return;
+  }
+  st.folding = true;
+  auto start = std::move(st.waiting_folds.front());
+  st.waiting_folds.pop_front();
+  start();
+}
 
 // Takes the writes and erased ranges out of `fx` into one batch.
 storage::write_batch take_stream_batch(stream::effects& fx) {
@@ -573,19 +617,45 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
     },
     [self](get_atom, std::string& id, uint64_t at) {
       auto rp = self->make_response_promise<stream::entity_state>();
-      // Once the state read is durable: the promoted view, or the fold of
-      // the events up to `at` in storage.
-      when_durable<stream::entity_state>(
-        self, deliver_to(rp), [self, id = std::move(id), at]() -> result<stream::entity_state> {
-          auto& st = self->state;
-          if (at == 0) {
-            if (const auto* e = st.view->load()->find(id)) {
+      auto deliver = deliver_to(rp);
+      if (at == 0) {
+        // Once the state read is durable: the promoted view.
+        when_durable<stream::entity_state>(
+          self, std::move(deliver), [self, id = std::move(id)]() -> result<stream::entity_state> {
+            if (const auto* e = self->state.view->load()->find(id)) {
               return *e;
             }
             return fail(errc::not_found, "no entity " + id);
+          });
+        return rp;
+      }
+      // Time travel: once the stream up to now is durable, the events up
+      // to `at` are folded from a snapshot of storage, off this thread.
+      self->state.gate.after_durable(
+        [self, deliver = std::move(deliver), id = std::move(id), at](const error* failure) mutable {
+          if (failure != nullptr) {
+            deliver(*failure);
+            return;
           }
-          return fold_entity_at(*st.env.store, id, at,
-                                st.table->info(stream::entity_stream(id)));
+          auto& st = self->state;
+          auto info = st.table->info(stream::entity_stream(id));
+          std::shared_ptr<const storage::snapshot> snap = st.env.store->make_snapshot();
+          st.waiting_folds.push_back([self, deliver = std::move(deliver), snap = std::move(snap),
+                                      id = std::move(id), at, info = std::move(info)]() mutable {
+            auto folder = self->system().spawn<caf::detached>(
+              entity_fold, std::move(snap), std::move(id), at, std::move(info));
+            self->request(folder, caf::infinite, get_atom_v)
+              .then(
+                [self, deliver](stream::entity_state& s) mutable {
+                  deliver(std::move(s));
+                  next_fold(self, true);
+                },
+                [self, deliver](caf::error& e) mutable {
+                  deliver(from_caf_error(e));
+                  next_fold(self, true);
+                });
+          });
+          next_fold(self, false);
         });
       return rp;
     },

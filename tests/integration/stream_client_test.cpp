@@ -3,12 +3,16 @@
 // tails (catch-up then live, compacted, lagged) and restart from RocksDB.
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 
 #include "actors/ask.hpp"
+#include "actors/stream/stream_shard.hpp"
 #include "actors/stream_client.hpp"
 #include "tests/support/embedded_node.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -381,6 +385,7 @@ TEST_F(stream_client_test, entity_changes_update_the_projection_inside_the_appen
   EXPECT_EQ(client_->entity("acct.9")->attributes.at("n"), "1");
 }
 
+
 TEST_F(stream_client_test, entities_list_by_pattern_across_shards) {
   for (auto id : {"user.3", "user.1", "order.1", "user.2"}) {
     ASSERT_TRUE(client_->append_entity(id, {merge({{"k", "1"}})}));
@@ -506,6 +511,60 @@ TEST(stream_restart, sequences_checkpoints_and_dedup_survive) {
   EXPECT_EQ(retry->seqs, (std::vector<uint64_t>{2}));
   EXPECT_EQ(retry->appended(), 0u);
   EXPECT_EQ(c.append("s.0", {ev("e")})->seqs, (std::vector<uint64_t>{6}));
+}
+
+TEST(stream_time_travel, folds_off_the_shard_thread) {
+  // On RocksDB (the in-memory engine copies its tables on the first write
+  // after a snapshot, which would hold writes up on its own). An entity
+  // with a long history: 200,000 changes.
+  test::temp_dir dir{"time-travel"};
+  auto node = test::start_embedded_node(dir / "data");
+  ASSERT_NE(node, nullptr);
+  stream_client client{*node};
+  for (int i = 0; i < 40; ++i) {
+    std::vector<stream::entity_change> changes(5000, merge({{"n", std::to_string(i)}}));
+    ASSERT_TRUE(client.append_entity("big.1", std::move(changes)));
+  }
+  const auto& streams = node->streams();
+  auto shard = streams.shard_of(stream::entity_stream("big.1"));
+  std::string other;
+  for (int i = 0; other.empty(); ++i) {
+    if (streams.shard_of("s" + std::to_string(i)) == shard) {
+      other = "s" + std::to_string(i);
+    }
+  }
+  ASSERT_TRUE(client.append(other, {ev("x")}));
+  // One sender, one shard: the shard gets two fold requests first, then a
+  // read of another stream. The read's answer comes first: the shard
+  // served it while the folds ran, one after the other. (Folded on the
+  // shard's thread, the answers would come in the order asked.)
+  std::vector<std::string> answers;
+  std::vector<stream::entity_state> states;
+  {
+    caf::scoped_actor self{node->system()};
+    const auto& target = streams.shards()[shard];
+    self->send(target, get_atom_v, std::string{"big.1"}, uint64_t{200'000});
+    self->send(target, get_atom_v, std::string{"big.1"}, uint64_t{5'000});
+    self->send(target, info_atom_v, other);
+    for (int i = 0; i < 3; ++i) {
+      self->receive(
+        [&](stream::entity_state& s) {
+          answers.push_back("fold");
+          states.push_back(std::move(s));
+        },
+        [&](stream::stream_info&) { answers.push_back("read"); },
+        [&](caf::error& e) { answers.push_back(caf::to_string(e)); },
+        caf::after(std::chrono::seconds{30}) >> [&] { answers.push_back("timeout"); });
+    }
+  }
+  EXPECT_EQ(answers, (std::vector<std::string>{"read", "fold", "fold"}));
+  ASSERT_EQ(states.size(), 2u);
+  EXPECT_EQ(states[0].seq, 200'000u);
+  EXPECT_EQ(states[0].attributes.at("n"), "39");
+  EXPECT_EQ(states[1].seq, 5'000u);
+  EXPECT_EQ(states[1].attributes.at("n"), "0");
+  EXPECT_EQ(client.entity_at("big.1", 200'001).code(), errc::invalid_argument);
+  node->stop();
 }
 
 } // namespace
