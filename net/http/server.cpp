@@ -564,8 +564,7 @@ private:
       handler_.reset(); // breaks the handler → connection cycle
     }
     beast::error_code ignored;
-    ws_.next_layer().shutdown(tcp::socket::shutdown_both,
-                                                   ignored);
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
     ws_.next_layer().close(ignored);
   }
 
