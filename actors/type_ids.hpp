@@ -73,6 +73,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(shoal, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(shoal, (std::vector<shoal::stream::entity_state>))
   CAF_ADD_TYPE_ID(shoal, (shoal::cluster::message))
   CAF_ADD_TYPE_ID(shoal, (shoal::shard_table))
+  CAF_ADD_TYPE_ID(shoal, (std::vector<uint64_t>))
 
   CAF_ADD_ATOM(shoal, shoal, info_atom, "info")
   CAF_ADD_ATOM(shoal, shoal, tick_atom, "tick")

@@ -1,6 +1,8 @@
 #include "actors/lease/lease_reconciler.hpp"
 
+#include <algorithm>
 #include <map>
+#include <memory>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -33,33 +35,52 @@ void next_round(reconciler_pointer self) {
   self->delayed_send(self, self->state.env.interval, tick_atom_v);
 }
 
-// Asks the owner of each remote lease; ends the ones it does not know.
+// Leases asked of an owner shard in one request.
+constexpr size_t check_page = 1024;
+
+// Asks the owner shard of the remote leases, a page of them per request,
+// which it no longer knows; ends those.
 void check_leases(reconciler_pointer self) {
   auto& st = self->state;
-  auto remote = std::exchange(st.remote, {});
-  for (auto& [lease, shards] : remote) {
-    auto index = st.env.leases->shard_of(lease);
+  // Per lease, the shards bound to it; shared by the round's answers.
+  auto bound = std::make_shared<const std::map<uint64_t, std::vector<size_t>>>(
+    std::exchange(st.remote, {}));
+  std::map<uint16_t, std::vector<uint64_t>> by_owner;
+  for (const auto& entry : *bound) {
+    by_owner[st.env.leases->shard_of(entry.first)].push_back(entry.first);
+  }
+  for (auto& [index, leases] : by_owner) {
     auto owner = st.env.dir->remote(shard_kind::leases, index);
     if (!owner) {
       continue; // unreachable: asked again next round
     }
-    self
-      ->request(caf::actor_cast<caf::actor>(*owner), st.env.dir->forward_timeout(),
-                get_atom_v, lease)
-      .then([](const lease::lease_info&) {},
-            [self, lease, shards = std::move(shards)](caf::error& err) {
-              auto e = from_caf_error(err);
-              if (e.code != errc::not_found) {
-                return;
+    for (size_t from = 0; from < leases.size(); from += check_page) {
+      auto to = std::min(leases.size(), from + check_page);
+      std::vector<uint64_t> page(leases.begin() + from, leases.begin() + to);
+      self
+        ->request(caf::actor_cast<caf::actor>(*owner), st.env.dir->forward_timeout(),
+                  check_atom_v, std::move(page))
+        .then(
+          [self, bound](const std::vector<uint64_t>& unknown) {
+            for (auto lease : unknown) {
+              auto it = bound->find(lease);
+              if (it == bound->end()) {
+                continue; // not one this node asked about
               }
               spdlog::info("lease {} ended while this node did not hear of it; "
                            "ending its keys and holds here",
                            lease);
-              for (auto i : shards) {
-                caf::anon_send(self->state.env.bound[i], lease_end_atom_v, lease,
-                               true);
+              for (auto i : it->second) {
+                caf::anon_send(self->state.env.bound[i], lease_end_atom_v, lease, true);
               }
-            });
+            }
+          },
+          [index = index](caf::error& e) {
+            // Asked again next round.
+            spdlog::debug("lease check with the owner of lease shard {} failed: {}",
+                          index, to_string(from_caf_error(e)));
+          });
+    }
   }
   next_round(self);
 }

@@ -30,10 +30,10 @@ struct lease_reconciler_env {
 /// end is sent to every member's shards once; a member that was down or cut
 /// off then keeps keys and holds bound to a lease that is gone. Every
 /// `interval` the reconciler asks this node's shards which leases they are
-/// bound to, asks the owner of each lease that another member holds, and
-/// ends the ones their owner no longer knows (`not_found`) as if the end
-/// had arrived. Leases whose owner is unreachable are asked again in the
-/// next round.
+/// bound to, asks the owner shard of the leases that another member holds
+/// (one request per owner shard and page of 1,024 leases), and ends the
+/// ones their owner no longer knows as if the end had arrived. Leases
+/// whose owner is unreachable are asked again in the next round.
 caf::actor spawn_lease_reconciler(caf::actor_system& sys, lease_reconciler_env env);
 
 } // namespace shoal

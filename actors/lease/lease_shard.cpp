@@ -132,6 +132,20 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
     [self](get_atom a, uint64_t id) {
       return via_reply_to<lease::lease_info>(self, a, id);
     },
+    [self](check_atom, std::vector<uint64_t>& ids) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<std::vector<uint64_t>>();
+      auto now = st.env.clock->now();
+      std::vector<uint64_t> unknown;
+      for (auto id : ids) {
+        if (auto l = st.table->get(id, now); !l && l.code() == errc::not_found) {
+          unknown.push_back(id);
+        }
+      }
+      answer_when_durable(st.gate, result<std::vector<uint64_t>>{std::move(unknown)},
+                          deliver_to(rp));
+      return rp;
+    },
     [self](bind_atom, uint64_t id, caf::actor& target, caf::message& command) {
       auto& st = self->state;
       auto rp = self->make_response_promise();

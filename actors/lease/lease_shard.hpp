@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/message.hpp>
@@ -30,6 +31,8 @@ namespace shoal {
 ///   delegated to `target` (a kv or lock shard anywhere; it answers the
 ///   requester), else the requester gets `not_found`. Sent from this
 ///   shard's thread, so it reaches `target` before the lease's end does.
+/// - check(ids) → those of `ids` this shard does not know (ended or never
+///   granted): one request for a page of leases (the reconciler's).
 using lease_shard_actor = caf::typed_actor<
   caf::reacts_to<grant_atom, duration, reply_to<lease::lease_info>>,
   caf::reacts_to<keepalive_atom, uint64_t, reply_to<lease::lease_info>>,
@@ -39,6 +42,7 @@ using lease_shard_actor = caf::typed_actor<
   caf::replies_to<keepalive_atom, uint64_t>::with<lease::lease_info>,
   caf::replies_to<revoke_atom, uint64_t>::with<lease::lease_info>,
   caf::replies_to<get_atom, uint64_t>::with<lease::lease_info>,
+  caf::replies_to<check_atom, std::vector<uint64_t>>::with<std::vector<uint64_t>>,
   caf::reacts_to<bind_atom, uint64_t, caf::actor, caf::message>,
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;

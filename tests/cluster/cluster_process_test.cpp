@@ -425,6 +425,28 @@ TEST_F(cluster3, a_member_that_missed_a_lease_s_end_catches_up) {
   ASSERT_EQ(bound->status, 200) << bound->body;
   auto kept = client(3).request("PUT", "/v1/kv/" + key + ".kept", "y");
   ASSERT_EQ(kept->status, 200) << kept->body;
+  // A lease of the same lease shard that stays alive binds a key of the
+  // same kv shard: it is asked about in the same request, and kept.
+  auto lease_id = json::parse(granted->body)["id"].get<uint64_t>();
+  std::string alive_key;
+  for (int k = 0; alive_key.empty(); ++k) {
+    auto candidate = "alive." + std::to_string(k);
+    if (shard_index(candidate, shards) == shard_index(key, shards)) {
+      alive_key = candidate;
+    }
+  }
+  std::string alive_id;
+  for (int tries = 0; alive_id.empty(); ++tries) {
+    ASSERT_LT(tries, 500) << "no lease of the same shard";
+    auto other = client(1).request("POST", "/v1/leases", "{\"ttl\":\"60s\"}");
+    ASSERT_EQ(other->status, 201) << other->body;
+    auto other_id = json::parse(other->body)["id"].get<uint64_t>();
+    if (other_id % shards == lease_id % shards) {
+      alive_id = std::to_string(other_id);
+    }
+  }
+  auto alive = client(3).request("PUT", "/v1/kv/" + alive_key + "?lease=" + alive_id, "z");
+  ASSERT_EQ(alive->status, 200) << alive->body;
   nodes_[2]->proc->signal(SIGKILL);
   nodes_[2]->proc->wait(5s);
   auto revoked = client(1).request("DELETE", "/v1/leases/" + id, "");
@@ -444,6 +466,7 @@ TEST_F(cluster3, a_member_that_missed_a_lease_s_end_catches_up) {
     std::this_thread::sleep_for(100ms); // poll until the deadline
   }
   EXPECT_EQ(client(1).get("/v1/kv/" + key + ".kept")->status, 200);
+  EXPECT_EQ(client(1).get("/v1/kv/" + alive_key)->status, 200);
 
   // A member down while an aggregate was defined learns of it when back.
   auto catalog = owner_of(0);
