@@ -4,6 +4,7 @@
 
 #include "actors/node.hpp"
 #include "net/http/client.hpp"
+#include "net/http/json.hpp"
 
 namespace shoal::ctl {
 
@@ -45,7 +46,7 @@ int call(const context& ctx, const std::string& verb, const std::string& target,
               << res.err().message << "\n";
     return unreachable;
   }
-  auto parsed = json::parse(res->body, nullptr, false);
+  auto parsed = parse_answer(res->body);
   if (res->status >= 400) {
     if (ctx.output == "json") {
       std::cout << res->body << "\n";
@@ -71,8 +72,13 @@ int call(const context& ctx, const std::string& verb, const std::string& target,
   return ok;
 }
 
+json parse_answer(std::string_view text) {
+  auto j = http::parse_json(text);
+  return j ? std::move(*j) : json(json::value_t::discarded);
+}
+
 json json_or_string(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
+  auto j = parse_answer(text);
   return j.is_discarded() ? json(text) : j;
 }
 
@@ -101,7 +107,7 @@ int follow(const context& ctx, const std::string& target,
       std::cout << *m << std::endl;
       continue;
     }
-    if (auto rc = on_message(json::parse(*m, nullptr, false)); rc != ok) {
+    if (auto rc = on_message(parse_answer(*m)); rc != ok) {
       return rc;
     }
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,10 @@ int follow(const context& ctx, const std::string& target,
 /// integer, 4.2 a float, true a bool, '"42"' a string, '["a","b"]' an
 /// array), a string otherwise.
 json json_or_string(const std::string& text);
+
+/// A node's answer as JSON, held to the limits shoald holds its own inputs
+/// to (`http::parse_json`); a discarded value when it is not such JSON.
+json parse_answer(std::string_view text);
 
 /// Registers `lock`, `lease` and `elect`; their callbacks set `code`.
 void add_lock_commands(CLI::App& app, context& ctx, int& code);

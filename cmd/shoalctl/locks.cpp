@@ -60,7 +60,7 @@ result<json> session_call(http::ws_client& ws, json msg,
     if (!m) {
       return std::move(m).err();
     }
-    auto j = json::parse(*m, nullptr, false);
+    auto j = parse_answer(*m);
     if (j.is_object() && j.contains("id") && j["id"] == id) {
       if (j.value("ok", false)) {
         return j;

@@ -130,6 +130,13 @@ result<agg::value> parse_delta(const agg::monoid& m, const json& delta, time_poi
       return m.from_integer(delta.get<int64_t>());
     }
     if (delta.is_number_float()) {
+      // Sums and counts are exact: a fraction or exponent (even 1e3, or
+      // 2.0) would pass through a double and could round.
+      if (m.kind_of() == agg::kind::sum || m.kind_of() == agg::kind::count) {
+        return fail(errc::invalid_argument,
+                    std::string{"a "} + std::string{agg::to_string(m.kind_of())}
+                      + " delta is an integer without fraction or exponent");
+      }
       return m.from_number(delta.get<double>());
     }
     return fail(errc::invalid_argument,

@@ -5,6 +5,7 @@
 #include "actors/ask.hpp"
 #include "actors/kv_client.hpp"
 #include "actors/lock_client.hpp"
+#include "net/http/json.hpp"
 #include "runtime/key.hpp"
 
 namespace shoal {
@@ -41,7 +42,8 @@ std::string leader_record(const leadership& l) {
 }
 
 result<leadership> parse_leader_record(std::string name, std::string_view record) {
-  auto j = json::parse(record, nullptr, false);
+  auto parsed = http::parse_json(record);
+  auto j = parsed ? std::move(*parsed) : json{};
   auto since = j.is_object() && j.contains("since") && j["since"].is_string()
                  ? parse_rfc3339(j["since"].get<std::string>())
                  : std::nullopt;

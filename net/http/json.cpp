@@ -163,7 +163,87 @@ result<json> parse_json_object(const request& req, bool allow_empty) {
   return parse_json_object(req.body);
 }
 
-result<json> parse_json_object(std::string_view text) {
+result<void> check_json_limits(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = text[i];
+    if (c == '\0') {
+      return fail(errc::invalid_argument,
+                  "invalid JSON: NUL byte at byte " + std::to_string(i));
+    }
+    if (in_string) {
+      if (c == '\\') {
+        ++i; // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_json_depth) {
+          return fail(errc::invalid_argument,
+                      "JSON nests deeper than the limit of "
+                        + std::to_string(max_json_depth) + " levels");
+        }
+        break;
+      case ']':
+      case '}':
+        depth -= depth > 0 ? 1 : 0;
+        break;
+      default:
+        if (c == '-' || (c >= '0' && c <= '9')) {
+          // A number literal: an integer (no fraction, no exponent) must
+          // fit in int64 when negative and in uint64 otherwise.
+          auto start = i;
+          auto end = i + 1;
+          auto integral = true;
+          while (end < text.size()
+                 && ((text[end] >= '0' && text[end] <= '9') || text[end] == '.'
+                     || text[end] == 'e' || text[end] == 'E'
+                     || text[end] == '+' || text[end] == '-')) {
+            integral = integral && text[end] >= '0' && text[end] <= '9';
+            ++end;
+          }
+          i = end - 1;
+          if (!integral) {
+            break;
+          }
+          auto literal = text.substr(start, end - start);
+          auto in_range = false;
+          if (literal.front() == '-') {
+            int64_t v = 0;
+            auto [p, ec] = std::from_chars(literal.data(),
+                                           literal.data() + literal.size(), v);
+            in_range = ec != std::errc::result_out_of_range;
+          } else {
+            uint64_t v = 0;
+            auto [p, ec] = std::from_chars(literal.data(),
+                                           literal.data() + literal.size(), v);
+            in_range = ec != std::errc::result_out_of_range;
+          }
+          if (!in_range) {
+            return fail(errc::invalid_argument,
+                        "JSON integer " + std::string{literal.substr(0, 32)}
+                          + (literal.size() > 32 ? "..." : "")
+                          + " does not fit in 64 bits");
+          }
+        }
+        break;
+    }
+  }
+  return {};
+}
+
+result<json> parse_json(std::string_view text) {
+  if (auto ok = check_json_limits(text); !ok) {
+    return std::move(ok).err();
+  }
   auto finder = std::make_shared<duplicate_finder>();
   auto parsed = json::parse(
     text,
@@ -185,12 +265,20 @@ result<json> parse_json_object(std::string_view text) {
     }
     return fail(errc::invalid_argument, "invalid JSON");
   }
-  if (!parsed.is_object()) {
-    return fail(errc::invalid_argument, "expected a JSON object");
-  }
   if (finder->duplicate) {
     return fail(errc::invalid_argument,
                 "duplicate JSON key '" + *finder->duplicate + "'");
+  }
+  return parsed;
+}
+
+result<json> parse_json_object(std::string_view text) {
+  auto parsed = parse_json(text);
+  if (!parsed) {
+    return parsed;
+  }
+  if (!parsed->is_object()) {
+    return fail(errc::invalid_argument, "expected a JSON object");
   }
   return parsed;
 }

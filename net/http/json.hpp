@@ -66,13 +66,32 @@ private:
 /// A 200-or-other response whose body is `body` (JSON text).
 response json_text_response(unsigned status, std::string body);
 
+/// The deepest nesting of arrays and objects a JSON text may have, wherever
+/// JSON enters shoal: request bodies, WebSocket messages, and JSON values
+/// read back from storage. Serialising a JSON value recurses once per
+/// level; the limit keeps that far from the end of a thread's stack.
+inline constexpr size_t max_json_depth = 64;
+
+/// Checks the limits that hold for every JSON text shoal accepts, before it
+/// is parsed: nesting at most `max_json_depth` levels, no NUL byte (the
+/// JSON parser would end the text there and ignore the rest), and every
+/// integer literal within 64 bits (-2^63 … 2^64-1; a larger one would be
+/// read as an inexact double). Fails with `invalid_argument` naming the
+/// limit. A single linear scan; it does not check the rest of the syntax.
+result<void> check_json_limits(std::string_view text);
+
+/// Parses one JSON value: `check_json_limits`, then the whole text as one
+/// value with nothing after it, and no object with a member twice (which
+/// JSON parsers disagree on). Fails with `invalid_argument`.
+result<json> parse_json(std::string_view text);
+
 /// Parses the request body as a JSON object. An empty body is `{}` when
 /// `allow_empty`. Fails with `invalid_argument` and the parser's position,
 /// or when an object has a key twice (which JSON parsers disagree on).
 result<json> parse_json_object(const request& req, bool allow_empty = false);
 
-/// The same for any text (a WebSocket message): one JSON object, no
-/// duplicate members.
+/// The same for any text (a WebSocket message): `parse_json`, and the
+/// value must be an object.
 result<json> parse_json_object(std::string_view text);
 
 /// Refuses members of `body` not in `known` (typos do not pass silently).

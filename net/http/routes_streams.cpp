@@ -35,6 +35,11 @@ std::function<void(result<T>)> answer(respond_fn respond, ToResponse to_response
   };
 }
 
+// `status` with `body`, or the error that building the body met.
+response json_or_error(unsigned status, const result<json>& body) {
+  return body ? json_response(status, *body) : error_response(body.err());
+}
+
 // The route's stream name if valid, or nullopt after responding with the
 // error. Reads accept the node's own (`$`) streams; writes do not.
 std::optional<std::string> stream_of(const request& req, const respond_fn& respond,
@@ -156,10 +161,14 @@ void append_route(node& n, request& req, respond_fn respond) {
     append_atom_v, std::move(cmd));
 }
 
-json page_json(const std::string& stream, const stream::event_page& p) {
+result<json> page_json(const std::string& stream, const stream::event_page& p) {
   json events = json::array();
   for (const auto& e : p.events) {
-    events.push_back(event_json(e));
+    auto one = event_json(e);
+    if (!one) {
+      return one;
+    }
+    events.push_back(std::move(*one));
   }
   json j{{"stream", stream},
          {"events", std::move(events)},
@@ -197,7 +206,7 @@ void read_route(node& n, request& req, respond_fn respond) {
     n, *name,
     answer<stream::event_page>(std::move(respond),
                                [stream = *name](const stream::event_page& p) {
-                                 return json_response(200, page_json(stream, p));
+                                 return json_or_error(200, page_json(stream, p));
                                }),
     read_atom_v, std::move(q));
 }
@@ -296,9 +305,9 @@ void save_checkpoint_route(node& n, request& req, respond_fn respond) {
   stream::checkpoint cp{*name, seq, {}, req.body, stream::payload_format::binary};
   const auto* type = req.header("content-type");
   if (type != nullptr && type->starts_with("application/json")) {
-    if (json::parse(req.body, nullptr, false).is_discarded()) {
-      respond(error_response(
-        error{errc::invalid_argument, "the checkpoint body is not valid JSON"}));
+    if (auto ok = parse_json(req.body); !ok) {
+      respond(error_response(error{errc::invalid_argument,
+                                   "the checkpoint body: " + ok.err().message}));
       return;
     }
     cp.format = stream::payload_format::json;
@@ -329,7 +338,7 @@ void load_checkpoint(node& n, const std::string& name, uint64_t at_or_before,
                                      "no checkpoint of " + c.stream + " at seq "
                                        + std::to_string(at_or_before)});
                                  }
-                                 return json_response(200, checkpoint_json(c));
+                                 return json_or_error(200, checkpoint_json(c));
                                }),
     load_atom_v, name, at_or_before);
 }
@@ -371,9 +380,19 @@ void replay_route(node& n, request& req, respond_fn respond) {
       std::move(respond),
       [stream = *name](const stream::replay_page& r) {
         auto j = page_json(stream, r.page);
-        j["target"] = r.target;
-        j["checkpoint"] = r.has_checkpoint ? checkpoint_json(r.from) : json(nullptr);
-        return json_response(200, j);
+        if (!j) {
+          return error_response(j.err());
+        }
+        (*j)["target"] = r.target;
+        (*j)["checkpoint"] = json(nullptr);
+        if (r.has_checkpoint) {
+          auto cp = checkpoint_json(r.from);
+          if (!cp) {
+            return error_response(cp.err());
+          }
+          (*j)["checkpoint"] = std::move(*cp);
+        }
+        return json_response(200, *j);
       }),
     replay_atom_v, *name, target, lim);
 }
@@ -392,8 +411,13 @@ public:
 
   bool on_event(const stream::event& ev) override {
     auto j = event_json(ev);
-    j["kind"] = "event";
-    return send(to_text(j));
+    if (!j) {
+      // The tail ends with the error; the event counts as handled.
+      on_error(j.err());
+      return true;
+    }
+    (*j)["kind"] = "event";
+    return send(to_text(*j));
   }
 
   bool on_live(uint64_t seq) override {
@@ -538,7 +562,15 @@ void entity_append_route(node& n, request& req, respond_fn respond) {
         // The projection was promoted before the append's answer.
         stream_client{n}.entity_async(
           id, 0, [respond, j, status](result<stream::entity_state> s) mutable {
-            j["entity"] = s ? entity_json(*s) : json(nullptr);
+            j["entity"] = nullptr;
+            if (s) {
+              auto e = entity_json(*s);
+              if (!e) {
+                respond(error_response(e.err()));
+                return;
+              }
+              j["entity"] = std::move(*e);
+            }
             respond(json_response(status, j));
           });
       }},
@@ -556,7 +588,7 @@ void entity_route(node& n, request& req, respond_fn respond) {
     return;
   }
   stream_client{n}.entity_async(*id, at, [respond](result<stream::entity_state> s) {
-    respond(s ? json_response(200, entity_json(*s)) : error_response(s.err()));
+    respond(s ? json_or_error(200, entity_json(*s)) : error_response(s.err()));
   });
 }
 
@@ -575,7 +607,12 @@ void entities_route(node& n, request& req, respond_fn respond) {
       }
       json j{{"entities", json::array()}};
       for (size_t i = 0; i < found->size() && i < limit; ++i) {
-        j["entities"].push_back(entity_json((*found)[i]));
+        auto e = entity_json((*found)[i]);
+        if (!e) {
+          respond(error_response(e.err()));
+          return;
+        }
+        j["entities"].push_back(std::move(*e));
       }
       if (found->size() > limit) {
         j["after"] = (*found)[limit - 1].id;

@@ -6,53 +6,90 @@ namespace shoal::http {
 
 namespace {
 
+// A JSON value stored by shoal, parsed back: nullopt when `bytes` is not
+// JSON (a corrupt value, shown as base64); an error when it breaks the
+// limits every JSON input is held to (a value written by an older shoal
+// that nests too deep could not be serialised safely).
+result<std::optional<json>> stored_json(std::string_view bytes, const char* what) {
+  if (auto ok = check_json_limits(bytes); !ok) {
+    return fail(errc::internal, std::string{"the stored "} + what
+                                  + " cannot be served: " + ok.err().message);
+  }
+  auto parsed = json::parse(bytes, nullptr, false);
+  if (parsed.is_discarded()) {
+    return std::optional<json>{};
+  }
+  return std::optional<json>{std::move(parsed)};
+}
+
 // Puts `bytes` in `out[name]` as JSON when it is, else `out[name_base64]`.
-void put_payload(json& out, const char* name, const std::string& bytes,
-                 stream::payload_format format) {
+result<void> put_payload(json& out, const char* name, const std::string& bytes,
+                         stream::payload_format format) {
   if (format == stream::payload_format::json) {
-    auto parsed = json::parse(bytes, nullptr, false);
-    if (!parsed.is_discarded()) {
-      out[name] = std::move(parsed);
-      return;
+    auto parsed = stored_json(bytes, name);
+    if (!parsed) {
+      return std::move(parsed).err();
+    }
+    if (*parsed) {
+      out[name] = std::move(**parsed);
+      return {};
     }
   }
   out[std::string{name} + "_base64"] = base64_encode(bytes);
+  return {};
 }
 
 // Attribute values are JSON texts; a corrupt one shows as a string.
-json attribute_value(const std::string& text) {
-  auto v = json::parse(text, nullptr, false);
-  return v.is_discarded() ? json(text) : v;
+result<json> attribute_value(const std::string& text) {
+  auto v = stored_json(text, "attribute value");
+  if (!v) {
+    return std::move(v).err();
+  }
+  return *v ? std::move(**v) : json(text);
 }
 
-json attributes_json(
+result<json> attributes_json(
   const std::vector<std::pair<std::string, std::optional<std::string>>>& attrs) {
   json out = json::object();
   for (const auto& [name, value] : attrs) {
-    out[name] = value ? attribute_value(*value) : json(nullptr);
+    if (!value) {
+      out[name] = nullptr;
+      continue;
+    }
+    auto v = attribute_value(*value);
+    if (!v) {
+      return v;
+    }
+    out[name] = std::move(*v);
   }
   return out;
 }
 
 } // namespace
 
-json event_json(const stream::event& e) {
+result<json> event_json(const stream::event& e) {
   json j{{"seq", e.seq}, {"type", e.type}, {"time", format_rfc3339(e.time)}};
   auto change = e.stream.starts_with(stream::entity_prefix)
                   ? stream::decode_change(e.payload)
                   : result<stream::entity_change>{error{errc::not_found}};
   if (change) {
-    j["data"] = {{"attributes", attributes_json(change->attributes)},
-                 {"by", change->by}};
-  } else {
-    put_payload(j, "data", e.payload, e.format);
+    auto attrs = attributes_json(change->attributes);
+    if (!attrs) {
+      return attrs;
+    }
+    j["data"] = {{"attributes", std::move(*attrs)}, {"by", change->by}};
+  } else if (auto ok = put_payload(j, "data", e.payload, e.format); !ok) {
+    return std::move(ok).err();
   }
   if (!e.metadata.empty()) {
-    auto meta = json::parse(e.metadata, nullptr, false);
-    if (meta.is_discarded()) {
-      j["metadata_base64"] = base64_encode(e.metadata);
+    auto meta = stored_json(e.metadata, "metadata");
+    if (!meta) {
+      return std::move(meta).err();
+    }
+    if (*meta) {
+      j["metadata"] = std::move(**meta);
     } else {
-      j["metadata"] = std::move(meta);
+      j["metadata_base64"] = base64_encode(e.metadata);
     }
   }
   if (!e.event_id.empty()) {
@@ -74,16 +111,22 @@ json stream_info_json(const stream::stream_info& s) {
               {"truncate_before", s.truncate_before}};
 }
 
-json checkpoint_json(const stream::checkpoint& c) {
+result<json> checkpoint_json(const stream::checkpoint& c) {
   json j{{"stream", c.stream}, {"seq", c.seq}, {"saved", format_rfc3339(c.saved)}};
-  put_payload(j, "state", c.state, c.format);
+  if (auto ok = put_payload(j, "state", c.state, c.format); !ok) {
+    return std::move(ok).err();
+  }
   return j;
 }
 
-json entity_json(const stream::entity_state& s) {
+result<json> entity_json(const stream::entity_state& s) {
   json attrs = json::object();
   for (const auto& [name, value] : s.attributes) {
-    attrs[name] = attribute_value(value);
+    auto v = attribute_value(value);
+    if (!v) {
+      return v;
+    }
+    attrs[name] = std::move(*v);
   }
   return json{{"id", s.id},
               {"attributes", std::move(attrs)},

@@ -2,7 +2,7 @@
 // (events, expectation) and an entity change through the gateway's JSON
 // mapping (a parsed change must encode and decode back to itself and fold),
 // and the stored decoders (events, metadata, checkpoints, changes,
-// projection snapshots). Any input must give a value or a clear error,
+// projection snapshots, stored JSON rendered back). Any input must give a value or a clear error,
 // never a crash.
 
 #include <cstddef>
@@ -42,7 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (auto events = http::parse_events(copy)) {
       for (const auto& e : *events) {
         stream::event ev{"s", 1, {}, e.type, e.payload, e.metadata, e.event_id, e.format};
-        (void) http::to_text(http::event_json(ev));
+        if (auto j = http::event_json(ev)) {
+          (void) http::to_text(*j);
+        }
       }
     }
     std::string id;
@@ -58,8 +60,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         __builtin_trap();
       }
       if (const auto* s = m->find("x")) {
-        (void) http::to_text(http::entity_json(*s));
+        if (auto j = http::entity_json(*s)) {
+          (void) http::to_text(*j);
+        }
       }
+    }
+  }
+  // The bytes as stored JSON read back (a data dir of an older shoal may
+  // hold anything): a value or an error, never a crash.
+  {
+    stream::event ev{"s", 1, {}, "t", std::string{bytes}, std::string{bytes}, "",
+                     stream::payload_format::json};
+    if (auto j = http::event_json(ev)) {
+      (void) http::to_text(*j);
+    }
+    stream::checkpoint cp{"s", 1, {}, std::string{bytes}, stream::payload_format::json};
+    if (auto j = http::checkpoint_json(cp)) {
+      (void) http::to_text(*j);
     }
   }
   (void) stream::decode_change(bytes);
