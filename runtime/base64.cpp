@@ -9,7 +9,8 @@ constexpr char std_alphabet[] =
 constexpr char url_alphabet[] =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int value_of(char c) {
+// The value of `c` in `alpha`, or -1.
+int value_of(char c, const char* alpha) {
   if (c >= 'A' && c <= 'Z') {
     return c - 'A';
   }
@@ -19,10 +20,10 @@ int value_of(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0' + 52;
   }
-  if (c == '+' || c == '-') {
+  if (c == alpha[62]) {
     return 62;
   }
-  if (c == '/' || c == '_') {
+  if (c == alpha[63]) {
     return 63;
   }
   return -1;
@@ -30,7 +31,8 @@ int value_of(char c) {
 
 } // namespace
 
-std::string base64_encode(std::string_view bytes, bool url) {
+std::string base64_encode(std::string_view bytes, base64_alphabet alphabet) {
+  auto url = alphabet == base64_alphabet::url;
   const char* alpha = url ? url_alphabet : std_alphabet;
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
@@ -62,11 +64,21 @@ std::string base64_encode(std::string_view bytes, bool url) {
   return out;
 }
 
-result<std::string> base64_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') {
-    text.remove_suffix(1);
-  }
-  if (text.size() % 4 == 1) {
+result<std::string> base64_decode(std::string_view text, base64_alphabet alphabet) {
+  auto url = alphabet == base64_alphabet::url;
+  const char* alpha = url ? url_alphabet : std_alphabet;
+  size_t padding = 0;
+  if (!url) {
+    if (text.size() % 4 != 0) {
+      return fail(errc::invalid_argument,
+                  "invalid base64: the length must be a multiple of 4 (padded with '=')");
+    }
+    while (padding < 2 && padding < text.size()
+           && text[text.size() - 1 - padding] == '=') {
+      ++padding;
+    }
+    text.remove_suffix(padding);
+  } else if (text.size() % 4 == 1) {
     return fail(errc::invalid_argument, "invalid base64 length");
   }
   std::string out;
@@ -74,9 +86,11 @@ result<std::string> base64_decode(std::string_view text) {
   uint32_t acc = 0;
   int bits = 0;
   for (auto c : text) {
-    auto v = value_of(c);
+    auto v = value_of(c, alpha);
     if (v < 0) {
-      return fail(errc::invalid_argument, "invalid base64 character");
+      return fail(errc::invalid_argument,
+                  c == '=' ? "invalid base64: '=' only pads the end"
+                           : "invalid base64 character");
     }
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
@@ -84,6 +98,12 @@ result<std::string> base64_decode(std::string_view text) {
       bits -= 8;
       out += static_cast<char>((acc >> bits) & 0xff);
     }
+  }
+  // The bits after the last whole byte must be zero (RFC 4648 §3.5):
+  // otherwise "YR==" would decode like "YQ==".
+  if ((acc & ((1u << bits) - 1)) != 0) {
+    return fail(errc::invalid_argument,
+                "invalid base64: non-zero bits after the last byte");
   }
   return out;
 }

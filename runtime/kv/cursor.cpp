@@ -2,6 +2,7 @@
 
 #include "runtime/base64.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/kv/kv_types.hpp"
 
 namespace shoal::kv {
 
@@ -18,14 +19,14 @@ std::string encode_cursor(const cursor& c) {
   for (auto rev : c) {
     w.varint(rev);
   }
-  return std::string{cursor_prefix} + base64_encode(raw, true);
+  return std::string{cursor_prefix} + base64_encode(raw, base64_alphabet::url);
 }
 
 result<cursor> decode_cursor(std::string_view token, uint32_t shard_count) {
   if (!token.starts_with(cursor_prefix)) {
     return fail(errc::invalid_argument, "not a watch cursor");
   }
-  auto raw = base64_decode(token.substr(cursor_prefix.size()));
+  auto raw = base64_decode(token.substr(cursor_prefix.size()), base64_alphabet::url);
   if (!raw) {
     return fail(errc::invalid_argument, "malformed watch cursor");
   }
@@ -38,6 +39,10 @@ result<cursor> decode_cursor(std::string_view token, uint32_t shard_count) {
   cursor out(n);
   for (auto& rev : out) {
     rev = r.varint();
+    // The largest value means "from now" inside a node; no cursor holds it.
+    if (rev == any_revision) {
+      return fail(errc::invalid_argument, "malformed watch cursor");
+    }
   }
   if (!r.done()) {
     return fail(errc::invalid_argument, "malformed watch cursor");

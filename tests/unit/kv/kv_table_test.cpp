@@ -627,7 +627,7 @@ namespace shoal::kv {
 namespace {
 
 TEST(cursor, round_trips_and_rejects_foreign_or_broken_tokens) {
-  cursor c{0, 5, 1'000'000, UINT64_MAX};
+  cursor c{0, 5, 1'000'000, UINT64_MAX - 1};
   auto token = encode_cursor(c);
   EXPECT_TRUE(token.starts_with("c1."));
   auto back = decode_cursor(token, 4);
@@ -638,6 +638,11 @@ TEST(cursor, round_trips_and_rejects_foreign_or_broken_tokens) {
   EXPECT_FALSE(decode_cursor("x1.AAAA", 4));
   EXPECT_FALSE(decode_cursor(token + "A", 4));
   EXPECT_FALSE(decode_cursor("c1.!!!!", 4));
+  // The largest revision means "from now" inside a node: a cursor that
+  // holds it was not made by shoal.
+  EXPECT_FALSE(decode_cursor(encode_cursor(cursor{0, UINT64_MAX}), 2));
+  // Padding or the standard alphabet are not the token's encoding.
+  EXPECT_FALSE(decode_cursor(token + "=", 4));
 }
 
 TEST(merge_pages, sorts_limits_and_reports_more) {

@@ -55,9 +55,9 @@ TEST(base64, rfc4648_vectors_and_url_alphabet) {
   EXPECT_EQ(base64_encode("fo"), "Zm8=");
   EXPECT_EQ(base64_encode("foo"), "Zm9v");
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64_encode("\xfb\xff", true), "-_8");
+  EXPECT_EQ(base64_encode("\xfb\xff", base64_alphabet::url), "-_8");
   EXPECT_EQ(*base64_decode("Zm9vYg=="), "foob");
-  EXPECT_EQ(*base64_decode("-_8"), "\xfb\xff");
+  EXPECT_EQ(*base64_decode("-_8", base64_alphabet::url), "\xfb\xff");
   EXPECT_FALSE(base64_decode("Zm9v!"));
   EXPECT_FALSE(base64_decode("Z"));
   std::string all;
@@ -65,7 +65,29 @@ TEST(base64, rfc4648_vectors_and_url_alphabet) {
     all += static_cast<char>(c);
   }
   EXPECT_EQ(*base64_decode(base64_encode(all)), all);
-  EXPECT_EQ(*base64_decode(base64_encode(all, true)), all);
+  EXPECT_EQ(*base64_decode(base64_encode(all, base64_alphabet::url),
+                           base64_alphabet::url),
+            all);
+}
+
+TEST(base64, only_the_canonical_text_decodes) {
+  EXPECT_EQ(*base64_decode("YQ=="), "a");
+  // Missing or partial padding, bits after the last byte, the other
+  // alphabet, padding inside the text.
+  for (const char* bad : {"YQ", "YQ=", "YR==", "-_8=", "YQ==YQ==", "Y===",
+                          "YW==", "YWF=", "Zm9v\n", " Zm9v", "===="}) {
+    EXPECT_FALSE(base64_decode(bad)) << bad;
+  }
+  // Tokens: the URL alphabet, never padded, also canonical.
+  EXPECT_FALSE(base64_decode("-_8=", base64_alphabet::url));
+  EXPECT_FALSE(base64_decode("-_9", base64_alphabet::url));
+  EXPECT_FALSE(base64_decode("+/8", base64_alphabet::url));
+  // Every text that decodes is the encoding of what it decodes to.
+  for (const char* text : {"", "YQ==", "YWI=", "YWJj", "/+8=", "AAAA"}) {
+    auto bytes = base64_decode(text);
+    ASSERT_TRUE(bytes) << text;
+    EXPECT_EQ(base64_encode(*bytes), text);
+  }
 }
 
 } // namespace
