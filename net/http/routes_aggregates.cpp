@@ -104,6 +104,9 @@ result<agg::merge_cmd> parse_merge(const agg::definition& def, const agg::monoid
     return std::move(delta).err();
   }
   cmd.delta = std::move(*delta);
+  if (auto ok = agg::check_merge(cmd, def); !ok) {
+    return std::move(ok).err();
+  }
   return cmd;
 }
 

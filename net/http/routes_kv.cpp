@@ -12,6 +12,7 @@
 #include "net/http/gateway.hpp"
 #include "net/http/http_error.hpp"
 #include "net/http/json.hpp"
+#include "net/http/target.hpp"
 #include "net/http/views.hpp"
 #include "runtime/base64.hpp"
 
@@ -22,6 +23,7 @@ namespace {
 constexpr uint32_t default_list_limit = 100;
 constexpr uint32_t max_list_limit = 1000;
 constexpr std::string_view history_suffix = "/history";
+constexpr std::string_view kv_prefix = "/v1/kv/";
 
 json time_json(time_point t) {
   return format_rfc3339(t);
@@ -108,6 +110,12 @@ result<void> write_conditions(const request& req, Command& cmd) {
     auto rev = parse_u64(*v, "if_revision");
     if (!rev) {
       return std::move(rev).err();
+    }
+    // The largest value is the machine's "unconditional": no revision is
+    // ever that large, and a client that asks for it means something else.
+    if (*rev == kv::any_revision) {
+      return fail(errc::invalid_argument,
+                  "if_revision must be 0 (absent) or a revision below 2^64-1");
     }
     cmd.if_revision = *rev;
   }
@@ -201,11 +209,20 @@ void history_route(node& n, const std::string& key, request& req,
 
 void get_route(node& n, request& req, respond_fn respond) {
   auto key = req.param("key");
-  // `/v1/kv/a.b/history`: the raw path ends in "/history". A key that
-  // really ends in "/history" is reached by encoding its slash (%2F).
-  if (req.path.ends_with(history_suffix)) {
-    key.resize(key.size() - history_suffix.size());
-    history_route(n, key, req, std::move(respond));
+  // `/v1/kv/a.b/history`: the raw path has a segment for the key and then
+  // a last segment `history` (`/v1/kv/history` is the key "history"). A
+  // key that really ends in "/history" is reached by encoding its slash
+  // (%2F). Decided on the raw path: a decoded key may hold any bytes.
+  std::string_view path = req.path;
+  path.remove_prefix(std::min(path.size(), kv_prefix.size()));
+  if (path.size() > history_suffix.size() && path.ends_with(history_suffix)) {
+    auto decoded = percent_decode(path.substr(0, path.size() - history_suffix.size()),
+                                  false);
+    if (!decoded) {
+      respond(error_response(decoded.err()));
+      return;
+    }
+    history_route(n, *decoded, req, std::move(respond));
     return;
   }
   if (auto ok = validate_key(key); !ok) {
@@ -277,7 +294,7 @@ void list_route(node& n, request& req, respond_fn respond) {
     q.limit = static_cast<uint32_t>(*l);
   }
   if (auto* token = req.query_param("continue")) {
-    auto after = base64_decode(*token);
+    auto after = base64_decode(*token, base64_alphabet::url);
     if (!after) {
       respond(error_response(error{errc::invalid_argument,
                                    "invalid continue token"}));
@@ -297,7 +314,7 @@ void list_route(node& n, request& req, respond_fn respond) {
       json_writer out;
       out.begin_object();
       if (merged.more && !merged.items.empty()) {
-        out.key("continue").value(base64_encode(merged.items.back().key, true));
+        out.key("continue").value(base64_encode(merged.items.back().key, base64_alphabet::url));
       }
       out.key("items").begin_array();
       for (const auto& e : merged.items) {

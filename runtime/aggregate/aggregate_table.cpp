@@ -221,6 +221,27 @@ void aggregate_table::write_mark(const mark_key& k, time_point expires_at,
   out.writes.push_back({mark_record_key(k), std::move(v)});
 }
 
+result<void> check_merge(const merge_cmd& cmd, const definition& def,
+                         const table_config& cfg) {
+  if (cmd.entity.empty() || cmd.entity.size() > cfg.max_entity_bytes) {
+    return fail(errc::invalid_key,
+                "entity must be 1.." + std::to_string(cfg.max_entity_bytes) + " bytes");
+  }
+  if (cmd.event_id.size() > cfg.max_event_id_bytes) {
+    return fail(errc::invalid_argument, "event_id is longer than "
+                                          + std::to_string(cfg.max_event_id_bytes)
+                                          + " bytes");
+  }
+  if (cmd.ttl < duration::zero()) {
+    return fail(errc::invalid_ttl, "ttl must be >= 0");
+  }
+  if (cmd.bucket && def.window <= duration::zero() && *cmd.bucket != 0) {
+    return fail(errc::invalid_argument,
+                "aggregate " + cmd.name + " has no window: its only bucket is 0");
+  }
+  return {};
+}
+
 result<merge_result> aggregate_table::merge(const merge_cmd& cmd, time_point now,
                                             effects& out) {
   auto a = lookup(cmd.name);
@@ -228,20 +249,8 @@ result<merge_result> aggregate_table::merge(const merge_cmd& cmd, time_point now
     return std::move(a).err();
   }
   const auto& agg = **a;
-  if (auto ok = check_entity(cmd.entity); !ok) {
+  if (auto ok = check_merge(cmd, agg.def, cfg_); !ok) {
     return std::move(ok).err();
-  }
-  if (cmd.event_id.size() > cfg_.max_event_id_bytes) {
-    return fail(errc::invalid_argument, "event_id is longer than "
-                                          + std::to_string(cfg_.max_event_id_bytes)
-                                          + " bytes");
-  }
-  if (cmd.ttl < duration::zero()) {
-    return fail(errc::invalid_ttl, "ttl must be >= 0");
-  }
-  if (cmd.bucket && agg.def.window <= duration::zero() && *cmd.bucket != 0) {
-    return fail(errc::invalid_argument,
-                "aggregate " + cmd.name + " has no window: its only bucket is 0");
   }
   if (cmd.bucket && agg.def.window > duration::zero()) {
     auto w = std::chrono::duration_cast<std::chrono::nanoseconds>(agg.def.window).count();

@@ -142,6 +142,14 @@ struct table_config {
   size_t max_sweep = 10'000;
 };
 
+/// The checks of a merge into `def` that need no state: the entity's and
+/// the event id's sizes, the ttl, and the bucket of an aggregate without a
+/// window. `aggregate_table::merge` makes them first; the HTTP codec makes
+/// them for every merge of a batch before sending any, so that a malformed
+/// batch changes nothing.
+result<void> check_merge(const merge_cmd& cmd, const definition& def,
+                         const table_config& cfg = {});
+
 /// The pure state machine of one aggregate shard: cells (aggregate,
 /// entity, bucket) → value with an optional expiry, and dedup marks (scope,
 /// event id) → expiry. Commands take `now` and append the records to
