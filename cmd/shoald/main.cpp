@@ -2,11 +2,14 @@
 // the node with its HTTP gateway, and shuts it down cleanly on SIGINT or
 // SIGTERM.
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -14,7 +17,6 @@
 
 #include "actors/node.hpp"
 #include "cmd/shoald/options.hpp"
-#include "net/redis/redis_mirror.hpp"
 #include "net/http/gateway.hpp"
 #include "net/redis/redis_mirror.hpp"
 
@@ -34,6 +36,23 @@ std::string durability_text(storage::sync_mode m) {
              "machine crash)";
   }
   return "";
+}
+
+// Every connection, storage file and cluster link is a descriptor: the
+// soft limit (often 1024) is raised to the hard one, as far as allowed.
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == lim.rlim_max) {
+    return;
+  }
+  auto before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    spdlog::warn("cannot raise the open files limit from {}: {}", before,
+                 std::strerror(errno));
+    return;
+  }
+  spdlog::debug("open files limit raised from {} to {}", before, lim.rlim_cur);
 }
 
 } // namespace
@@ -65,6 +84,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_files_limit();
 
   if (!opts->node.data_dir.empty()) {
     std::error_code ec;

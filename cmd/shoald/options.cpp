@@ -28,6 +28,7 @@ struct raw_options {
   size_t io_threads = 0;
   size_t workers = 0;
   size_t max_body = 2 * 1024 * 1024;
+  size_t max_connections = 0;
   std::string read_timeout = "10s";
   std::string idle_timeout = "60s";
   std::string ws_idle_timeout = "30s";
@@ -77,6 +78,7 @@ result<void> apply_toml(const std::string& path, raw_options& o,
   set_int("io_threads", "--io-threads", o.io_threads);
   set_int("workers", "--workers", o.workers);
   set_int("max_body", "--max-body", o.max_body);
+  set_int("max_connections", "--max-connections", o.max_connections);
   set_str("read_timeout", "--read-timeout", o.read_timeout);
   set_str("idle_timeout", "--idle-timeout", o.idle_timeout);
   set_str("ws_idle_timeout", "--ws-idle-timeout", o.ws_idle_timeout);
@@ -91,7 +93,8 @@ result<void> apply_toml(const std::string& path, raw_options& o,
       "io_threads", "workers",      "max_body",     "read_timeout",
       "idle_timeout", "ws_idle_timeout", "kv_max_value", "kv_history",
       "kv_log_max_count", "kv_log_max_age", "cache_redis", "agg_cache_bytes",
-      "initial_cluster", "probe_interval", "suspicion_timeout", "forward_timeout"};
+      "initial_cluster", "probe_interval", "suspicion_timeout", "forward_timeout",
+      "max_connections"};
     if (std::find(known.begin(), known.end(), std::string{k.str()})
         == known.end()) {
       return fail(errc::invalid_argument, "config " + path + ": unknown key '"
@@ -163,6 +166,10 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
     ->capture_default_str();
   app.add_option("--max-body", o.max_body, "largest request body in bytes")
     ->capture_default_str();
+  app.add_option("--max-connections", o.max_connections,
+                 "HTTP and WebSocket connections open at once; more are "
+                 "answered 503 (0: three quarters of the open files limit)")
+    ->capture_default_str();
   app.add_option("--read-timeout", o.read_timeout,
                  "time a client has to send a whole request")
     ->capture_default_str();
@@ -217,6 +224,7 @@ result<daemon_options> parse_options(int argc, char** argv, int& exit_code) {
   out.ports_file = o.ports_file;
   out.http.io_threads = o.io_threads;
   out.http.max_body_bytes = o.max_body;
+  out.http.max_connections = o.max_connections;
   for (auto [text, field, what] :
        {std::tuple{&o.read_timeout, &out.http.read_timeout, "--read-timeout"},
         std::tuple{&o.idle_timeout, &out.http.idle_timeout, "--idle-timeout"},

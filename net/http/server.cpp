@@ -10,7 +10,13 @@
 #include <optional>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -66,6 +72,55 @@ error parse_error_of(const beast::error_code& ec) {
     return error{errc::too_large, "request header is too large"};
   }
   return error{errc::invalid_argument, "malformed HTTP request: " + ec.message()};
+}
+
+// RFC 9112 §6.1 and §6.3: a request with Transfer-Encoding is framed by
+// its final coding, which must be `chunked`; shoal applies no other coding.
+// Anything else (`chunked, gzip`, `xchunked`, `gzip`), or Transfer-Encoding
+// beside Content-Length, is refused and the connection closed: a server
+// that read such a body differently from a proxy in front of it would take
+// the rest of the body as the next request.
+result<void> check_framing(const beast_request& req) {
+  std::string codings;
+  auto fields = req.equal_range(bhttp::field::transfer_encoding);
+  for (auto it = fields.first; it != fields.second; ++it) {
+    if (!codings.empty()) {
+      codings += ',';
+    }
+    codings.append(it->value().data(), it->value().size());
+  }
+  if (fields.first == fields.second) {
+    return {};
+  }
+  if (req.find(bhttp::field::content_length) != req.end()) {
+    return fail(errc::invalid_argument,
+                "malformed HTTP request: Transfer-Encoding and Content-Length together");
+  }
+  size_t count = 0;
+  bool chunked_last = false;
+  size_t pos = 0;
+  while (pos <= codings.size()) {
+    auto comma = codings.find(',', pos);
+    auto end = comma == std::string::npos ? codings.size() : comma;
+    auto token = std::string_view{codings}.substr(pos, end - pos);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+      token.remove_prefix(1);
+    }
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+      token.remove_suffix(1);
+    }
+    if (!token.empty()) {
+      ++count;
+      chunked_last = beast::iequals(token, "chunked");
+    }
+    pos = end + 1;
+  }
+  if (count != 1 || !chunked_last) {
+    return fail(errc::invalid_argument,
+                "malformed HTTP request: Transfer-Encoding must be exactly "
+                "'chunked', not '" + codings.substr(0, 64) + "'");
+  }
+  return {};
 }
 
 // The status line and header block of `res` (HTTP/1.`version % 10`),
@@ -236,6 +291,21 @@ struct server::impl {
   metrics::gauge* ws_open = nullptr;
   metrics::gauge* http_open = nullptr;
   metrics::counter* rejected = nullptr;
+  metrics::counter* refused = nullptr;
+
+  // The connection limit in force (`server_config::max_connections`, or
+  // derived from the descriptor limit).
+  size_t max_connections = 0;
+  // A descriptor held in reserve: when the process runs out, it is freed
+  // to accept the waiting connections one at a time, tell each 503 and
+  // close it, so that the listen queue moves instead of the accept loop
+  // spinning on EMFILE.
+  int spare_fd = -1;
+  // Accept errors seen since the last warning (warnings are at most one
+  // per `warn_interval`).
+  size_t accept_errors = 0;
+  clock::time_point last_accept_warning{};
+  static constexpr auto warn_interval = std::chrono::seconds{10};
 
   impl(server_config c, const router& r, metrics::registry& reg)
     : cfg(std::move(c)), routes(r), registry(reg) {
@@ -246,6 +316,10 @@ struct server::impl {
     rejected = &reg.add_counter(
       "shoal_http_bad_requests_total",
       "Requests rejected before routing (malformed, too large, timed out).");
+    refused = &reg.add_counter(
+      "shoal_http_connections_refused_total",
+      "Connections answered 503 and closed at accept: over the connection "
+      "limit or out of file descriptors.");
     // A plain gauge, not a function of this object: the registry outlives
     // the server.
     http_open = &reg.add_gauge("shoal_http_connections",
@@ -323,6 +397,8 @@ struct server::impl {
   // The acceptor lives on its own strand: accept completions (which re-arm
   // the accept) and the close posted by `stop` never run concurrently.
   tcp::acceptor acceptor{asio::make_strand(ioc)};
+  // Re-arms the accept after a failure, on the acceptor's strand.
+  asio::steady_timer accept_timer{acceptor.get_executor()};
   std::vector<std::thread> threads;
 
   void track(const std::shared_ptr<session_base>& s) {
@@ -334,6 +410,10 @@ struct server::impl {
   }
 
   void do_accept();
+  // After a failed accept: sheds a connection if out of descriptors, warns
+  // (rate-limited) and accepts again after a pause.
+  void on_accept_error(const beast::error_code& ec);
+  void shed_one();
 };
 
 // Every connection runs on its own strand of the io_context. The concrete
@@ -636,6 +716,16 @@ public:
                    [self = shared_from_this()] { self->do_read(); });
   }
 
+  /// Answers `err` at once (before reading a request) and closes: the
+  /// connection is over the server's limit.
+  void refuse_at_once(error err) {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), err = std::move(err)]() mutable {
+                     self->linger_ = true; // its request may be on the way
+                     self->refuse(std::move(err), 0);
+                   });
+  }
+
   void shutdown() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       self->close_after_write_ = true;
@@ -678,6 +768,11 @@ private:
     busy_ = true;
     start_ = clock::now();
     const auto& req = parser_->get();
+    if (auto ok = check_framing(req); !ok) {
+      linger_ = true; // its body may be on the way
+      refuse(std::move(ok).err(), 400);
+      return;
+    }
     if (req[bhttp::field::expect] == "100-continue") {
       // Tell the client to send the body now rather than after its own
       // timeout (curl waits a second otherwise).
@@ -727,17 +822,23 @@ private:
       do_close();
       return;
     }
-    srv_.rejected->inc();
     auto err = parse_error_of(ec);
+    refuse(std::move(err), ec == bhttp::error::header_limit ? 431 : 0);
+  }
+
+  // Answers a request refused before routing with `err` (with `status`
+  // when not 0) and closes the connection.
+  void refuse(error err, unsigned status) {
+    srv_.rejected->inc();
     auto res = error_response(err);
-    if (ec == bhttp::error::header_limit) {
-      res.status = 431;
+    if (status != 0) {
+      res.status = status;
     }
     res.close = true;
     // The client may still be sending a body we refused: read and drop it
     // after the response so that closing does not reset the connection
     // before the client has read the answer.
-    linger_ = err.code == errc::too_large;
+    linger_ = linger_ || err.code == errc::too_large;
     request unrouted;
     unrouted.route = "unmatched";
     start_ = clock::now();
@@ -925,6 +1026,24 @@ private:
   std::string out_body_;
 };
 
+namespace {
+
+// The answer to a connection shed for want of descriptors, written with one
+// non-blocking send before the close.
+constexpr std::string_view shed_response
+  = "HTTP/1.1 503 Service Unavailable\r\nServer: shoal\r\n"
+    "Content-Type: application/json\r\nRetry-After: 1\r\n"
+    "Connection: close\r\nContent-Length: 82\r\n\r\n"
+    R"({"error":{"code":"unavailable","message":"the server is out of file descriptors"}})";
+
+bool out_of_descriptors(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors
+         || (ec.category() == asio::error::get_system_category()
+             && ec.value() == ENFILE);
+}
+
+} // namespace
+
 void server::impl::do_accept() {
   acceptor.async_accept(
     asio::make_strand(ioc), [this](beast::error_code ec, socket_type socket) {
@@ -932,17 +1051,89 @@ void server::impl::do_accept() {
         return;
       }
       if (ec) {
-        if (ec != asio::error::operation_aborted) {
-          spdlog::warn("accept failed: {}", ec.message());
-        }
+        on_accept_error(ec);
+        return;
+      }
+      auto s = std::make_shared<http_session>(*this, std::move(socket));
+      track(s);
+      if (open.load() > max_connections) {
+        // Refused with an answer, not a reset: the client learns why.
+        refused->inc();
+        s->refuse_at_once(error{errc::unavailable,
+                                "too many connections (the limit is "
+                                  + std::to_string(max_connections) + ")"});
       } else {
-        auto s = std::make_shared<http_session>(*this, std::move(socket));
-        track(s);
         s->run();
       }
       do_accept();
     });
 }
+
+void server::impl::on_accept_error(const beast::error_code& ec) {
+  if (ec == asio::error::operation_aborted) {
+    return;
+  }
+  auto fds = out_of_descriptors(ec);
+  if (fds) {
+    shed_one();
+  }
+  ++accept_errors;
+  auto now = clock::now();
+  if (now - last_accept_warning >= warn_interval) {
+    spdlog::warn("accept failed {} time(s) in the last {} s: {}{}", accept_errors,
+                 std::chrono::duration_cast<std::chrono::seconds>(warn_interval).count(),
+                 ec.message(),
+                 fds ? "; connections are shed until descriptors are free "
+                       "(see --max-connections and the open files limit)"
+                     : "");
+    accept_errors = 0;
+    last_accept_warning = now;
+  }
+  // A pause before the next accept: an error that persists (no descriptors,
+  // no buffers) would otherwise make this loop spin on a whole core.
+  accept_timer.expires_after(std::chrono::milliseconds{fds ? 100 : 10});
+  accept_timer.async_wait([this](beast::error_code wait_ec) {
+    if (!wait_ec && !draining && acceptor.is_open()) {
+      do_accept();
+    }
+  });
+}
+
+void server::impl::shed_one() {
+  if (spare_fd >= 0) {
+    ::close(spare_fd);
+    spare_fd = -1;
+  }
+  // Every connection waiting now: none of them could be served. Each takes
+  // the one free descriptor for a moment.
+  for (int shed = 0; shed < 1024; ++shed) {
+    auto fd = ::accept4(acceptor.native_handle(), nullptr, nullptr,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      break;
+    }
+    refused->inc();
+    auto sent = ::send(fd, shed_response.data(), shed_response.size(),
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void) sent;
+    ::close(fd);
+  }
+  spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+namespace {
+
+size_t default_max_connections() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) {
+    return 65'536;
+  }
+  // A quarter of the descriptors stays for storage files, the cluster's
+  // connections and the process itself.
+  return std::max<size_t>(16, static_cast<size_t>(lim.rlim_cur) / 4 * 3);
+}
+
+} // namespace
 
 // -- server -------------------------------------------------------------------
 
@@ -980,6 +1171,11 @@ result<void> server::start() {
                                      + ec.message());
   }
   im.bound_port = im.acceptor.local_endpoint().port();
+  im.max_connections = im.cfg.max_connections != 0 ? im.cfg.max_connections
+                                                   : default_max_connections();
+  if (im.spare_fd < 0) {
+    im.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
   im.work.emplace(asio::make_work_guard(im.ioc));
   auto n = im.cfg.io_threads != 0
              ? im.cfg.io_threads
@@ -1012,6 +1208,7 @@ void server::stop() {
   asio::post(im.acceptor.get_executor(), [&im] {
     beast::error_code ec;
     im.acceptor.close(ec);
+    im.accept_timer.cancel();
   });
   {
     std::lock_guard guard{im.sessions_mtx};
@@ -1032,6 +1229,10 @@ void server::stop() {
     t.join();
   }
   im.threads.clear();
+  if (im.spare_fd >= 0) {
+    ::close(im.spare_fd);
+    im.spare_fd = -1;
+  }
 }
 
 result<request> parse_request_bytes(std::string_view bytes,
@@ -1052,6 +1253,9 @@ result<request> parse_request_bytes(std::string_view bytes,
   }
   if (!parser.is_done()) {
     return fail(errc::invalid_argument, "incomplete request");
+  }
+  if (auto ok = check_framing(parser.get()); !ok) {
+    return std::move(ok).err();
   }
   auto r = route_request(parser.get(), routes, "fuzz");
   if (r.early) {

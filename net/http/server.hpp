@@ -34,6 +34,12 @@ struct server_config {
   size_t ws_max_message_bytes = 1024 * 1024;
   /// Bound of each WebSocket's outgoing queue (see `ws_connection`).
   size_t ws_send_buffer_bytes = 4 * 1024 * 1024;
+  /// HTTP and WebSocket connections open at once; one more is answered
+  /// 503 `unavailable` and closed. 0: three quarters of the process's open
+  /// files limit (RLIMIT_NOFILE), the rest left to storage and the cluster.
+  /// When descriptors run out all the same, waiting connections are shed
+  /// with a 503 and accepting pauses briefly instead of spinning.
+  size_t max_connections = 0;
   /// How long `stop` waits for in-flight requests before cutting them.
   std::chrono::milliseconds shutdown_grace{5'000};
 };

@@ -259,6 +259,98 @@ TEST_F(http_server_test, garbage_request_line_is_400_then_closed) {
   expect_still_serving();
 }
 
+TEST_F(http_server_test, a_transfer_encoding_other_than_chunked_is_400_then_closed) {
+  // Read as "no body", the chunk bytes would be taken for a second request
+  // (`GET /healthz` here): only one answer may come, and it is 400.
+  for (const char* te : {"chunked, gzip", "xchunked", "gzip"}) {
+    test::raw_socket s{port_};
+    ASSERT_TRUE(s.connected());
+    s.send(std::string{"POST /test/json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "}
+           + te + "\r\n\r\n1d\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto out = s.read_until_closed(3s);
+    EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << te << ": " << out.substr(0, 60);
+    EXPECT_EQ(out.find("HTTP/1.1 200"), std::string::npos) << te;
+    EXPECT_NE(out.find("Transfer-Encoding"), std::string::npos) << out;
+  }
+  test::raw_socket s{port_};
+  s.send("POST /test/json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+         "Connection: close\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n");
+  auto out = s.read_until_closed(3s);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out.substr(0, 60);
+  expect_still_serving();
+}
+
+TEST_F(http_server_test, a_nul_byte_or_trailing_bytes_after_the_json_body_is_400) {
+  auto c = make_client();
+  for (auto body : {std::string{"{\"ttl\":\"1s\"}\0{\"garbage", 22},
+                    std::string{"{\"a\":1} {\"b\":2}"}}) {
+    auto r = c.request("POST", "/test/json", body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400u);
+    EXPECT_EQ(error_code_of(*r), "invalid_argument");
+  }
+}
+
+TEST_F(http_server_test, json_nested_past_the_limit_is_400_and_the_server_stays_up) {
+  auto c = make_client();
+  // Far below the body limit of a default node (58,000 levels in 117 KB
+  // used to overflow the stack when serialised back).
+  auto r = c.request("POST", "/test/json",
+                     "{\"a\":" + std::string(2000, '[') + std::string(2000, ']') + "}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400u) << r->body;
+  auto deep = "{\"a\":" + std::string(max_json_depth, '[')
+              + std::string(max_json_depth, ']') + "}";
+  r = c.request("POST", "/test/json", deep);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400u);
+  EXPECT_NE(r->body.find("64 levels"), std::string::npos) << r->body;
+  auto fits = "{\"a\":" + std::string(max_json_depth - 1, '[')
+              + std::string(max_json_depth - 1, ']') + "}";
+  r = c.request("POST", "/test/json", fits);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u) << r->body;
+  expect_still_serving();
+}
+
+TEST_F(http_server_test, connections_over_the_limit_get_503_and_the_rest_are_served) {
+  server_->stop();
+  server_config sc;
+  sc.port = 0;
+  sc.max_connections = 3;
+  server_ = std::make_unique<server>(sc, routes_, node_->metrics());
+  ASSERT_TRUE(server_->start());
+  port_ = server_->port();
+  std::vector<std::unique_ptr<test::raw_socket>> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.push_back(std::make_unique<test::raw_socket>(port_));
+    ASSERT_TRUE(idle.back()->connected());
+  }
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (server_->connections() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(server_->connections(), 3u);
+  {
+    test::raw_socket extra{port_};
+    ASSERT_TRUE(extra.connected());
+    extra.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto out = extra.read_until_closed(3s);
+    EXPECT_EQ(out.rfind("HTTP/1.1 503", 0), 0u) << out.substr(0, 80);
+    EXPECT_NE(out.find("too many connections"), std::string::npos) << out;
+  }
+  // The connections within the limit are served.
+  idle[0]->send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto out = idle[0]->read_until_closed(3s);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out.substr(0, 80);
+  idle.clear();
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (server_->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  expect_still_serving();
+}
+
 TEST_F(http_server_test, slowloris_connection_is_dropped_after_read_timeout) {
   test::raw_socket slow{port_};
   ASSERT_TRUE(slow.connected());

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <future>
 #include <thread>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include "actors/node.hpp"
 #include "net/http/client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_socket.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace shoal {
@@ -248,6 +250,80 @@ TEST(shoald, unknown_config_key_is_refused) {
     explained = explained || line.find("no_such_option") != std::string::npos;
   }
   EXPECT_TRUE(explained);
+}
+
+} // namespace
+} // namespace shoal
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+
+// CPU time (user + system) the process `pid` used so far.
+std::chrono::milliseconds cpu_time(pid_t pid) {
+  std::ifstream f{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(f, line);
+  // Fields after the command name, which is in parentheses: utime and stime
+  // are the 12th and 13th of them.
+  std::istringstream rest{line.substr(line.rfind(')') + 2)};
+  std::string field;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i == 12) {
+      utime = std::stol(field);
+    } else if (i == 13) {
+      stime = std::stol(field);
+    }
+  }
+  return std::chrono::milliseconds{(utime + stime) * 1000 / sysconf(_SC_CLK_TCK)};
+}
+
+TEST(shoald, out_of_descriptors_it_sheds_connections_instead_of_spinning) {
+  test::temp_dir dir{"shoald"};
+  // 128 descriptors, and a connection limit above them: the accept loop
+  // itself meets EMFILE.
+  test::child_process proc{"/usr/bin/prlimit",
+                           {"--nofile=128:128", SHOAL_SHOALD, "--memory", "--http",
+                            "127.0.0.1:0", "--max-connections", "100000",
+                            "--ports-file", dir / "ports.json"}};
+  auto p = test::wait_for_ports(dir / "ports.json", 20s);
+  ASSERT_TRUE(p) << "shoald did not start";
+  std::vector<std::unique_ptr<test::raw_socket>> idle;
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(std::make_unique<test::raw_socket>(p->http));
+  }
+  // Settle, then measure a second of it.
+  std::this_thread::sleep_for(500ms);
+  auto before = cpu_time(proc.pid());
+  size_t warnings = 0;
+  auto until = std::chrono::steady_clock::now() + 1s;
+  while (auto line = proc.read_line(until)) {
+    warnings += line->find("accept failed") != std::string::npos ? 1 : 0;
+  }
+  auto used = cpu_time(proc.pid()) - before;
+  EXPECT_LT(used, 300ms) << "the accept loop spins";
+  EXPECT_LE(warnings, 1u) << "the accept warning is not rate-limited";
+  // A connection that waits is told why it is refused.
+  test::raw_socket extra{p->http};
+  extra.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto out = extra.read_until_closed(3s);
+  EXPECT_EQ(out.rfind("HTTP/1.1 503", 0), 0u) << out.substr(0, 80);
+  // Once the connections are gone, the node serves again.
+  idle.clear();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  unsigned status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    http::client c{"127.0.0.1", p->http, 1s};
+    auto r = c.get("/healthz");
+    status = r ? r->status : 0;
+    if (status != 200) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  EXPECT_EQ(status, 200u);
 }
 
 } // namespace
