@@ -43,4 +43,20 @@ error from_caf_error(const caf::error& e) {
   return error{errc::internal, caf::to_string(e)};
 }
 
+error forwarded_error(const caf::error& e, request_effect effect,
+                      std::string_view owner) {
+  if (e.category() == caf::atom("shoal")) {
+    return from_caf_error(e);
+  }
+  auto timed_out = e.category() == caf::atom("system")
+                   && static_cast<caf::sec>(e.code()) == caf::sec::request_timeout;
+  auto what = timed_out ? " did not answer in time" : " was lost before it answered";
+  if (effect == request_effect::read) {
+    return error{errc::unavailable, std::string{owner} + what};
+  }
+  return error{errc::maybe_committed,
+               std::string{owner} + what
+                 + "; the write may have been applied: read before retrying it"};
+}
+
 } // namespace shoal

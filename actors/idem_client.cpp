@@ -95,8 +95,8 @@ result<idem::record> idem_client::get(std::string key) {
 }
 
 void idem_client::erase_async(std::string key, std::function<void(result<bool>)> done) {
-  // On another member, a silent owner is `unavailable` after the forward
-  // timeout.
+  // On another member, a silent owner makes the delete `maybe_committed`
+  // after the forward timeout.
   auto shard = node_.idempotency().shard_of(key);
   ask_shard<bool>(node_.placement(), node_.bridge(), shard_kind::idempotency, shard,
                   node_.idempotency().shards()[shard], std::move(done), delete_atom_v,

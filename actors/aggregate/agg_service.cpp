@@ -471,11 +471,10 @@ void agg_service::change_catalog(std::function<void(result<bool>)> done, Ts... x
     return;
   }
   auto members = dir_->identity().members.size();
-  ask<bool>(bridge_, caf::actor_cast<caf::actor>(*target),
-            dir_->forward_timeout() * static_cast<int64_t>(members + 1),
-            detail::owner_unavailable_on_silence(
-              std::move(done), dir_->identity().members[owner].name),
-            std::move(xs)...);
+  detail::ask_forwarded<bool>(bridge_, caf::actor_cast<caf::actor>(*target),
+                              dir_->forward_timeout() * static_cast<int64_t>(members + 1),
+                              dir_->identity().members[owner].name, std::move(done),
+                              std::move(xs)...);
 }
 
 void agg_service::define(agg::definition def, std::function<void(result<bool>)> done) {

@@ -5,21 +5,41 @@
 // the middleman through a bridge, with the directory's forward timeout.
 
 #include <functional>
+#include <type_traits>
 #include <vector>
 
 #include <caf/actor_cast.hpp>
 
 #include "actors/ask.hpp"
 #include "actors/cluster/directory.hpp"
+#include "actors/error_bridge.hpp"
 #include "actors/reply_to.hpp"
+#include "actors/type_ids.hpp"
 #include "runtime/time.hpp"
 
 namespace shoal {
 
+/// A forwarded command is a read if its first element is one of these
+/// atoms; every other command counts as a write (see `request_effect`): a
+/// new command is treated as a write until it is listed here.
+template <class... Ts>
+inline constexpr request_effect effect_of = request_effect::write;
+
+template <class Atom, class... Ts>
+inline constexpr request_effect effect_of<Atom, Ts...>
+  = std::is_same_v<Atom, get_atom> || std::is_same_v<Atom, list_atom>
+        || std::is_same_v<Atom, history_atom> || std::is_same_v<Atom, read_atom>
+        || std::is_same_v<Atom, load_atom> || std::is_same_v<Atom, replay_atom>
+        || std::is_same_v<Atom, scan_atom> || std::is_same_v<Atom, info_atom>
+        || std::is_same_v<Atom, leases_atom>
+      ? request_effect::read
+      : request_effect::write;
+
 namespace detail {
 
-// A forwarded request that timed out or lost its connection is
-// `unavailable`: the owner did not answer, no other node may.
+// A forwarded request that timed out is `unavailable`: the owner did not
+// answer, no other node may. For requests that only read (a scatter over
+// every shard); a single forwarded command uses `ask_forwarded`.
 template <class T>
 std::function<void(result<T>)> owner_unavailable_on_silence(
   std::function<void(result<T>)> done, std::string owner) {
@@ -32,13 +52,28 @@ std::function<void(result<T>)> owner_unavailable_on_silence(
   };
 }
 
-} // namespace detail
-
-namespace detail {
+// Sends `xs...` to `target` on member `owner` and calls `done` with the
+// answer; a failed exchange is `forwarded_error` for the command's effect:
+// a write whose owner fell silent is `maybe_committed`, never the
+// `unavailable` that tells a client the write certainly did not happen.
+template <class T, class Handle, class... Ts>
+void ask_forwarded(const caf::actor& bridge, const Handle& target,
+                   std::chrono::milliseconds timeout, std::string owner,
+                   std::function<void(result<T>)> done, Ts... xs) {
+  caf::anon_send(bridge, bridge_job{[target, timeout, owner = std::move(owner),
+                                     done = std::move(done),
+                                     xs...](caf::event_based_actor* self) mutable {
+    self->request(target, caf::duration{timeout}, std::move(xs)...)
+      .then([done](T value) { done(result<T>{std::move(value)}); },
+            [done, owner](caf::error& e) {
+              done(result<T>{forwarded_error(e, effect_of<Ts...>, owner)});
+            });
+  }});
+}
 
 // Asks the owner of `shard` (another member) over the middleman, waiting
 // the forward timeout plus `longer`; `unavailable` when it is not
-// reachable or silent.
+// reachable (nothing was sent), else as `ask_forwarded`.
 template <class T, class Handle, class... Ts>
 void ask_owner(const directory& dir, const caf::actor& bridge, shard_kind kind,
                uint16_t shard, duration longer, std::function<void(result<T>)> done,
@@ -50,9 +85,8 @@ void ask_owner(const directory& dir, const caf::actor& bridge, shard_kind kind,
   }
   auto timeout = dir.forward_timeout()
                  + std::chrono::duration_cast<std::chrono::milliseconds>(longer);
-  ask<T>(bridge, caf::actor_cast<Handle>(*remote), timeout,
-         owner_unavailable_on_silence(std::move(done), dir.owner_of(shard)),
-         std::move(xs)...);
+  ask_forwarded<T>(bridge, caf::actor_cast<Handle>(*remote), timeout,
+                   dir.owner_of(shard), std::move(done), std::move(xs)...);
 }
 
 } // namespace detail
@@ -60,8 +94,9 @@ void ask_owner(const directory& dir, const caf::actor& bridge, shard_kind kind,
 /// Sends `xs...` to shard `shard` of `kind` and calls `done` once with its
 /// answer: `local` (this node's actor of that shard) when this node owns
 /// it, the owner's actor otherwise; `unavailable` at once when the owner
-/// is not reachable, or after the forward timeout plus `longer` (the time
-/// the command itself may take, such as a lock's wait in line).
+/// is not reachable. An owner silent for the forward timeout plus `longer`
+/// (the time the command itself may take, such as a lock's wait in line)
+/// makes a write `maybe_committed` and a read `unavailable`.
 template <class T, class Handle, class... Ts>
 void call_shard_within(const directory& dir, const caf::actor& bridge,
                        shard_kind kind, uint16_t shard, const Handle& local,

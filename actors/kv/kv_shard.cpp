@@ -326,6 +326,21 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
   }
   self->delayed_send(self, env.sweep_interval, tick_atom_v);
   self->set_down_handler([self](caf::down_msg& dm) {
+    // Addresses compare by node and id: the proxy of a watch registered
+    // again over a new connection equals the dead proxy of its old one,
+    // whose down message may come after the new registration. Only the
+    // registration of the very actor that went down goes.
+    auto& st = self->state;
+    auto registered = st.by_actor.find(dm.source);
+    if (registered == st.by_actor.end() || registered->second.empty()) {
+      return;
+    }
+    auto w = st.watchers.find(registered->second.front());
+    if (w != st.watchers.end()
+        && caf::actor_cast<caf::strong_actor_ptr>(w->second.handle).get()
+             != dm.source.get()) {
+      return;
+    }
     unregister_watcher(self, dm.source);
   });
   return {

@@ -443,7 +443,11 @@ caf::behavior kv_watch_impl(caf::stateful_actor<kv_watch_state>* self,
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     for (size_t i = 0; i < st.links.size(); ++i) {
-      if (st.links[i].actor && st.links[i].actor.address() == dm.source) {
+      // The very proxy that went down, not a newer link's proxy of the
+      // same owner actor (equal in address after a reconnection).
+      if (st.links[i].actor
+          && caf::actor_cast<caf::strong_actor_ptr>(st.links[i].actor).get()
+               == dm.source.get()) {
         detach(self, static_cast<uint16_t>(i),
                error{errc::unavailable, "connection to the owner lost"});
       }

@@ -71,11 +71,11 @@ void call_keyed_with_lease(const directory& dir, const caf::actor& bridge,
   }
   auto timeout = dir.forward_timeout()
                  + std::chrono::duration_cast<std::chrono::milliseconds>(longer);
-  ask<T>(bridge, caf::actor_cast<caf::actor>(*holder), timeout,
-         detail::owner_unavailable_on_silence(
-           std::move(done), dir.owner_of(lease_shard) + " or " + dir.owner_of(shard)),
-         bind_atom_v, lease, caf::actor_cast<caf::actor>(*target),
-         caf::make_message(std::move(xs)...));
+  detail::ask_forwarded<T>(bridge, caf::actor_cast<caf::actor>(*holder), timeout,
+                           dir.owner_of(lease_shard) + " or " + dir.owner_of(shard),
+                           std::move(done), bind_atom_v, lease,
+                           caf::actor_cast<caf::actor>(*target),
+                           caf::make_message(std::move(xs)...));
 }
 
 } // namespace shoal

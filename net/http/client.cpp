@@ -1,11 +1,16 @@
 #include "net/http/client.hpp"
 
+#include "net/http/json.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <sys/socket.h>
 
 namespace shoal::http {
 
@@ -56,6 +61,16 @@ struct client::impl {
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
 
+  // False if the server closed the kept-alive connection (or sent
+  // something unasked) since the last answer: a new request must not be
+  // sent on it, where it could be lost without telling whether it arrived.
+  bool still_open() {
+    char byte = 0;
+    auto n = ::recv(stream->socket().native_handle(), &byte, 1,
+                    MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
   result<void> connect() {
     stream.emplace(ioc);
     tcp::resolver resolver{ioc};
@@ -84,6 +99,9 @@ struct client::impl {
                                const std::string& body,
                                std::string_view content_type,
                                const header_list& headers) {
+    if (stream && !still_open()) {
+      stream.reset();
+    }
     if (!stream) {
       if (auto ok = connect(); !ok) {
         return std::move(ok).err();
@@ -129,7 +147,14 @@ struct client::impl {
     run_until(ioc, [&] { return done; });
     if (ec) {
       stream.reset();
-      return io_error(write_ec ? write_ec : ec);
+      if (write_ec || verb == "GET" || verb == "HEAD") {
+        return io_error(write_ec ? write_ec : ec);
+      }
+      // The whole request went out and no answer came back: the server
+      // may have applied it. Only a read is safe to send again blindly.
+      return error{ec == beast::error::timeout ? errc::timeout : errc::maybe_committed,
+                   "no answer after the request was sent (" + ec.message()
+                     + "); it may have been applied"};
     }
     auto res = parser.release();
     client_response out;
@@ -164,8 +189,9 @@ result<client_response> client::request(std::string_view verb,
                                         const header_list& headers) {
   auto reused = impl_->stream.has_value();
   auto r = impl_->once(verb, target, body, content_type, headers);
-  // A kept-alive connection the server closed meanwhile: retry once on a
-  // fresh one (the request never reached a handler).
+  // A kept-alive connection lost before the request was sent (or while a
+  // read was waiting for its answer): retry once on a fresh one. A write
+  // whose answer was lost is `maybe_committed` and is not sent again.
   if (!r && reused && r.code() == errc::unavailable) {
     r = impl_->once(verb, target, body, content_type, headers);
   }
@@ -229,7 +255,8 @@ result<ws_client> ws_client::connect(const std::string& host, uint16_t port,
   run_until(p->ioc, [&] { return done; });
   if (ec) {
     if (res.result_int() >= 400) {
-      auto body = nlohmann::json::parse(res.body(), nullptr, false);
+      auto parsed = parse_json(res.body());
+      auto body = parsed ? std::move(*parsed) : json{};
       if (body.is_object() && body.contains("error")) {
         auto code = errc_from_string(
           body["error"].value("code", std::string{"internal"}));

@@ -33,7 +33,11 @@ public:
   client& operator=(client&&) noexcept;
 
   /// Sends one request and reads its response. Fails with `unavailable`
-  /// (cannot connect, connection lost) or `timeout`.
+  /// when the request certainly did not reach the server (cannot connect,
+  /// connection lost while sending) and for a GET or HEAD whose answer was
+  /// lost; with `maybe_committed` (connection lost) or `timeout` when
+  /// another request was sent whole and no answer came. Only `unavailable`
+  /// is retried, once, on a fresh connection.
   result<client_response> request(std::string_view verb,
                                   std::string_view target,
                                   std::string body = {},
