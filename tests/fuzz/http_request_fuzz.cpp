@@ -1,6 +1,6 @@
 // Fuzz target: raw bytes → HTTP request parsing → target decoding →
 // routing → the parameter parsers routes use (keys, patterns, durations,
-// watch cursors).
+// watch cursors, base64) and the JSON body parser with its limits.
 // Any input must yield a request or an error, never a crash or a hang.
 
 #include <cstddef>
@@ -9,9 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "net/http/json.hpp"
 #include "net/http/router.hpp"
 #include "net/http/server.hpp"
 #include "net/http/target.hpp"
+#include "runtime/base64.hpp"
 #include "runtime/key.hpp"
 #include "runtime/kv/cursor.hpp"
 #include "runtime/time.hpp"
@@ -47,6 +49,18 @@ void check_cursor(std::string_view token) {
   }
 }
 
+// Base64 that decodes is the one canonical text of its bytes.
+void check_base64(std::string_view text) {
+  using shoal::base64_alphabet;
+  for (auto alphabet : {base64_alphabet::standard, base64_alphabet::url}) {
+    if (auto bytes = shoal::base64_decode(text, alphabet)) {
+      if (shoal::base64_encode(*bytes, alphabet) != text) {
+        __builtin_trap();
+      }
+    }
+  }
+}
+
 } // namespace
 
 const std::vector<std::string>& fuzz_seeds() {
@@ -68,6 +82,13 @@ const std::vector<std::string>& fuzz_seeds() {
     shoal::kv::encode_cursor(shoal::kv::cursor{1ull << 63}),
     "GET /v1/watch?pattern=>&cursor=" + shoal::kv::encode_cursor({7, 0, 300})
       + " HTTP/1.1\r\n\r\n",
+    "POST /v1/locks/k/refresh HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+    "5\r\nhello\r\n0\r\n\r\n",
+    "PUT /v1/kv/history?if_revision=18446744073709551615 HTTP/1.1\r\n"
+    "Content-Length: 29\r\n\r\n{\"a\":[[[[1]]]],\"n\":1e999999}",
+    "POST /v1/idempotency/k/begin HTTP/1.1\r\nContent-Length: 40\r\n\r\n"
+    "{\"parts\":[18446744073709551616],\"r\":\"YQ\"}",
+    std::string{"{\"ttl\":\"1s\"}\0{\"garbage", 22},
   };
   return s;
 }
@@ -79,6 +100,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.max_header_bytes = 8 * 1024;
   auto req = shoal::http::parse_request_bytes(bytes, routes(), cfg);
   if (req) {
+    // A request that parses may carry any body: JSON is held to its limits
+    // before it is parsed, so this never runs off the stack.
+    if (auto body = shoal::http::parse_json(req->body)) {
+      (void) shoal::http::to_text(*body);
+    }
     for (const auto& [name, value] : req->params) {
       (void) shoal::validate_key(value);
       (void) shoal::key_pattern::parse(value);
@@ -87,12 +113,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void) shoal::parse_duration(value);
       (void) shoal::key_pattern::parse(value);
       check_cursor(value);
+      check_base64(value);
     }
   }
   (void) shoal::http::parse_target(bytes);
   (void) shoal::http::percent_decode(bytes, true);
   (void) shoal::parse_duration(bytes);
   check_cursor(bytes);
+  check_base64(bytes);
+  if (auto json = shoal::http::parse_json(bytes)) {
+    (void) shoal::http::to_text(*json);
+  }
   if (auto p = shoal::key_pattern::parse(bytes)) {
     (void) p->matches(bytes);
   }
