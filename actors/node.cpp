@@ -349,7 +349,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.kv = std::move(*kv);
   auto idem = idem_service::start(
     *im.sys, c.shard_count, c.idempotency,
-    idem_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+    idem_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+                   std::chrono::seconds{1}});
   if (!idem) {
     result_node->stop();
     return std::move(idem).err();
@@ -381,8 +382,9 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     return std::move(streams).err();
   }
   im.streams = std::move(*streams);
-  lease_shard_env lease_env{im.store.get(), im.commits.get(), &im.clock,
-                            &im.registry};
+  lease_shard_env lease_env;
+  lease_env.shard = shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+                              std::chrono::milliseconds{20}};
   // Runs on a lease shard's thread: messages sent here reach each shard
   // after anything that shard sent on behalf of a caller that saw the
   // lease alive (locally, or delegated by `bind` to another member). Every

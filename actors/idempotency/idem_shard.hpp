@@ -4,11 +4,9 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/reply_to.hpp"
+#include "actors/shard/shard_host.hpp"
 #include "actors/type_ids.hpp"
 #include "runtime/idempotency/idempotency_table.hpp"
-#include "runtime/metrics.hpp"
-#include "runtime/storage/committer.hpp"
-#include "runtime/storage/engine.hpp"
 
 namespace shoal {
 
@@ -34,15 +32,9 @@ using idem_shard_actor = caf::typed_actor<
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 
-/// What an idempotency shard needs from its node. Outlives every shard.
-struct idem_shard_env {
-  storage::engine* store = nullptr;
-  storage::committer* committer = nullptr;
-  const clock_source* clock = nullptr;
-  metrics::registry* metrics = nullptr;
-  /// How often expired records are swept.
-  duration sweep_interval = std::chrono::seconds{1};
-};
+/// What an idempotency shard needs from its node (its tick sweeps expired
+/// records).
+using idem_shard_env = shard_env;
 
 idem_shard_actor spawn_idem_shard(caf::actor_system& sys,
                                   idem::idempotency_table table,

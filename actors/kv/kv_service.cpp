@@ -23,14 +23,16 @@ kv_service::start(caf::actor_system& sys, uint32_t shard_count,
     }
     // Keys that expired while the node was down go before serving, with
     // their events in the change log.
+    // Applied at start, before the shard orders commands: position 0.
+    apply_ctx at_start{env.clock->now(), 0, shard};
     for (;;) {
       kv::effects fx;
-      auto n = table.expire(env.clock->now(), fx);
+      auto n = *table.apply(kv::expire_cmd{}, at_start, fx);
       if (n == 0) {
         break;
       }
       expired += n;
-      if (auto ok = env.store->write(to_batch(fx.records),
+      if (auto ok = env.store->write(to_batch(storage::column::kv, std::move(fx.records)),
                                      storage::durability::sync);
           !ok) {
         return std::move(ok).err();
@@ -39,12 +41,12 @@ kv_service::start(caf::actor_system& sys, uint32_t shard_count,
     kv::effects orphans;
     for (auto lease : table.leases()) {
       if (!lease_alive(lease)) {
-        expired += table.end_lease(lease, kv::operation::expire,
-                                   env.clock->now(), orphans);
+        expired += *table.apply(kv::end_lease_cmd{lease, kv::operation::expire},
+                                at_start, orphans);
       }
     }
     if (!orphans.empty()) {
-      if (auto ok = env.store->write(to_batch(orphans.records),
+      if (auto ok = env.store->write(to_batch(storage::column::kv, std::move(orphans.records)),
                                      storage::durability::sync);
           !ok) {
         return std::move(ok).err();

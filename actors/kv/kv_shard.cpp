@@ -12,26 +12,9 @@
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/commit.hpp"
-#include "actors/durable_gate.hpp"
 #include "actors/error_bridge.hpp"
 
 namespace shoal {
-
-storage::write_batch to_batch(std::vector<kv::record> records) {
-  storage::write_batch b;
-  for (auto& r : records) {
-    if (!r.range_end.empty()) {
-      b.erase_range(storage::column::kv, std::move(r.key),
-                    std::move(r.range_end));
-    } else if (r.value) {
-      b.put(storage::column::kv, std::move(r.key), std::move(*r.value));
-    } else {
-      b.erase(storage::column::kv, std::move(r.key));
-    }
-  }
-  return b;
-}
 
 result<std::vector<kv::event>> read_changes(storage::engine& store, uint16_t shard,
                                             uint64_t from, uint64_t to, size_t limit) {
@@ -79,11 +62,9 @@ struct kv_shard_state {
     bool no_delete;
   };
 
-  std::optional<kv::kv_table> table;
-  kv_shard_env env;
+  std::optional<shard_host<kv::kv_table>> host;
   // Revision of the last durable change (watchers register at it).
   uint64_t durable_revision = 0;
-  durable_gate gate;
   time_point last_trim;
   uint64_t next_watcher = 1;
   std::unordered_map<uint64_t, watcher> watchers;
@@ -92,49 +73,9 @@ struct kv_shard_state {
   // The registrations of each watcher actor (found without a scan when it
   // registers again or goes down).
   std::map<caf::actor_addr, std::vector<uint64_t>> by_actor;
-  metrics::counter* commit_failures = nullptr;
 };
 
 using shard_pointer = kv_shard_actor::stateful_pointer<kv_shard_state>;
-
-error failed_error() {
-  return error{errc::storage_error,
-               "kv shard stopped after a storage failure; restart the node"};
-}
-
-void publish(shard_pointer self, const std::vector<kv::event>& events);
-
-// Hands `fx` to the committer; once durable, the shard's durable revision
-// advances, `reply` (if any) gets `res` — from the commit thread if
-// `any_thread` — and watchers get the events.
-void submit(shard_pointer self, kv::effects fx, write_reply reply,
-            kv::write_result res, bool any_thread) {
-  auto& st = self->state;
-  durable_gate::waiter acknowledge;
-  if (reply && any_thread) {
-    acknowledge = answer_with(result<kv::write_result>{std::move(res)},
-                              std::move(reply));
-    reply = nullptr;
-  }
-  commit_async(st.gate, *st.env.committer, to_batch(std::move(fx.records)),
-               caf::actor_cast<kv_shard_actor>(self), std::move(acknowledge));
-  st.gate.after_durable([self, revision = st.table->revision(),
-                         reply = std::move(reply), res = std::move(res),
-                         events = std::move(fx.events)](
-                          const error* failure) mutable {
-    if (failure != nullptr) {
-      if (reply) {
-        reply(*failure);
-      }
-      return;
-    }
-    self->state.durable_revision = revision;
-    if (reply) {
-      reply(std::move(res));
-    }
-    publish(self, events);
-  });
-}
 
 void publish(shard_pointer self, const std::vector<kv::event>& events) {
   auto& st = self->state;
@@ -211,7 +152,7 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
                                        const kv::watch_request& req,
                                        const key_pattern& pattern) {
   auto& st = self->state;
-  auto& table = *st.table;
+  const auto& table = st.host->machine();
   auto durable = st.durable_revision;
   kv::watch_ack ack;
   ack.shard = table.shard();
@@ -230,7 +171,7 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
                      + " were compacted");
   }
   if (req.initial) {
-    ack.initial = table.snapshot(pattern, st.env.clock->now());
+    ack.initial = table.snapshot(pattern, st.host->now());
     // A value changed by a pending commit arrives as a live event instead.
     std::erase_if(ack.initial,
                   [durable](const kv::entry& e) { return e.revision > durable; });
@@ -251,63 +192,30 @@ result<kv::watch_ack> register_watcher(shard_pointer self,
   return ack;
 }
 
-// Applies a put or delete; answers once its records are durable. An error
-// or a no-op (delete of an absent key) persists nothing, but its answer may
-// still describe state that must be durable first (a conflict naming a
-// pending revision), so it waits like a read.
+// Applies a put or delete through the host: answered once its records are
+// durable (an error or a no-op persists nothing but still waits, since its
+// answer may describe pending state), its events published then.
 template <class Command>
 void write(shard_pointer self, const Command& cmd, write_reply reply,
-           bool any_thread = false) {
-  auto& st = self->state;
-  if (st.gate.failed()) {
-    reply(failed_error());
-    return;
-  }
-  kv::effects fx;
-  auto r = st.table->apply(cmd, st.env.clock->now(), fx);
-  if (!r || fx.empty()) {
-    answer_when_durable(st.gate, std::move(r), std::move(reply));
-    return;
-  }
-  submit(self, std::move(fx), std::move(reply), std::move(*r), any_thread);
+           reply_thread thread = reply_thread::shard) {
+  self->state.host->template submit<kv::write_result>(self, cmd, std::move(reply), thread);
 }
 
 // A read: answered from memory once the state it saw is durable.
 void read(shard_pointer self, const std::string& key,
           std::function<void(result<kv::entry>)> reply) {
-  auto& st = self->state;
-  if (st.gate.failed()) {
-    reply(failed_error());
-    return;
-  }
-  answer_when_durable(st.gate, st.table->get(key, st.env.clock->now()),
-                      std::move(reply));
+  auto& host = *self->state.host;
+  host.read(host.machine().get(key, host.now()), std::move(reply));
 }
 
-void on_commit(shard_pointer self, uint64_t seq, uint8_t code,
-               std::string message) {
-  auto& st = self->state;
-  auto failure = on_commit_report(st.gate, "kv", st.table->shard(), seq, code,
-                                  std::move(message));
-  if (failure && st.commit_failures != nullptr) {
-    st.commit_failures->inc();
-  }
-}
-
+// Expires what is due and, every 10 s, trims the change log.
 void sweep(shard_pointer self) {
   auto& st = self->state;
-  if (st.gate.failed()) {
-    return;
-  }
-  auto now = st.env.clock->now();
-  kv::effects fx;
-  st.table->expire(now, fx);
+  st.host->submit_until_done(self, kv::expire_cmd{});
+  auto now = st.host->now();
   if (now - st.last_trim > std::chrono::seconds{10}) {
-    st.table->trim_log(now, fx);
+    (void) st.host->submit(self, kv::trim_log_cmd{});
     st.last_trim = now;
-  }
-  if (!fx.empty()) {
-    submit(self, std::move(fx), {}, {}, false);
   }
 }
 
@@ -316,14 +224,13 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
                                             kv_shard_env env) {
   auto& st = self->state;
   st.durable_revision = table.revision();
-  st.table.emplace(std::move(table));
-  st.env = env;
+  st.host.emplace(std::move(table), env, storage::column::kv, "kv");
+  st.host->on_events([self](std::vector<kv::event>&& events) {
+    // Events are in revision order; the last is the shard's revision.
+    self->state.durable_revision = events.back().revision;
+    publish(self, events);
+  });
   st.last_trim = env.clock->now();
-  if (env.metrics != nullptr) {
-    st.commit_failures = &env.metrics->add_counter(
-      "shoal_kv_commit_failures_total",
-      "kv commits that failed (the shard stops serving).");
-  }
   self->delayed_send(self, env.sweep_interval, tick_atom_v);
   self->set_down_handler([self](caf::down_msg& dm) {
     // Addresses compare by node and id: the proxy of a watch registered
@@ -360,26 +267,21 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       return rp;
     },
     [self](put_atom, kv::put_cmd& cmd, reply_to<kv::write_result>& reply) {
-      write(self, cmd, std::move(reply.fn), reply.any_thread);
+      write(self, cmd, std::move(reply.fn), thread_of(reply.any_thread));
     },
     [self](delete_atom, kv::delete_cmd& cmd,
            reply_to<kv::write_result>& reply) {
-      write(self, cmd, std::move(reply.fn), reply.any_thread);
+      write(self, cmd, std::move(reply.fn), thread_of(reply.any_thread));
     },
     [self](get_atom, std::string& key, reply_to<kv::entry>& reply) {
       read(self, key, std::move(reply.fn));
     },
     [self](list_atom,
            kv::list_query& q) -> caf::typed_response_promise<kv::list_page> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<kv::list_page>();
-      if (st.gate.failed()) {
-        rp.deliver(to_caf_error(failed_error()));
-        return rp;
-      }
-      answer_when_durable(st.gate, st.table->list(q, st.env.clock->now()),
-                          deliver_to(rp));
-      return rp;
+      auto& host = *self->state.host;
+      return promise_of<kv::list_page>(self, [&](auto reply) {
+        host.read(host.machine().list(q, host.now()), std::move(reply));
+      });
     },
     [self](history_atom, std::string& key, uint32_t limit)
       -> caf::result<std::vector<kv::version_record>> {
@@ -392,8 +294,9 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       std::vector<kv::version_record> out;
       error bad;
       bool corrupt = false;
-      auto scanned = st.env.store->scan_prefix(
-        storage::column::kv, kv::kv_table::history_prefix(st.table->shard(), key),
+      auto scanned = st.host->env().store->scan_prefix(
+        storage::column::kv,
+        kv::kv_table::history_prefix(st.host->machine().shard(), key),
         [&](std::string_view, std::string_view v) {
           auto rec = kv::kv_table::decode_version(v);
           if (!rec) {
@@ -424,8 +327,8 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
         rp.deliver(to_caf_error(pattern.err()));
         return rp;
       }
-      if (st.gate.failed()) {
-        rp.deliver(to_caf_error(failed_error()));
+      if (st.host->failed()) {
+        rp.deliver(to_caf_error(durable_gate::stopped_error()));
         return rp;
       }
       auto ack = register_watcher(self, req, *pattern);
@@ -440,7 +343,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
            uint32_t limit) -> caf::result<std::vector<kv::event>> {
       // Bounded by the durable revision: nothing pending is read.
       auto& st = self->state;
-      auto page = read_changes(*st.env.store, st.table->shard(), from,
+      auto page = read_changes(*st.host->env().store, st.host->machine().shard(), from,
                                std::min(to, st.durable_revision),
                                std::min<uint32_t>(limit, 1024));
       if (!page) {
@@ -448,27 +351,18 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
       }
       return std::move(*page);
     },
-    [self](leases_atom) { return self->state.table->leases(); },
+    [self](leases_atom) { return self->state.host->machine().leases(); },
     [self](lease_end_atom, uint64_t lease, bool expired) {
       // The lease's end is durable: its keys go, with events.
-      auto& st = self->state;
-      if (st.gate.failed()) {
-        return;
-      }
-      kv::effects fx;
-      st.table->end_lease(lease,
-                          expired ? kv::operation::expire : kv::operation::del,
-                          st.env.clock->now(), fx);
-      if (!fx.empty()) {
-        submit(self, std::move(fx), {}, {}, false);
-      }
+      (void) self->state.host->submit(
+        self, kv::end_lease_cmd{lease, expired ? kv::operation::expire : kv::operation::del});
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      on_commit(self, seq, code, std::move(message));
+      self->state.host->on_commit(seq, code, std::move(message));
     },
     [self](tick_atom) {
       sweep(self);
-      self->delayed_send(self, self->state.env.sweep_interval, tick_atom_v);
+      self->delayed_send(self, self->state.host->env().sweep_interval, tick_atom_v);
     },
   };
 }

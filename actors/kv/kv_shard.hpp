@@ -4,6 +4,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/reply_to.hpp"
+#include "actors/shard/shard_host.hpp"
 #include "actors/type_ids.hpp"
 #include "runtime/kv/kv_table.hpp"
 #include "runtime/metrics.hpp"
@@ -38,18 +39,9 @@ using kv_shard_actor = caf::typed_actor<
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 
-/// What a kv shard actor needs from its node. Outlives every shard actor.
-struct kv_shard_env {
-  storage::engine* store = nullptr;
-  storage::committer* committer = nullptr;
-  const clock_source* clock = nullptr;
-  metrics::registry* metrics = nullptr;
-  /// How often due expiries are swept.
-  duration sweep_interval = std::chrono::milliseconds{100};
-};
-
-/// Converts the table's records to a storage batch (column `kv`).
-storage::write_batch to_batch(std::vector<kv::record> records);
+/// What a kv shard actor needs from its node (its tick expires keys and
+/// trims the change log).
+using kv_shard_env = shard_env;
 
 /// Reads change-log events of `shard` with revisions in [from, to], at
 /// most `limit`, in revision order, from storage (every durable change

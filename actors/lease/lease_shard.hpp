@@ -9,11 +9,9 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/reply_to.hpp"
+#include "actors/shard/shard_host.hpp"
 #include "actors/type_ids.hpp"
 #include "runtime/lease/lease_table.hpp"
-#include "runtime/metrics.hpp"
-#include "runtime/storage/committer.hpp"
-#include "runtime/storage/engine.hpp"
 
 namespace shoal {
 
@@ -47,16 +45,14 @@ using lease_shard_actor = caf::typed_actor<
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 
+/// What a lease shard needs from its node: the shard's (its tick, every
+/// `sweep_interval`, ends expired leases), and more.
 struct lease_shard_env {
-  storage::engine* store = nullptr;
-  storage::committer* committer = nullptr;
-  const clock_source* clock = nullptr;
-  metrics::registry* metrics = nullptr;
+  shard_env shard;
   uint32_t shard_count = 1;
   /// Called on the shard's thread once a lease's end is durable, with
   /// `expired` false for a revoke: the node tells its kv and lock shards.
   std::function<void(uint64_t lease, bool expired)> on_end;
-  duration tick_interval = std::chrono::milliseconds{20};
 };
 
 lease_shard_actor spawn_lease_shard(caf::actor_system& sys,

@@ -128,7 +128,7 @@ void idempotency_table::store(record rec, effects& out) {
     deadlines_.erase({it->second.expires_at, it->first});
   }
   deadlines_.emplace(rec.expires_at, rec.key);
-  out.writes.push_back({record_key(shard_, rec.key), encode(rec)});
+  out.records.push_back(shoal::record::put(record_key(shard_, rec.key), encode(rec)));
   auto key = rec.key;
   records_.insert_or_assign(std::move(key), std::move(rec));
 }
@@ -136,12 +136,13 @@ void idempotency_table::store(record rec, effects& out) {
 void idempotency_table::remove(
   std::map<std::string, record, std::less<>>::iterator it, effects& out) {
   deadlines_.erase({it->second.expires_at, it->first});
-  out.writes.push_back({record_key(shard_, it->first), std::nullopt});
+  out.records.push_back(shoal::record::erase(record_key(shard_, it->first)));
   records_.erase(it);
 }
 
 result<begin_result> idempotency_table::apply(const begin_cmd& cmd,
-                                              time_point now, effects& out) {
+                                              const apply_ctx& ctx, effects& out) {
+  auto now = ctx.now;
   if (auto ok = validate_key(cmd.key); !ok) {
     return std::move(ok).err();
   }
@@ -249,8 +250,9 @@ result<record> idempotency_table::conclude(const std::string& key,
   return next;
 }
 
-result<record> idempotency_table::apply(const touch_cmd& cmd, time_point now,
+result<record> idempotency_table::apply(const touch_cmd& cmd, const apply_ctx& ctx,
                                         effects& out) {
+  auto now = ctx.now;
   if (auto ok = check_lease(cmd.lease_ttl); !ok) {
     return std::move(ok).err();
   }
@@ -266,7 +268,8 @@ result<record> idempotency_table::apply(const touch_cmd& cmd, time_point now,
 }
 
 result<record> idempotency_table::apply(const complete_cmd& cmd,
-                                        time_point now, effects& out) {
+                                        const apply_ctx& ctx, effects& out) {
+  auto now = ctx.now;
   if (cmd.result.size() > cfg_.max_result_bytes) {
     return fail(errc::too_large, "result is larger than "
                                    + std::to_string(cfg_.max_result_bytes)
@@ -280,8 +283,9 @@ result<record> idempotency_table::apply(const complete_cmd& cmd,
                   });
 }
 
-result<record> idempotency_table::apply(const fail_cmd& cmd, time_point now,
+result<record> idempotency_table::apply(const fail_cmd& cmd, const apply_ctx& ctx,
                                         effects& out) {
+  auto now = ctx.now;
   if (cmd.code.empty() || cmd.code.size() > cfg_.max_code_bytes) {
     return fail(errc::invalid_argument,
                 "error code must be 1.." + std::to_string(cfg_.max_code_bytes)
@@ -300,11 +304,12 @@ result<record> idempotency_table::apply(const fail_cmd& cmd, time_point now,
                   });
 }
 
-result<bool> idempotency_table::erase(std::string_view key, effects& out) {
-  if (auto ok = validate_key(key); !ok) {
+result<bool> idempotency_table::apply(const erase_cmd& cmd, const apply_ctx&,
+                                      effects& out) {
+  if (auto ok = validate_key(cmd.key); !ok) {
     return std::move(ok).err();
   }
-  auto it = records_.find(key);
+  auto it = records_.find(cmd.key);
   if (it == records_.end()) {
     return false;
   }
@@ -312,9 +317,10 @@ result<bool> idempotency_table::erase(std::string_view key, effects& out) {
   return true;
 }
 
-size_t idempotency_table::sweep(time_point now, effects& out) {
-  size_t n = 0;
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now
+result<uint64_t> idempotency_table::apply(const sweep_cmd&, const apply_ctx& ctx,
+                                          effects& out) {
+  uint64_t n = 0;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= ctx.now
          && n < cfg_.max_sweep) {
     auto it = records_.find(deadlines_.begin()->second);
     if (it == records_.end()) {
@@ -357,6 +363,110 @@ result<void> idempotency_table::restore(std::string_view key,
   auto k = rec->key;
   records_.insert_or_assign(std::move(k), std::move(*rec));
   return {};
+}
+
+// -- command encodings --------------------------------------------------------
+
+// The encodings of times and durations (runtime/machine.hpp).
+using shoal::decode;
+using shoal::encode;
+//
+// One tag byte (the variant's index + 1), then the command's fields in
+// declaration order: strings length-prefixed, durations as signed
+// nanoseconds, integers as varints.
+
+namespace {
+
+void write_fields(codec::writer& w, const begin_cmd& c) {
+  w.bytes(c.key);
+  encode(w, c.lease_ttl);
+  w.bytes(c.fingerprint);
+  w.bytes(c.new_token);
+  w.varint(c.fence);
+}
+
+void write_fields(codec::writer& w, const touch_cmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.token);
+  encode(w, c.lease_ttl);
+}
+
+void write_fields(codec::writer& w, const complete_cmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.token);
+  w.bytes(c.result);
+  encode(w, c.retention);
+  w.varint(c.fence);
+}
+
+void write_fields(codec::writer& w, const fail_cmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.token);
+  w.bytes(c.code);
+  w.bytes(c.message);
+  encode(w, c.retention);
+  w.varint(c.fence);
+}
+
+void write_fields(codec::writer& w, const erase_cmd& c) {
+  w.bytes(c.key);
+}
+
+void write_fields(codec::writer&, const sweep_cmd&) {
+}
+
+bool read_fields(codec::reader& r, begin_cmd& c) {
+  c.key = r.bytes();
+  decode(r, c.lease_ttl);
+  c.fingerprint = r.bytes();
+  c.new_token = r.bytes();
+  c.fence = r.varint();
+  return r.good();
+}
+
+bool read_fields(codec::reader& r, touch_cmd& c) {
+  c.key = r.bytes();
+  c.token = r.bytes();
+  decode(r, c.lease_ttl);
+  return r.good();
+}
+
+bool read_fields(codec::reader& r, complete_cmd& c) {
+  c.key = r.bytes();
+  c.token = r.bytes();
+  c.result = r.bytes();
+  decode(r, c.retention);
+  c.fence = r.varint();
+  return r.good();
+}
+
+bool read_fields(codec::reader& r, fail_cmd& c) {
+  c.key = r.bytes();
+  c.token = r.bytes();
+  c.code = r.bytes();
+  c.message = r.bytes();
+  decode(r, c.retention);
+  c.fence = r.varint();
+  return r.good();
+}
+
+bool read_fields(codec::reader& r, erase_cmd& c) {
+  c.key = r.bytes();
+  return r.good();
+}
+
+bool read_fields(codec::reader& r, sweep_cmd&) {
+  return r.good();
+}
+
+} // namespace
+
+void encode(codec::writer& w, const command& cmd) {
+  encode_variant(w, cmd, [&w](const auto& c) { write_fields(w, c); });
+}
+
+bool decode(codec::reader& r, command& out) {
+  return decode_variant(r, out, [&r](auto& c) { return read_fields(r, c); });
 }
 
 } // namespace shoal::idem

@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include <variant>
+
+#include "runtime/machine.hpp"
 #include "runtime/result.hpp"
 #include "runtime/time.hpp"
 
@@ -86,15 +89,24 @@ struct fail_cmd {
   uint64_t fence = 0;
 };
 
-/// A record the shell persists (`value` nullopt: delete).
-struct write {
+/// Removes a record, live or not; the answer tells whether one existed.
+struct erase_cmd {
   std::string key;
-  std::optional<std::string> value;
 };
 
-struct effects {
-  std::vector<write> writes;
-};
+/// Removes up to the table's `max_sweep` records whose deadline passed,
+/// oldest deadline first; the answer is how many.
+struct sweep_cmd {};
+
+/// Every command of the machine, as a log entry holds it.
+using command = std::variant<begin_cmd, touch_cmd, complete_cmd, fail_cmd, erase_cmd,
+                             sweep_cmd>;
+
+/// Idempotency records have no events: only records to persist.
+using effects = shoal::effects<no_event>;
+
+void encode(codec::writer& w, const command& cmd);
+bool decode(codec::reader& r, command& out);
 
 /// Limits of the table.
 struct idem_config {
@@ -114,8 +126,9 @@ struct idem_config {
 result<void> validate_record_key(std::string_view key, size_t max_bytes = 256);
 
 /// The pure state machine of one idempotency shard: records by key and a
-/// deadline index. Commands take `now` (and a fresh token for begin) and
-/// append the records to persist; reads never change state. A record whose
+/// deadline index. Commands are applied with a context (`now`; begin
+/// carries the fresh token) and append the records to persist; reads never
+/// change state (runtime/machine.hpp). A record whose
 /// deadline passed is invisible at once and removed by `sweep`.
 ///
 /// Transitions (every other combination is an error, nothing changes):
@@ -131,20 +144,18 @@ result<void> validate_record_key(std::string_view key, size_t max_bytes = 256);
 ///   the key has seen → `fenced` (fence 0 means none and is not checked).
 class idempotency_table {
 public:
+  using effects_type = effects;
+  using event_type = no_event;
+
   idempotency_table(uint16_t shard, idem_config cfg);
 
-  result<begin_result> apply(const begin_cmd& cmd, time_point now,
+  result<begin_result> apply(const begin_cmd& cmd, const apply_ctx& ctx,
                              effects& out);
-  result<record> apply(const touch_cmd& cmd, time_point now, effects& out);
-  result<record> apply(const complete_cmd& cmd, time_point now, effects& out);
-  result<record> apply(const fail_cmd& cmd, time_point now, effects& out);
-
-  /// Removes a record, live or not. Returns whether one existed.
-  result<bool> erase(std::string_view key, effects& out);
-
-  /// Removes up to `max_sweep` records whose deadline is ≤ now, oldest
-  /// deadline first. Returns how many.
-  size_t sweep(time_point now, effects& out);
+  result<record> apply(const touch_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<record> apply(const complete_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<record> apply(const fail_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<bool> apply(const erase_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<uint64_t> apply(const sweep_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   /// The live record of `key`, or `not_found`.
   result<record> get(std::string_view key, time_point now) const;

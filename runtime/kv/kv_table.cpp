@@ -206,8 +206,9 @@ result<event> kv_table::decode_event(std::string_view v) {
 
 // -- commands -----------------------------------------------------------------
 
-result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
+result<write_result> kv_table::apply(const put_cmd& cmd, const apply_ctx& ctx,
                                      effects& out) {
+  auto now = ctx.now;
   if (auto ok = validate_key(cmd.key); !ok) {
     return std::move(ok).err();
   }
@@ -283,8 +284,9 @@ result<write_result> kv_table::apply(const put_cmd& cmd, time_point now,
   return res;
 }
 
-result<write_result> kv_table::apply(const delete_cmd& cmd, time_point now,
+result<write_result> kv_table::apply(const delete_cmd& cmd, const apply_ctx& ctx,
                                      effects& out) {
+  auto now = ctx.now;
   if (auto ok = validate_key(cmd.key); !ok) {
     return std::move(ok).err();
   }
@@ -330,8 +332,9 @@ void kv_table::remove(std::map<std::string, entry, std::less<>>::iterator it,
   add_log(event{key, op, rev, prev, {}, now, shard_}, out);
 }
 
-size_t kv_table::expire(time_point now, effects& out) {
-  size_t n = 0;
+result<uint64_t> kv_table::apply(const expire_cmd&, const apply_ctx& ctx, effects& out) {
+  auto now = ctx.now;
+  uint64_t n = 0;
   while (!expiry_.empty() && expiry_.begin()->first <= now
          && n < cfg_.max_expire_per_sweep) {
     auto key = expiry_.begin()->second;
@@ -417,11 +420,14 @@ void kv_table::unbind_lease(const entry& e) {
   }
 }
 
-size_t kv_table::end_lease(uint64_t lease, operation op, time_point now,
-                           effects& out) {
+result<uint64_t> kv_table::apply(const end_lease_cmd& cmd, const apply_ctx& ctx,
+                                 effects& out) {
+  auto now = ctx.now;
+  auto lease = cmd.lease;
+  auto op = cmd.op;
   auto bound = by_lease_.find(lease);
   if (lease == 0 || bound == by_lease_.end()) {
-    return 0;
+    return uint64_t{0};
   }
   auto keys = bound->second; // `remove` edits the index
   for (const auto& key : keys) {
@@ -429,7 +435,7 @@ size_t kv_table::end_lease(uint64_t lease, operation op, time_point now,
     // One that expired by its own TTL meanwhile goes as an expiry.
     remove(it, is_live(it->second, now) ? op : operation::expire, now, out);
   }
-  return keys.size();
+  return uint64_t{keys.size()};
 }
 
 std::vector<uint64_t> kv_table::leases() const {
@@ -478,9 +484,11 @@ void kv_table::add_log(const event& e, effects& out) {
   }
 }
 
-void kv_table::trim_log(time_point now, effects& out) {
+result<uint64_t> kv_table::apply(const trim_log_cmd&, const apply_ctx& ctx,
+                                 effects& out) {
+  auto now = ctx.now;
   if (log_.empty()) {
-    return;
+    return uint64_t{0};
   }
   auto first = log_.front().first;
   size_t dropped = 0;
@@ -491,13 +499,14 @@ void kv_table::trim_log(time_point now, effects& out) {
     ++dropped;
   }
   if (dropped == 0) {
-    return;
+    return uint64_t{0};
   }
   auto end = log_.empty() ? log_key(shard_, revision_ + 1)
                           : log_key(shard_, log_.front().first);
-  out.records.push_back({log_key(shard_, first), std::nullopt, std::move(end)});
+  out.records.push_back(record::erase_range(log_key(shard_, first), std::move(end)));
   // The oldest resumable revision moved: remember it across restarts.
   persist_revision(out);
+  return uint64_t{dropped};
 }
 
 void kv_table::persist_revision(effects& out) {
@@ -662,6 +671,98 @@ list_page merge_pages(std::vector<list_page> pages, uint32_t limit) {
     out.more = true;
   }
   return out;
+}
+
+// -- command encodings --------------------------------------------------------
+
+// The encodings of times and durations (runtime/machine.hpp).
+using shoal::decode;
+using shoal::encode;
+//
+// One tag byte (the variant's index + 1), then the fields in declaration
+// order: strings length-prefixed, durations as signed nanoseconds,
+// integers as varints.
+
+namespace {
+
+void write_fence(codec::writer& w, const fence& f) {
+  w.bytes(f.lock);
+  w.varint(f.token);
+}
+
+bool read_fence(codec::reader& r, fence& f) {
+  f.lock = r.bytes();
+  f.token = r.varint();
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const put_cmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.value);
+  encode(w, c.ttl);
+  w.varint(c.if_revision);
+  w.varint(c.lease);
+  write_fence(w, c.fence);
+}
+
+void write_fields(codec::writer& w, const delete_cmd& c) {
+  w.bytes(c.key);
+  w.varint(c.if_revision);
+  write_fence(w, c.fence);
+}
+
+void write_fields(codec::writer&, const expire_cmd&) {
+}
+
+void write_fields(codec::writer&, const trim_log_cmd&) {
+}
+
+void write_fields(codec::writer& w, const end_lease_cmd& c) {
+  w.varint(c.lease);
+  w.u8(static_cast<uint8_t>(c.op));
+}
+
+bool read_fields(codec::reader& r, put_cmd& c) {
+  c.key = r.bytes();
+  c.value = r.bytes();
+  decode(r, c.ttl);
+  c.if_revision = r.varint();
+  c.lease = r.varint();
+  return read_fence(r, c.fence);
+}
+
+bool read_fields(codec::reader& r, delete_cmd& c) {
+  c.key = r.bytes();
+  c.if_revision = r.varint();
+  return read_fence(r, c.fence);
+}
+
+bool read_fields(codec::reader& r, expire_cmd&) {
+  return r.good();
+}
+
+bool read_fields(codec::reader& r, trim_log_cmd&) {
+  return r.good();
+}
+
+bool read_fields(codec::reader& r, end_lease_cmd& c) {
+  c.lease = r.varint();
+  auto op = r.u8();
+  if (!r.good() || op < 1 || op > 3) {
+    return false;
+  }
+  c.op = static_cast<operation>(op);
+  return true;
+}
+
+} // namespace
+
+void encode(codec::writer& w, const command& cmd) {
+  encode_variant(w, cmd, [&w](const auto& c) { write_fields(w, c); });
+}
+
+bool decode(codec::reader& r, command& out) {
+  return decode_variant(r, out, [&r](auto& c) { return read_fields(r, c); });
 }
 
 } // namespace shoal::kv

@@ -9,36 +9,45 @@
 #include <unordered_map>
 #include <vector>
 
+#include <variant>
+
 #include "runtime/key.hpp"
 #include "runtime/kv/kv_types.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/result.hpp"
 
 namespace shoal::kv {
 
-/// A record the shell persists: `value` nullopt deletes `key`; with
-/// `range_end` set, every key in [key, range_end) is deleted.
-struct record {
-  std::string key;
-  std::optional<std::string> value;
-  std::string range_end;
-};
-
 /// What one command produced besides its result: records to persist in
 /// one atomic batch, then events to publish once they are durable.
-struct effects {
-  std::vector<record> records;
-  std::vector<event> events;
+using effects = shoal::effects<event>;
 
-  bool empty() const {
-    return records.empty() && events.empty();
-  }
+/// Expires up to the table's `max_expire_per_sweep` keys whose deadline
+/// passed, each with an `expire` event; the answer is how many.
+struct expire_cmd {};
+
+/// Drops change-log entries beyond the count or age limit.
+struct trim_log_cmd {};
+
+/// Removes every key bound to `lease`: `op` is `del` when it was revoked,
+/// `expire` when it ran out. The answer is how many keys went.
+struct end_lease_cmd {
+  uint64_t lease = 0;
+  operation op = operation::expire;
 };
+
+/// Every command of the machine, as a log entry holds it.
+using command = std::variant<put_cmd, delete_cmd, expire_cmd, trim_log_cmd, end_lease_cmd>;
+
+void encode(codec::writer& w, const command& cmd);
+bool decode(codec::reader& r, command& out);
 
 /// The pure state machine of one kv shard. It owns the shard's keys (in
 /// memory, sorted), their expiry index, the shard revision, the revisions
 /// of each key's retained history and of the retained change log. Commands
-/// take `now`; they return results and append records and events to an
-/// `effects`. Reads never change state. Owned by one kv shard actor.
+/// are applied with a context (runtime/machine.hpp); they return results
+/// and append records and events to an `effects`. Reads never change state.
+/// Owned by one kv shard actor.
 ///
 /// Storage layout (column `kv`, every key prefixed by the shard as 2 bytes
 /// big-endian, then a type byte):
@@ -49,6 +58,9 @@ struct effects {
 /// - `f` + key                   → fences: (lock, highest token) pairs
 class kv_table {
 public:
+  using effects_type = effects;
+  using event_type = event;
+
   kv_table(uint16_t shard, kv_config cfg);
 
   // -- commands ----------------------------------------------------------------
@@ -59,26 +71,19 @@ public:
   /// that lock; `current` is that token), `conflict` (with `current` set to
   /// the key's revision, 0 if absent). A key that has expired but was not yet
   /// swept counts as absent; its expiry is recorded first.
-  result<write_result> apply(const put_cmd& cmd, time_point now, effects& out);
+  result<write_result> apply(const put_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   /// Deletes a key. Absent and unconditional: success, nothing changes
   /// (except that a fence is remembered). Errors as for put.
-  result<write_result> apply(const delete_cmd& cmd, time_point now,
+  result<write_result> apply(const delete_cmd& cmd, const apply_ctx& ctx,
                              effects& out);
 
-  /// Expires up to `max_expire_per_sweep` keys whose deadline is ≤ now,
-  /// each with an `expire` event. Returns how many.
-  size_t expire(time_point now, effects& out);
-
-  /// Removes every key bound to `lease` (it was revoked: `del` events, or
-  /// expired: `expire` events). Returns how many.
-  size_t end_lease(uint64_t lease, operation op, time_point now, effects& out);
+  result<uint64_t> apply(const expire_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<uint64_t> apply(const trim_log_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<uint64_t> apply(const end_lease_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   /// The leases keys of this shard are bound to.
   std::vector<uint64_t> leases() const;
-
-  /// Drops change-log entries beyond the count or age limit.
-  void trim_log(time_point now, effects& out);
 
   // -- reads -------------------------------------------------------------------
 

@@ -47,8 +47,11 @@ result<void> check_ttl(const lease_config& cfg, duration ttl) {
   return {};
 }
 
-result<lease_info> lease_table::grant(uint64_t id, duration ttl,
-                                      time_point now, effects& out) {
+result<lease_info> lease_table::apply(const grant_cmd& cmd, const apply_ctx& ctx,
+                                      effects& out) {
+  auto id = cmd.id;
+  auto ttl = cmd.ttl;
+  auto now = ctx.now;
   if (auto ok = check_ttl(cfg_, ttl); !ok) {
     return std::move(ok).err();
   }
@@ -63,32 +66,36 @@ result<lease_info> lease_table::grant(uint64_t id, duration ttl,
   }
   lease_info l{id, ttl, now, now + ttl};
   deadlines_.emplace(l.expires_at, id);
-  out.writes.push_back({record_key(id), encode(l)});
+  out.records.push_back(record::put(record_key(id), encode(l)));
   leases_.emplace(id, l);
   return l;
 }
 
-result<lease_info> lease_table::keepalive(uint64_t id, time_point now,
-                                          effects& out) {
+result<lease_info> lease_table::apply(const keepalive_cmd& cmd, const apply_ctx& ctx,
+                                      effects& out) {
+  auto id = cmd.id;
+  auto now = ctx.now;
   auto it = leases_.find(id);
   if (it == leases_.end()) {
     return fail(errc::not_found, not_found_message(id));
   }
   if (it->second.expires_at <= now) {
     end(it, out);
-    out.expired.push_back(id);
+    out.events.push_back(lease_end{id, end_reason::expired});
     return fail(errc::not_found, not_found_message(id));
   }
   auto& l = it->second;
   deadlines_.erase({l.expires_at, id});
   l.expires_at = now + l.ttl;
   deadlines_.emplace(l.expires_at, id);
-  out.writes.push_back({record_key(id), encode(l)});
+  out.records.push_back(record::put(record_key(id), encode(l)));
   return l;
 }
 
-result<lease_info> lease_table::revoke(uint64_t id, time_point now,
-                                       effects& out) {
+result<lease_info> lease_table::apply(const revoke_cmd& cmd, const apply_ctx& ctx,
+                                      effects& out) {
+  auto id = cmd.id;
+  auto now = ctx.now;
   auto it = leases_.find(id);
   if (it == leases_.end()) {
     return fail(errc::not_found, not_found_message(id));
@@ -96,10 +103,11 @@ result<lease_info> lease_table::revoke(uint64_t id, time_point now,
   auto l = it->second;
   if (l.expires_at <= now) {
     end(it, out);
-    out.expired.push_back(id);
+    out.events.push_back(lease_end{id, end_reason::expired});
     return fail(errc::not_found, not_found_message(id));
   }
   end(it, out);
+  out.events.push_back(lease_end{id, end_reason::revoked});
   return l;
 }
 
@@ -111,8 +119,10 @@ result<lease_info> lease_table::get(uint64_t id, time_point now) const {
   return it->second;
 }
 
-void lease_table::expire(time_point now, effects& out) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+result<uint64_t> lease_table::apply(const expire_cmd&, const apply_ctx& ctx,
+                                    effects& out) {
+  uint64_t n = 0;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= ctx.now) {
     auto id = deadlines_.begin()->second;
     auto it = leases_.find(id);
     if (it == leases_.end()) {
@@ -120,14 +130,16 @@ void lease_table::expire(time_point now, effects& out) {
       continue;
     }
     end(it, out);
-    out.expired.push_back(id);
+    out.events.push_back(lease_end{id, end_reason::expired});
+    ++n;
   }
+  return n;
 }
 
 void lease_table::end(std::unordered_map<uint64_t, lease_info>::iterator it,
                       effects& out) {
   deadlines_.erase({it->second.expires_at, it->first});
-  out.writes.push_back({record_key(it->first), std::nullopt});
+  out.records.push_back(record::erase(record_key(it->first)));
   leases_.erase(it);
 }
 
@@ -158,6 +170,37 @@ result<void> lease_table::restore(std::string_view key,
   deadlines_.emplace(l.expires_at, l.id);
   leases_.insert_or_assign(l.id, l);
   return {};
+}
+
+// -- command encodings --------------------------------------------------------
+
+// The encodings of times and durations (runtime/machine.hpp).
+using shoal::decode;
+using shoal::encode;
+
+void encode(codec::writer& w, const command& cmd) {
+  encode_variant(w, cmd, [&w](const auto& c) {
+    using T = std::decay_t<decltype(c)>;
+    if constexpr (std::is_same_v<T, grant_cmd>) {
+      w.varint(c.id);
+      encode(w, c.ttl);
+    } else if constexpr (!std::is_same_v<T, expire_cmd>) {
+      w.varint(c.id);
+    }
+  });
+}
+
+bool decode(codec::reader& r, command& out) {
+  return decode_variant(r, out, [&r](auto& c) {
+    using T = std::decay_t<decltype(c)>;
+    if constexpr (std::is_same_v<T, grant_cmd>) {
+      c.id = r.varint();
+      decode(r, c.ttl);
+    } else if constexpr (!std::is_same_v<T, expire_cmd>) {
+      c.id = r.varint();
+    }
+    return r.good();
+  });
 }
 
 } // namespace shoal::lease

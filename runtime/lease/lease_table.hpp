@@ -8,6 +8,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <variant>
+
+#include "runtime/machine.hpp"
 #include "runtime/result.hpp"
 #include "runtime/time.hpp"
 
@@ -23,18 +26,46 @@ struct lease_info {
   time_point expires_at;
 };
 
-/// A record the shell persists (`value` nullopt: delete).
-struct write {
-  std::string key;
-  std::optional<std::string> value;
+/// Why a lease ended.
+enum class end_reason : uint8_t { revoked = 1, expired = 2 };
+
+/// A lease that ended: its locks and keys must go.
+struct lease_end {
+  uint64_t id = 0;
+  end_reason reason = end_reason::expired;
+
+  friend bool operator==(const lease_end&, const lease_end&) = default;
 };
 
-/// What a command or a sweep produced besides its answer.
-struct effects {
-  std::vector<write> writes;
-  /// Leases that ran out (their locks and keys must go).
-  std::vector<uint64_t> expired;
+/// What a command produced besides its answer: records, and the leases it
+/// ended (published once durable).
+using effects = shoal::effects<lease_end>;
+
+/// A new lease `id` (drawn by the shell: randomness is not the machine's
+/// business) for `ttl`.
+struct grant_cmd {
+  uint64_t id = 0;
+  duration ttl{0};
 };
+
+/// Renews lease `id` to now + its TTL.
+struct keepalive_cmd {
+  uint64_t id = 0;
+};
+
+/// Ends lease `id` now.
+struct revoke_cmd {
+  uint64_t id = 0;
+};
+
+/// Ends every lease whose deadline passed; the answer is how many.
+struct expire_cmd {};
+
+/// Every command of the machine, as a log entry holds it.
+using command = std::variant<grant_cmd, keepalive_cmd, revoke_cmd, expire_cmd>;
+
+void encode(codec::writer& w, const command& cmd);
+bool decode(codec::reader& r, command& out);
 
 struct lease_config {
   duration min_ttl = std::chrono::milliseconds{100};
@@ -59,23 +90,24 @@ class lease_table {
 public:
   lease_table(uint16_t shard, lease_config cfg);
 
-  /// A new lease `id` for `ttl`. Errors: `invalid_ttl`, `conflict` (the id
-  /// is taken: draw another), `invalid_argument` (id 0), `overloaded`.
-  result<lease_info> grant(uint64_t id, duration ttl, time_point now,
-                           effects& out);
+  using effects_type = effects;
+  using event_type = lease_end;
 
-  /// Renews `id` to now + its TTL. `not_found` if revoked or expired (an
-  /// expired one is recorded as such in `out`).
-  result<lease_info> keepalive(uint64_t id, time_point now, effects& out);
+  /// A new lease. Errors: `invalid_ttl`, `conflict` (the id is taken: draw
+  /// another), `invalid_argument` (id 0), `overloaded`.
+  result<lease_info> apply(const grant_cmd& cmd, const apply_ctx& ctx, effects& out);
 
-  /// Ends `id` now. `not_found` if already gone.
-  result<lease_info> revoke(uint64_t id, time_point now, effects& out);
+  /// `not_found` if revoked or expired (an expired one ends now, with its
+  /// `lease_end`).
+  result<lease_info> apply(const keepalive_cmd& cmd, const apply_ctx& ctx, effects& out);
+
+  /// `not_found` if already gone (an expired one ends now as expired).
+  result<lease_info> apply(const revoke_cmd& cmd, const apply_ctx& ctx, effects& out);
+
+  result<uint64_t> apply(const expire_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   /// The live lease `id`, or `not_found`.
   result<lease_info> get(uint64_t id, time_point now) const;
-
-  /// Ends every lease whose deadline is ≤ now (ids in `out.expired`).
-  void expire(time_point now, effects& out);
 
   std::optional<time_point> next_expiry() const;
 

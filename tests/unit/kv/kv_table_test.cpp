@@ -13,6 +13,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The context of a command applied at `t`.
+apply_ctx at(time_point t) {
+  return apply_ctx{t, 0, 3};
+}
+
 class kv_table_test : public testing::Test {
 protected:
   kv_table table_{3, kv_config{}};
@@ -37,7 +42,7 @@ protected:
                            duration ttl = 0s, uint64_t if_rev = any_revision) {
     effects fx;
     auto r = table_.apply(put_cmd{std::move(key), std::move(value), ttl, if_rev},
-                          clock_.now(), fx);
+                          at(clock_.now()), fx);
     persist(fx);
     last_ = fx;
     return r;
@@ -45,7 +50,7 @@ protected:
 
   result<write_result> del(std::string key, uint64_t if_rev = any_revision) {
     effects fx;
-    auto r = table_.apply(delete_cmd{std::move(key), if_rev}, clock_.now(), fx);
+    auto r = table_.apply(delete_cmd{std::move(key), if_rev}, at(clock_.now()), fx);
     persist(fx);
     last_ = fx;
     return r;
@@ -156,8 +161,8 @@ TEST_F(kv_table_test, value_size_limit) {
   cfg.max_value_bytes = 10;
   kv_table small{0, cfg};
   effects fx;
-  EXPECT_TRUE(small.apply(put_cmd{"k", std::string(10, 'x')}, clock_.now(), fx));
-  auto r = small.apply(put_cmd{"k", std::string(11, 'x')}, clock_.now(), fx);
+  EXPECT_TRUE(small.apply(put_cmd{"k", std::string(10, 'x')}, at(clock_.now()), fx));
+  auto r = small.apply(put_cmd{"k", std::string(11, 'x')}, at(clock_.now()), fx);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.code(), errc::too_large);
 }
@@ -171,7 +176,7 @@ TEST_F(kv_table_test, expired_key_is_invisible_at_once_and_swept_with_event) {
   EXPECT_EQ(table_.get("k", clock_.now()).code(), errc::not_found);
   EXPECT_EQ(keys("*"), strings{});
   effects fx;
-  EXPECT_EQ(table_.expire(clock_.now(), fx), 1u);
+  EXPECT_EQ(*table_.apply(expire_cmd{}, at(clock_.now()), fx), 1u);
   persist(fx);
   ASSERT_EQ(fx.events.size(), 1u);
   EXPECT_EQ(fx.events[0].op, operation::expire);
@@ -181,7 +186,7 @@ TEST_F(kv_table_test, expired_key_is_invisible_at_once_and_swept_with_event) {
   EXPECT_EQ(table_.size(), 0u);
   EXPECT_FALSE(table_.next_expiry());
   effects again;
-  EXPECT_EQ(table_.expire(clock_.now(), again), 0u);
+  EXPECT_EQ(*table_.apply(expire_cmd{}, at(clock_.now()), again), 0u);
   EXPECT_TRUE(again.empty());
 }
 
@@ -191,13 +196,13 @@ TEST_F(kv_table_test, sweep_is_bounded_per_step) {
   kv_table t{0, cfg};
   effects fx;
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(t.apply(put_cmd{"k" + std::to_string(i), "v", 1s}, clock_.now(), fx));
+    ASSERT_TRUE(t.apply(put_cmd{"k" + std::to_string(i), "v", 1s}, at(clock_.now()), fx));
   }
   clock_.advance(1s);
   effects sweep;
-  EXPECT_EQ(t.expire(clock_.now(), sweep), 2u);
-  EXPECT_EQ(t.expire(clock_.now(), sweep), 2u);
-  EXPECT_EQ(t.expire(clock_.now(), sweep), 1u);
+  EXPECT_EQ(*t.apply(expire_cmd{}, at(clock_.now()), sweep), 2u);
+  EXPECT_EQ(*t.apply(expire_cmd{}, at(clock_.now()), sweep), 2u);
+  EXPECT_EQ(*t.apply(expire_cmd{}, at(clock_.now()), sweep), 1u);
   EXPECT_EQ(sweep.events.size(), 5u);
 }
 
@@ -207,7 +212,7 @@ TEST_F(kv_table_test, overwrite_without_ttl_clears_expiry) {
   clock_.advance(1h);
   EXPECT_TRUE(table_.get("k", clock_.now()));
   effects fx;
-  EXPECT_EQ(table_.expire(clock_.now(), fx), 0u);
+  EXPECT_EQ(*table_.apply(expire_cmd{}, at(clock_.now()), fx), 0u);
 }
 
 TEST_F(kv_table_test, put_over_an_unswept_expired_key_records_the_expiry_first) {
@@ -354,7 +359,7 @@ TEST_F(kv_table_test, change_log_is_retained_by_count_and_age) {
   EXPECT_EQ(logged, 3u);
   clock_.advance(2min);
   effects fx;
-  table_.trim_log(clock_.now(), fx);
+  (void) table_.apply(trim_log_cmd{}, at(clock_.now()), fx);
   persist(fx);
   EXPECT_EQ(table_.oldest_log_revision(), 6u); // empty: revision + 1
   logged = 0;
@@ -415,7 +420,7 @@ TEST_F(kv_table_test, restore_rebuilds_keys_revisions_deadlines_and_log) {
   EXPECT_EQ(restored.next_expiry(), clock_.now() + 10s);
   // The next change continues the revision sequence.
   effects fx;
-  auto r = restored.apply(put_cmd{"d", "5"}, clock_.now(), fx);
+  auto r = restored.apply(put_cmd{"d", "5"}, at(clock_.now()), fx);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->revision, table_.revision() + 1);
 }
@@ -425,7 +430,7 @@ TEST_F(kv_table_test, restore_keeps_the_revision_after_everything_was_trimmed) {
   ASSERT_TRUE(del("a"));
   clock_.advance(48h);
   effects fx;
-  table_.trim_log(clock_.now(), fx);
+  (void) table_.apply(trim_log_cmd{}, at(clock_.now()), fx);
   persist(fx);
   kv_table restored{3, kv_config{}};
   for (auto& [k, v] : store_) {
@@ -440,7 +445,7 @@ TEST_F(kv_table_test, fences_refuse_a_stale_token_per_lock_and_survive_delete) {
     effects fx;
     put_cmd cmd{std::move(key), std::move(value)};
     cmd.fence = std::move(f);
-    auto r = table_.apply(cmd, clock_.now(), fx);
+    auto r = table_.apply(cmd, at(clock_.now()), fx);
     persist(fx);
     return r;
   };
@@ -448,7 +453,7 @@ TEST_F(kv_table_test, fences_refuse_a_stale_token_per_lock_and_survive_delete) {
     effects fx;
     delete_cmd cmd{std::move(key)};
     cmd.fence = std::move(f);
-    auto r = table_.apply(cmd, clock_.now(), fx);
+    auto r = table_.apply(cmd, at(clock_.now()), fx);
     persist(fx);
     return r;
   };
@@ -480,44 +485,44 @@ TEST_F(kv_table_test, fences_refuse_a_stale_token_per_lock_and_survive_delete) {
   effects fx;
   put_cmd late{"counter", "late"};
   late.fence = {"jobs.lock", 7};
-  EXPECT_EQ(restored.apply(late, clock_.now(), fx).code(), errc::fenced);
+  EXPECT_EQ(restored.apply(late, at(clock_.now()), fx).code(), errc::fenced);
   EXPECT_TRUE(fx.empty());
   late.fence = {"jobs.lock", 9};
-  EXPECT_TRUE(restored.apply(late, clock_.now(), fx));
+  EXPECT_TRUE(restored.apply(late, at(clock_.now()), fx));
 }
 
 TEST_F(kv_table_test, fence_checks_come_before_conditions_and_reject_bad_fences) {
   effects fx;
   put_cmd cmd{"k", "v"};
   cmd.fence = {"lock", 0};
-  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::invalid_argument);
+  EXPECT_EQ(table_.apply(cmd, at(clock_.now()), fx).code(), errc::invalid_argument);
   cmd.fence = {"bad..lock", 1};
-  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::invalid_argument);
+  EXPECT_EQ(table_.apply(cmd, at(clock_.now()), fx).code(), errc::invalid_argument);
   EXPECT_TRUE(fx.empty());
   cmd.fence = {"lock", 4};
-  ASSERT_TRUE(table_.apply(cmd, clock_.now(), fx));
+  ASSERT_TRUE(table_.apply(cmd, at(clock_.now()), fx));
   // A stale fence with a wrong condition answers `fenced`, not `conflict`.
   cmd.fence = {"lock", 3};
   cmd.if_revision = 99;
-  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::fenced);
+  EXPECT_EQ(table_.apply(cmd, at(clock_.now()), fx).code(), errc::fenced);
   // A failed condition does not remember the fence.
   cmd.fence = {"lock", 10};
-  EXPECT_EQ(table_.apply(cmd, clock_.now(), fx).code(), errc::conflict);
+  EXPECT_EQ(table_.apply(cmd, at(clock_.now()), fx).code(), errc::conflict);
   cmd.fence = {"lock", 5};
   cmd.if_revision = any_revision;
-  EXPECT_TRUE(table_.apply(cmd, clock_.now(), fx));
+  EXPECT_TRUE(table_.apply(cmd, at(clock_.now()), fx));
   // At most max_fences_per_key distinct locks per key.
   kv_config small;
   small.max_fences_per_key = 2;
   kv_table t{3, small};
   for (auto* lock : {"a", "b"}) {
     cmd.fence = {lock, 1};
-    ASSERT_TRUE(t.apply(cmd, clock_.now(), fx));
+    ASSERT_TRUE(t.apply(cmd, at(clock_.now()), fx));
   }
   cmd.fence = {"c", 1};
-  EXPECT_EQ(t.apply(cmd, clock_.now(), fx).code(), errc::invalid_argument);
+  EXPECT_EQ(t.apply(cmd, at(clock_.now()), fx).code(), errc::invalid_argument);
   cmd.fence = {"a", 2};
-  EXPECT_TRUE(t.apply(cmd, clock_.now(), fx));
+  EXPECT_TRUE(t.apply(cmd, at(clock_.now()), fx));
 }
 
 TEST_F(kv_table_test, ending_a_lease_removes_its_keys_with_events) {
@@ -525,7 +530,7 @@ TEST_F(kv_table_test, ending_a_lease_removes_its_keys_with_events) {
     effects fx;
     put_cmd cmd{std::move(key), "v", ttl};
     cmd.lease = lease;
-    auto r = table_.apply(cmd, clock_.now(), fx);
+    auto r = table_.apply(cmd, at(clock_.now()), fx);
     persist(fx);
     return r;
   };
@@ -540,7 +545,7 @@ TEST_F(kv_table_test, ending_a_lease_removes_its_keys_with_events) {
   EXPECT_EQ(leases, (std::vector<uint64_t>{7, 8}));
   clock_.advance(2s);
   effects fx;
-  EXPECT_EQ(table_.end_lease(7, operation::del, clock_.now(), fx), 2u);
+  EXPECT_EQ(*table_.apply(end_lease_cmd{7, operation::del}, at(clock_.now()), fx), 2u);
   persist(fx);
   ASSERT_EQ(fx.events.size(), 2u);
   EXPECT_EQ(fx.events[0].key, "svc.a");
@@ -550,7 +555,7 @@ TEST_F(kv_table_test, ending_a_lease_removes_its_keys_with_events) {
   EXPECT_TRUE(table_.get("svc.c", clock_.now()));
   EXPECT_TRUE(table_.get("svc.d", clock_.now()));
   effects none;
-  EXPECT_EQ(table_.end_lease(7, operation::del, clock_.now(), none), 0u);
+  EXPECT_EQ(*table_.apply(end_lease_cmd{7, operation::del}, at(clock_.now()), none), 0u);
   EXPECT_TRUE(none.empty());
   // Bindings come back with a restart.
   kv_table restored{3, kv_config{}};
@@ -559,7 +564,7 @@ TEST_F(kv_table_test, ending_a_lease_removes_its_keys_with_events) {
   }
   EXPECT_EQ(restored.leases(), std::vector<uint64_t>{8});
   effects gone;
-  EXPECT_EQ(restored.end_lease(8, operation::expire, clock_.now(), gone), 1u);
+  EXPECT_EQ(*restored.apply(end_lease_cmd{8, operation::expire}, at(clock_.now()), gone), 1u);
   EXPECT_EQ(restored.get("svc.c", clock_.now()).code(), errc::not_found);
 }
 
@@ -666,6 +671,69 @@ TEST(merge_pages, sorts_limits_and_reports_more) {
   auto all = merge_pages({page({"x"}, true, 1), page({}, false, 1)}, 10);
   EXPECT_EQ(all.items.size(), 1u);
   EXPECT_TRUE(all.more);
+}
+
+} // namespace
+} // namespace shoal::kv
+
+namespace shoal::kv {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<command> sample_kv_commands() {
+  return {put_cmd{"a", "1", 0s, any_revision, 0, {}},
+          put_cmd{"b", std::string{"x\0y", 3}, 2s, any_revision, 7, {}},
+          put_cmd{"a", "2", 0s, 1, 0, fence{"lock.a", 3}},
+          delete_cmd{"a", any_revision, fence{"lock.a", 4}},
+          put_cmd{"c", "3", 1s, 0, 0, {}},
+          expire_cmd{},
+          end_lease_cmd{7, operation::del},
+          trim_log_cmd{},
+          delete_cmd{"zz", 5, {}}};
+}
+
+TEST(kv_commands, every_command_round_trips_and_every_prefix_is_refused) {
+  for (const auto& cmd : sample_kv_commands()) {
+    auto text = encode_to_string(cmd);
+    auto back = decode_from_string<command>(text);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(encode_to_string(*back), text);
+    for (size_t n = 0; n < text.size(); ++n) {
+      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
+    }
+  }
+  // An end_lease with an operation that does not exist.
+  EXPECT_FALSE(decode_from_string<command>(std::string{"\x05\x07\x09", 3}));
+}
+
+// The same commands with the same contexts on two fresh machines give
+// byte-identical records, the same events and the same answers.
+TEST(kv_commands, applying_the_same_sequence_twice_is_deterministic) {
+  auto run = [] {
+    kv_table t{5, kv_config{}};
+    std::string trace;
+    codec::writer w{trace};
+    auto now = from_unix_nanos(1'700'000'000'000'000'000);
+    uint64_t index = 0;
+    for (const auto& cmd : sample_kv_commands()) {
+      auto entry = decode_from_string<command>(encode_to_string(cmd));
+      now += 1500ms;
+      effects fx;
+      auto ok = std::visit(
+        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 5}, fx).has_value(); },
+        *entry);
+      w.u8(ok ? 1 : 0);
+      encode(w, fx.records);
+      for (const auto& ev : fx.events) {
+        w.bytes(kv_table::encode(ev));
+      }
+    }
+    return trace;
+  };
+  auto first = run();
+  EXPECT_EQ(first, run());
+  EXPECT_GT(first.size(), 200u);
 }
 
 } // namespace

@@ -1,0 +1,251 @@
+#pragma once
+
+// The generic shell of a shard: the one place where a command meets its
+// machine. It draws the command's context (time, position), applies it,
+// hands the records to the committer, and answers and publishes once they
+// are durable. Replication slides under `submit`: the command goes to the
+// log first and is applied on every replica (runtime/machine.hpp).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/commit.hpp"
+#include "actors/durable_gate.hpp"
+#include "actors/reply_to.hpp"
+#include "runtime/machine.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/storage/committer.hpp"
+#include "runtime/storage/engine.hpp"
+#include "runtime/time.hpp"
+
+namespace shoal {
+
+/// What every shard needs from its node. Outlives every shard actor.
+struct shard_env {
+  storage::engine* store = nullptr;
+  storage::committer* committer = nullptr;
+  const clock_source* clock = nullptr;
+  metrics::registry* metrics = nullptr;
+  /// How often a shard's tick runs (expiry sweeps and the like).
+  duration sweep_interval = std::chrono::milliseconds{100};
+};
+
+/// Where an answer may be delivered from.
+enum class reply_thread : uint8_t {
+  /// The shard's own thread (a response promise needs that).
+  shard,
+  /// Any thread: a write's answer comes straight from the storage commit
+  /// thread once the write is durable, skipping the shard's mailbox.
+  any,
+};
+
+/// The thread a `reply_to` allows.
+inline reply_thread thread_of(bool any_thread) {
+  return any_thread ? reply_thread::any : reply_thread::shard;
+}
+
+/// A storage batch of `records` on `column`.
+storage::write_batch to_batch(storage::column column, std::vector<record> records);
+
+/// The shell around one shard's machine, held in the shard actor's state.
+/// `Machine` keeps the contract of runtime/machine.hpp: `effects_type`,
+/// `event_type`, `shard()` and `apply(cmd, ctx, fx)` per command.
+///
+/// Every command goes through `submit`: refused once the shard failed,
+/// else applied with a fresh context; its records (if any) go to the
+/// committer as the shard's next change; its answer waits until they are
+/// durable — and so does the answer of a command that changed nothing,
+/// since it may describe pending state; its events go to `publish` once
+/// durable. Reads go through `read`, which waits the same way.
+///
+/// Owned by one shard actor and used only on its thread.
+template <class Machine>
+class shard_host {
+public:
+  using effects_type = typename Machine::effects_type;
+  using event_type = typename Machine::event_type;
+  using publish_fn = std::function<void(std::vector<event_type>&&)>;
+
+  shard_host(Machine machine, shard_env env, storage::column column,
+             const char* primitive)
+    : machine_(std::move(machine)), env_(env), column_(column), primitive_(primitive) {
+    if (env_.metrics != nullptr) {
+      commit_failures_ = &env_.metrics->add_counter(
+        std::string{"shoal_"} + primitive + "_commit_failures_total",
+        std::string{primitive} + " commits that failed (the shard stops serving).");
+    }
+  }
+
+  // -- observers --------------------------------------------------------------
+
+  /// The machine, for reads and the shell's own bookkeeping. Commands that
+  /// change it go through `submit`.
+  const Machine& machine() const {
+    return machine_;
+  }
+
+  const shard_env& env() const {
+    return env_;
+  }
+
+  const durable_gate& gate() const {
+    return gate_;
+  }
+
+  durable_gate& gate() {
+    return gate_;
+  }
+
+  bool failed() const {
+    return gate_.failed();
+  }
+
+  /// The time reads are answered at.
+  time_point now() const {
+    return env_.clock->now();
+  }
+
+  /// Commands applied so far (the index of the last one).
+  uint64_t applied() const {
+    return index_;
+  }
+
+  // -- configuration ----------------------------------------------------------
+
+  /// Where events go once durable (nothing by default).
+  void on_events(publish_fn fn) {
+    publish_ = std::move(fn);
+  }
+
+  // -- commands ---------------------------------------------------------------
+
+  /// Applies `cmd` and calls `reply` with its result once its effects are
+  /// durable (or with the storage failure). `self` is the shard actor,
+  /// which receives the commit report.
+  template <class R, class Self, class Command>
+  void submit(Self* self, const Command& cmd, std::function<void(result<R>)> reply,
+              reply_thread thread = reply_thread::shard) {
+    if (gate_.refuse_if_failed(reply)) {
+      return;
+    }
+    effects_type fx;
+    auto r = machine_.apply(cmd, next_context(), fx);
+    finish(self, std::move(fx), std::move(r), std::move(reply), thread);
+  }
+
+  /// `submit` without an answer (a lease's end, a tick's command).
+  template <class Self, class Command>
+  auto submit(Self* self, const Command& cmd) {
+    using R = typename decltype(machine_.apply(cmd, std::declval<apply_ctx>(),
+                                               std::declval<effects_type&>()))::value_type;
+    if (gate_.failed()) {
+      return result<R>{durable_gate::stopped_error()};
+    }
+    effects_type fx;
+    auto r = machine_.apply(cmd, next_context(), fx);
+    finish<R>(self, std::move(fx), result<R>{r}, {}, reply_thread::shard);
+    return r;
+  }
+
+  /// Applies `cmd` as long as it reports work done (a count above 0) — a
+  /// sweep in bounded rounds, each round its own batch. Returns the total.
+  template <class Self, class Command>
+  uint64_t submit_until_done(Self* self, const Command& cmd) {
+    uint64_t total = 0;
+    for (;;) {
+      auto n = submit(self, cmd);
+      if (!n || *n == 0) {
+        return total;
+      }
+      total += *n;
+    }
+  }
+
+  /// Calls `reply` with `value` (computed from the machine now) once every
+  /// change applied so far is durable.
+  template <class R>
+  void read(result<R> value, std::function<void(result<R>)> reply) {
+    if (gate_.refuse_if_failed(reply)) {
+      return;
+    }
+    answer_when_durable(gate_, std::move(value), std::move(reply));
+  }
+
+  /// Passes a `(commit_atom, seq, code, message)` report to the gate.
+  void on_commit(uint64_t seq, uint8_t code, std::string message) {
+    auto failure = on_commit_report(gate_, primitive_, machine_.shard(), seq, code,
+                                    std::move(message));
+    if (failure && commit_failures_ != nullptr) {
+      commit_failures_->inc();
+    }
+  }
+
+private:
+  apply_ctx next_context() {
+    return apply_ctx{env_.clock->now(), ++index_, machine_.shard()};
+  }
+
+  // Persists `fx.records` as the next change and answers / publishes once
+  // it is durable.
+  template <class R, class Self>
+  void finish(Self* self, effects_type fx, result<R> r,
+              std::function<void(result<R>)> reply, reply_thread thread) {
+    if (fx.records.empty()) {
+      if (reply) {
+        answer_when_durable(gate_, std::move(r), std::move(reply));
+      }
+      if (!fx.events.empty()) {
+        gate_.after_durable(published(std::move(fx.events)));
+      }
+      return;
+    }
+    durable_gate::waiter acknowledge;
+    if (reply && thread == reply_thread::any) {
+      acknowledge = answer_with(std::move(r), std::move(reply));
+      reply = nullptr;
+    }
+    commit_async(gate_, *env_.committer, to_batch(column_, std::move(fx.records)),
+                 caf::actor_cast<caf::actor>(self), std::move(acknowledge));
+    if (reply) {
+      answer_when_durable(gate_, std::move(r), std::move(reply));
+    }
+    if (!fx.events.empty()) {
+      gate_.after_durable(published(std::move(fx.events)));
+    }
+  }
+
+  durable_gate::waiter published(std::vector<event_type> events) {
+    return [this, events = std::move(events)](const error* failure) mutable {
+      if (failure == nullptr && publish_) {
+        publish_(std::move(events));
+      }
+    };
+  }
+
+  Machine machine_;
+  shard_env env_;
+  storage::column column_;
+  const char* primitive_;
+  durable_gate gate_;
+  uint64_t index_ = 0;
+  publish_fn publish_;
+  metrics::counter* commit_failures_ = nullptr;
+};
+
+/// Makes a response promise of `self`, passes its delivery to `fn` and
+/// returns it: the request/response form of a command, derived from its
+/// `reply_to` form.
+template <class R, class Self, class Fn>
+caf::typed_response_promise<R> promise_of(Self* self, Fn&& fn) {
+  auto rp = self->template make_response_promise<R>();
+  fn(deliver_to(rp));
+  return rp;
+}
+
+} // namespace shoal
