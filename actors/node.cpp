@@ -367,7 +367,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.locks = std::move(*locks);
   auto aggs = agg_service::start(
     *im.sys, c.shard_count, c.aggregates,
-    agg_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry},
+    agg_shard_env{shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+                            std::chrono::seconds{1}}},
     im.dir.get());
   if (!aggs) {
     result_node->stop();

@@ -16,14 +16,6 @@
 
 namespace shoal::agg {
 
-/// One merge of a batch: its result, or the error that refused it (`code`
-/// non-zero; the merge changed nothing).
-struct merge_outcome {
-  merge_result r;
-  uint8_t code = 0;
-  std::string message;
-};
-
 /// One read of a batch, or its error (`code` non-zero). `cached`: answered
 /// from the shard's window cache.
 struct read_outcome {

@@ -361,15 +361,15 @@ result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
     out->hub_ = spawn_agg_hub(sys, *out->hooks_, *out->mirror_, dir->identity().self);
   }
   env.mirror = out->mirror_.get();
-  if (env.metrics == nullptr) {
+  if (env.shard.metrics == nullptr) {
     out->own_metrics_ = std::make_unique<metrics::registry>();
-    env.metrics = out->own_metrics_.get();
+    env.shard.metrics = out->own_metrics_.get();
   }
   env.hooks = out->hooks_.get();
   env.cache_bytes = shard_count == 0 ? 0 : cfg.cache_bytes / shard_count;
   out->env_ = env;
   auto defs = std::make_shared<catalog>();
-  auto loaded = env.store->load_prefix(
+  auto loaded = env.shard.store->load_prefix(
     storage::column::meta, definition_prefix,
     [&](std::string_view, std::string_view v) -> result<void> {
       auto def = agg::decode_definition(v);
@@ -394,7 +394,7 @@ result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
         return std::move(ok).err();
       }
     }
-    if (auto ok = restore_shard(*env.store, storage::column::aggregate, table,
+    if (auto ok = restore_shard(*env.shard.store, storage::column::aggregate, table,
                                 "aggregate");
         !ok) {
       return std::move(ok).err();
@@ -408,13 +408,13 @@ result<std::unique_ptr<agg_service>> agg_service::start(caf::actor_system& sys,
   }
   if (!orphans.empty()) {
     auto n = orphans.ops().size();
-    if (auto ok = env.store->write(orphans, storage::durability::sync); !ok) {
+    if (auto ok = env.shard.store->write(orphans, storage::durability::sync); !ok) {
       return std::move(ok).err();
     }
     spdlog::info("aggregates: deleted {} cells of dropped aggregates", n);
   }
   out->catalog_actor_ = sys.spawn<caf::detached>(
-    catalog_impl, catalog_env{out.get(), env.store, dir, out->bridge_});
+    catalog_impl, catalog_env{out.get(), env.shard.store, dir, out->bridge_});
   spdlog::info("aggregates: {} shards, {} definitions, {} cells, {} dedup marks restored",
                shard_count, defs->size(), cells, marks);
   return out;
@@ -434,7 +434,7 @@ void agg_service::publish(std::shared_ptr<const catalog> next) {
 
 std::shared_ptr<agg_service::op_metrics> agg_service::metrics_for(const std::string& name) {
   auto m = std::make_shared<op_metrics>();
-  auto& reg = *env_.metrics;
+  auto& reg = *env_.shard.metrics;
   for (size_t i = 0; i < 4; ++i) {
     metrics::labels l{{"aggregate", name}, {"op", op_names[i]}};
     m->latency[i] = &reg.add_histogram("shoal_aggregate_op_seconds",

@@ -9,11 +9,9 @@
 #include "actors/aggregate/cell_mirror.hpp"
 #include "actors/aggregate/merge_hooks.hpp"
 #include "actors/reply_to.hpp"
+#include "actors/shard/shard_host.hpp"
 #include "actors/type_ids.hpp"
 #include "runtime/aggregate/aggregate_table.hpp"
-#include "runtime/metrics.hpp"
-#include "runtime/storage/committer.hpp"
-#include "runtime/storage/engine.hpp"
 
 namespace shoal {
 
@@ -56,16 +54,12 @@ using agg_shard_actor = caf::typed_actor<
   caf::reacts_to<commit_atom, uint64_t, uint8_t, std::string>,
   caf::reacts_to<tick_atom>>;
 
-/// What an aggregate shard needs from its node. Outlives every shard.
+/// What an aggregate shard needs from its node: the shard's (its tick,
+/// every `sweep_interval`, removes expired cells and marks), and more.
 struct agg_shard_env {
-  storage::engine* store = nullptr;
-  storage::committer* committer = nullptr;
-  const clock_source* clock = nullptr;
-  metrics::registry* metrics = nullptr;
+  shard_env shard;
   const merge_hooks* hooks = nullptr;
   const mirror_slot* mirror = nullptr;
-  /// How often expired cells and marks are swept.
-  duration sweep_interval = std::chrono::seconds{1};
   /// This shard's window cache, in bytes (0: none).
   size_t cache_bytes = 0;
 };

@@ -114,7 +114,7 @@ idem_shard_actor::behavior_type idem_shard_impl(shard_pointer self,
       });
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      self->state.host->on_commit(seq, code, std::move(message));
+      self->state.host->on_commit(self, seq, code, std::move(message));
     },
     [self](tick_atom) {
       sweep(self);

@@ -358,7 +358,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
         self, kv::end_lease_cmd{lease, expired ? kv::operation::expire : kv::operation::del});
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      self->state.host->on_commit(seq, code, std::move(message));
+      self->state.host->on_commit(self, seq, code, std::move(message));
     },
     [self](tick_atom) {
       sweep(self);

@@ -129,7 +129,7 @@ lease_shard_actor::behavior_type lease_shard_impl(shard_pointer self,
       rp.delegate(target, std::move(command));
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      self->state.host->on_commit(seq, code, std::move(message));
+      self->state.host->on_commit(self, seq, code, std::move(message));
     },
     [self](tick_atom) {
       auto& host = *self->state.host;

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +47,18 @@ enum class reply_thread : uint8_t {
   any,
 };
 
+/// How a shard hands its records to the committer.
+enum class commit_mode : uint8_t {
+  /// Each command's records as one batch of their own (a write can be
+  /// answered straight from the commit thread).
+  each,
+  /// One batch in flight at a time: records of later commands gather, the
+  /// last write of each key winning, and go as one batch once it is
+  /// durable. For many small commands into few keys (aggregate cells).
+  /// Range deletes are not gathered: a machine in this mode makes none.
+  coalesce,
+};
+
 /// The thread a `reply_to` allows.
 inline reply_thread thread_of(bool any_thread) {
   return any_thread ? reply_thread::any : reply_thread::shard;
@@ -73,8 +87,12 @@ public:
   using publish_fn = std::function<void(std::vector<event_type>&&)>;
 
   shard_host(Machine machine, shard_env env, storage::column column,
-             const char* primitive)
-    : machine_(std::move(machine)), env_(env), column_(column), primitive_(primitive) {
+             const char* primitive, commit_mode mode = commit_mode::each)
+    : machine_(std::move(machine)),
+      env_(env),
+      column_(column),
+      primitive_(primitive),
+      mode_(mode) {
     if (env_.metrics != nullptr) {
       commit_failures_ = &env_.metrics->add_counter(
         std::string{"shoal_"} + primitive + "_commit_failures_total",
@@ -139,17 +157,19 @@ public:
     finish(self, std::move(fx), std::move(r), std::move(reply), thread);
   }
 
-  /// `submit` without an answer (a lease's end, a tick's command).
+  /// `submit` without an answer (a lease's end, a tick's command), starting
+  /// from `fx` (a machine's effects may carry options). Returns the result
+  /// at once: the caller answers it with `read` once durable, if at all.
   template <class Self, class Command>
-  auto submit(Self* self, const Command& cmd) {
+  auto submit(Self* self, const Command& cmd, effects_type fx = {}) {
     using R = typename decltype(machine_.apply(cmd, std::declval<apply_ctx>(),
                                                std::declval<effects_type&>()))::value_type;
     if (gate_.failed()) {
       return result<R>{durable_gate::stopped_error()};
     }
-    effects_type fx;
     auto r = machine_.apply(cmd, next_context(), fx);
-    finish<R>(self, std::move(fx), result<R>{r}, {}, reply_thread::shard);
+    finish<R>(self, std::move(fx), result<R>{error{errc::internal}}, {},
+              reply_thread::shard);
     return r;
   }
 
@@ -177,12 +197,31 @@ public:
     answer_when_durable(gate_, std::move(value), std::move(reply));
   }
 
-  /// Passes a `(commit_atom, seq, code, message)` report to the gate.
-  void on_commit(uint64_t seq, uint8_t code, std::string message) {
+  /// Passes a `(commit_atom, seq, code, message)` report to the gate; in
+  /// `coalesce` mode the records gathered meanwhile go next.
+  template <class Self>
+  void on_commit(Self* self, uint64_t seq, uint8_t code, std::string message) {
     auto failure = on_commit_report(gate_, primitive_, machine_.shard(), seq, code,
                                     std::move(message));
     if (failure && commit_failures_ != nullptr) {
       commit_failures_->inc();
+    }
+    if (mode_ != commit_mode::coalesce) {
+      return;
+    }
+    in_flight_ = false;
+    if (failure) {
+      pending_.clear();
+      return;
+    }
+    if (!pending_.empty()) {
+      std::vector<record> records;
+      records.reserve(pending_.size());
+      for (auto& [key, value] : pending_) {
+        records.push_back(record{key, std::move(value), {}});
+      }
+      pending_.clear();
+      send(self, std::move(records), pending_seq_);
     }
   }
 
@@ -197,6 +236,16 @@ private:
   void finish(Self* self, effects_type fx, result<R> r,
               std::function<void(result<R>)> reply, reply_thread thread) {
     if (fx.records.empty()) {
+      if (reply) {
+        answer_when_durable(gate_, std::move(r), std::move(reply));
+      }
+      if (!fx.events.empty()) {
+        gate_.after_durable(published(std::move(fx.events)));
+      }
+      return;
+    }
+    if (mode_ == commit_mode::coalesce) {
+      gather(self, std::move(fx.records));
       if (reply) {
         answer_when_durable(gate_, std::move(r), std::move(reply));
       }
@@ -220,6 +269,29 @@ private:
     }
   }
 
+  // `coalesce` mode: sends `records` at once if no batch is in flight,
+  // else gathers them for the next one (one gate sequence number for all).
+  template <class Self>
+  void gather(Self* self, std::vector<record> records) {
+    if (!in_flight_) {
+      send(self, std::move(records), gate_.advance());
+      return;
+    }
+    if (pending_.empty()) {
+      pending_seq_ = gate_.advance();
+    }
+    for (auto& r : records) {
+      pending_.insert_or_assign(std::move(r.key), std::move(r.value));
+    }
+  }
+
+  template <class Self>
+  void send(Self* self, std::vector<record> records, uint64_t seq) {
+    in_flight_ = true;
+    commit_async(*env_.committer, to_batch(column_, std::move(records)),
+                 caf::actor_cast<caf::actor>(self), seq);
+  }
+
   durable_gate::waiter published(std::vector<event_type> events) {
     return [this, events = std::move(events)](const error* failure) mutable {
       if (failure == nullptr && publish_) {
@@ -232,8 +304,14 @@ private:
   shard_env env_;
   storage::column column_;
   const char* primitive_;
+  commit_mode mode_;
   durable_gate gate_;
   uint64_t index_ = 0;
+  // `coalesce` mode: a batch is being committed; records gathered since,
+  // by key, and the gate sequence number they will go with.
+  bool in_flight_ = false;
+  std::map<std::string, std::optional<std::string>> pending_;
+  uint64_t pending_seq_ = 0;
   publish_fn publish_;
   metrics::counter* commit_failures_ = nullptr;
 };

@@ -136,14 +136,17 @@ result<void> aggregate_table::define(definition def) {
   return {};
 }
 
-void aggregate_table::drop(std::string_view name, effects& out) {
+result<uint64_t> aggregate_table::apply(const drop_cmd& cmd, const apply_ctx&,
+                                        effects& out) {
+  auto name = std::string_view{cmd.name};
   auto it = aggregates_.find(name);
   if (it == aggregates_.end()) {
-    return;
+    return uint64_t{0};
   }
+  auto before = out.records.size();
   for (auto c = first_cell(name); c != cells_.end() && std::get<0>(c->first) == name;) {
     cell_deadlines_.erase({c->second.expires_at, c->first});
-    out.writes.push_back({cell_record_key(c->first), std::nullopt});
+    out.records.push_back({cell_record_key(c->first), std::nullopt});
     c = cells_.erase(c);
   }
   // The event ids of its merges go too: a new aggregate of the same name
@@ -152,10 +155,11 @@ void aggregate_table::drop(std::string_view name, effects& out) {
   for (auto m = marks_.lower_bound(mark_key{scope_prefix, {}});
        m != marks_.end() && m->first.first.starts_with(scope_prefix);) {
     mark_deadlines_.erase({m->second, m->first});
-    out.writes.push_back({mark_record_key(m->first), std::nullopt});
+    out.records.push_back({mark_record_key(m->first), std::nullopt});
     m = marks_.erase(m);
   }
   aggregates_.erase(it);
+  return uint64_t{out.records.size() - before};
 }
 
 std::string aggregate_table::merge_scope(std::string_view name,
@@ -218,7 +222,7 @@ void aggregate_table::write_mark(const mark_key& k, time_point expires_at,
   codec::writer w{v};
   w.u8(format_v1);
   w.i64(to_unix_nanos(expires_at));
-  out.writes.push_back({mark_record_key(k), std::move(v)});
+  out.records.push_back({mark_record_key(k), std::move(v)});
 }
 
 result<void> check_merge(const merge_cmd& cmd, const definition& def,
@@ -312,20 +316,54 @@ result<merge_result> aggregate_table::merge(const merge_cmd& cmd, time_point now
   if (out.defer_cells) {
     out.deferred.push_back(ck);
   } else {
-    out.writes.push_back({cell_record_key(ck), encode_cell(agg, next)});
+    out.records.push_back({cell_record_key(ck), encode_cell(agg, next)});
   }
   cells_.insert_or_assign(ck, std::move(next));
   if (out.keep_merged) {
-    out.merged.push_back(cmd);
-    out.merged.back().bucket = res.bucket;
+    out.events.push_back(applied_merge{cmd, now});
+    out.events.back().merge.bucket = res.bucket;
   }
   return res;
 }
 
-result<bool> aggregate_table::mark_seen(std::string_view scope,
-                                        std::string_view event_id,
-                                        duration retention, time_point now,
-                                        effects& out) {
+result<bool> aggregate_table::apply(const define_cmd& cmd, const apply_ctx&, effects&) {
+  if (auto ok = define(cmd.def); !ok) {
+    return std::move(ok).err();
+  }
+  return true;
+}
+
+result<merge_result> aggregate_table::apply(const merge_cmd& cmd, const apply_ctx& ctx,
+                                            effects& out) {
+  return merge(cmd, ctx.now, out);
+}
+
+result<std::vector<merge_outcome>> aggregate_table::apply(const merge_batch_cmd& cmd,
+                                                          const apply_ctx& ctx,
+                                                          effects& out) {
+  // Several merges into one cell: only its last value is written.
+  out.defer_cells = cmd.merges.size() > 1;
+  std::vector<merge_outcome> outcomes(cmd.merges.size());
+  for (size_t i = 0; i < cmd.merges.size(); ++i) {
+    auto r = merge(cmd.merges[i], ctx.now, out);
+    if (r) {
+      outcomes[i].r = *r;
+    } else {
+      outcomes[i].code = static_cast<uint8_t>(r.code());
+      outcomes[i].message = r.err().message;
+    }
+  }
+  flush(out);
+  out.defer_cells = false;
+  return outcomes;
+}
+
+result<bool> aggregate_table::apply(const seen_cmd& cmd, const apply_ctx& ctx,
+                                    effects& out) {
+  std::string_view scope = cmd.scope;
+  std::string_view event_id = cmd.event_id;
+  auto retention = cmd.retention;
+  auto now = ctx.now;
   if (auto ok = validate_key(scope); !ok) {
     return fail(errc::invalid_key, "dedup scope: " + ok.err().message);
   }
@@ -491,20 +529,22 @@ void aggregate_table::flush(effects& fx) const {
     auto c = cells_.find(ck);
     auto a = aggregates_.find(std::get<0>(ck));
     if (c != cells_.end() && a != aggregates_.end()) {
-      fx.writes.push_back({cell_record_key(ck), encode_cell(a->second, c->second)});
+      fx.records.push_back({cell_record_key(ck), encode_cell(a->second, c->second)});
     }
   }
   fx.deferred.clear();
 }
 
-size_t aggregate_table::sweep(time_point now, effects& out) {
-  size_t n = 0;
+result<uint64_t> aggregate_table::apply(const sweep_cmd&, const apply_ctx& ctx,
+                                        effects& out) {
+  auto now = ctx.now;
+  uint64_t n = 0;
   while (n < cfg_.max_sweep && !cell_deadlines_.empty()
          && cell_deadlines_.begin()->first <= now) {
     auto key = cell_deadlines_.begin()->second;
     cell_deadlines_.erase(cell_deadlines_.begin());
     cells_.erase(key);
-    out.writes.push_back({cell_record_key(key), std::nullopt});
+    out.records.push_back({cell_record_key(key), std::nullopt});
     ++n;
   }
   while (n < cfg_.max_sweep && !mark_deadlines_.empty()
@@ -512,7 +552,7 @@ size_t aggregate_table::sweep(time_point now, effects& out) {
     auto key = mark_deadlines_.begin()->second;
     mark_deadlines_.erase(mark_deadlines_.begin());
     marks_.erase(key);
-    out.writes.push_back({mark_record_key(key), std::nullopt});
+    out.records.push_back({mark_record_key(key), std::nullopt});
     ++n;
   }
   return n;
@@ -570,6 +610,117 @@ result<void> aggregate_table::restore(std::string_view key, std::string_view val
 
 std::vector<std::string> aggregate_table::take_orphans() {
   return std::exchange(orphans_, {});
+}
+
+// -- command encodings --------------------------------------------------------
+
+// The encodings of times and durations (runtime/machine.hpp).
+using shoal::decode;
+using shoal::encode;
+
+namespace {
+
+void write_fields(codec::writer& w, const merge_cmd& c) {
+  w.bytes(c.name);
+  w.bytes(c.entity);
+  w.u8((c.bucket ? 1 : 0) | (c.event_time ? 2 : 0));
+  if (c.bucket) {
+    w.i64(*c.bucket);
+  }
+  if (c.event_time) {
+    encode(w, *c.event_time);
+  }
+  w.bytes(encode_any(c.delta));
+  encode(w, c.ttl);
+  w.bytes(c.event_id);
+}
+
+bool read_fields(codec::reader& r, merge_cmd& c) {
+  c.name = r.bytes();
+  c.entity = r.bytes();
+  auto flags = r.u8();
+  if (!r.good() || (flags & ~3) != 0) {
+    return false;
+  }
+  c.bucket.reset();
+  c.event_time.reset();
+  if ((flags & 1) != 0) {
+    c.bucket = r.i64();
+  }
+  if ((flags & 2) != 0) {
+    time_point t;
+    decode(r, t);
+    c.event_time = t;
+  }
+  auto delta = decode_any(r.bytes());
+  if (!r.good() || !delta) {
+    return false;
+  }
+  c.delta = std::move(*delta);
+  decode(r, c.ttl);
+  c.event_id = r.bytes();
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const merge_batch_cmd& c) {
+  w.varint(c.merges.size());
+  for (const auto& m : c.merges) {
+    write_fields(w, m);
+  }
+}
+
+bool read_fields(codec::reader& r, merge_batch_cmd& c) {
+  auto n = r.varint();
+  // A merge takes at least 8 bytes: a count beyond the input is malformed.
+  if (!r.good() || n > r.rest().size() / 8) {
+    return false;
+  }
+  c.merges.resize(n);
+  for (auto& m : c.merges) {
+    if (!read_fields(r, m)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void write_fields(codec::writer& w, const seen_cmd& c) {
+  w.bytes(c.scope);
+  w.bytes(c.event_id);
+  encode(w, c.retention);
+}
+
+bool read_fields(codec::reader& r, seen_cmd& c) {
+  c.scope = r.bytes();
+  c.event_id = r.bytes();
+  decode(r, c.retention);
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const drop_cmd& c) {
+  w.bytes(c.name);
+}
+
+bool read_fields(codec::reader& r, drop_cmd& c) {
+  c.name = r.bytes();
+  return r.good();
+}
+
+void write_fields(codec::writer&, const sweep_cmd&) {
+}
+
+bool read_fields(codec::reader& r, sweep_cmd&) {
+  return r.good();
+}
+
+} // namespace
+
+void encode(codec::writer& w, const command& cmd) {
+  encode_variant(w, cmd, [&w](const auto& c) { write_fields(w, c); });
+}
+
+bool decode(codec::reader& r, command& out) {
+  return decode_variant(r, out, [&r](auto& c) { return read_fields(r, c); });
 }
 
 } // namespace shoal::agg

@@ -9,7 +9,10 @@
 #include <tuple>
 #include <vector>
 
+#include <variant>
+
 #include "runtime/aggregate/monoid.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/result.hpp"
 #include "runtime/time.hpp"
 
@@ -79,17 +82,24 @@ struct cell_snapshot {
   time_point expires_at = time_point::max();
 };
 
-/// A record the shell persists (`value` nullopt: delete).
-struct write {
-  std::string key;
-  std::optional<std::string> value;
+/// A merge applied (for on-merge hooks and watchers, once durable): the
+/// command with its bucket filled in, and the time it was applied at.
+struct applied_merge {
+  merge_cmd merge;
+  time_point at;
 };
 
-struct effects {
-  std::vector<write> writes;
-  /// Merges applied (for on-merge hooks and watchers, once durable), if
-  /// `keep_merged`.
-  std::vector<merge_cmd> merged;
+/// One merge of a batch: its result, or the error that refused it (`code`
+/// non-zero; the merge changed nothing).
+struct merge_outcome {
+  merge_result r;
+  uint8_t code = 0;
+  std::string message;
+};
+
+/// Records, and the merges applied as events (if `keep_merged`: a shell
+/// without on-merge hooks saves the copies).
+struct effects : shoal::effects<applied_merge> {
   bool keep_merged = true;
   /// Set: merges leave their cells' records to `aggregate_table::flush`,
   /// which writes each touched cell once (a batch of merges into one
@@ -142,6 +152,44 @@ struct table_config {
   size_t max_sweep = 10'000;
 };
 
+/// The merges of one batch that reach one shard, applied in order: each
+/// is atomic on its own (a refused one changes nothing) and a cell merged
+/// several times is written once. The answer has one outcome per merge.
+struct merge_batch_cmd {
+  std::vector<merge_cmd> merges;
+};
+
+/// Claims `event_id` in `scope` for `retention`: true for exactly the
+/// first caller while the mark lives.
+struct seen_cmd {
+  std::string scope;
+  std::string event_id;
+  duration retention{0};
+};
+
+/// Forgets a definition and deletes its cells and marks; the answer is how
+/// many records went.
+struct drop_cmd {
+  std::string name;
+};
+
+/// Removes expired cells and marks (at most `max_sweep`); the answer is
+/// how many.
+struct sweep_cmd {};
+
+/// Adds or replaces a definition in the shard's memory (no record: the
+/// node's catalog keeps definitions and gives every shard each of them).
+struct define_cmd {
+  definition def;
+};
+
+/// Every command that changes a shard's records, as a log entry holds it.
+/// (`define_cmd` is the catalog's, which has its own log.)
+using command = std::variant<merge_cmd, merge_batch_cmd, seen_cmd, drop_cmd, sweep_cmd>;
+
+void encode(codec::writer& w, const command& cmd);
+bool decode(codec::reader& r, command& out);
+
 /// The checks of a merge into `def` that need no state: the entity's and
 /// the event id's sizes, the ttl, and the bucket of an aggregate without a
 /// window. `aggregate_table::merge` makes them first; the HTTP codec makes
@@ -169,16 +217,19 @@ public:
   /// parameters are unchanged; `invalid_argument` otherwise while cells
   /// exist).
   result<void> define(definition def);
-  /// Forgets a definition and deletes its cells.
-  void drop(std::string_view name, effects& out);
   const definition* find(std::string_view name) const;
 
-  result<merge_result> merge(const merge_cmd& cmd, time_point now, effects& out);
+  using effects_type = effects;
+  using event_type = applied_merge;
 
-  /// Claims `event_id` in `scope` for `retention`: true for exactly the
-  /// first caller while the mark lives.
-  result<bool> mark_seen(std::string_view scope, std::string_view event_id,
-                         duration retention, time_point now, effects& out);
+  result<merge_result> apply(const merge_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<std::vector<merge_outcome>> apply(const merge_batch_cmd& cmd, const apply_ctx& ctx,
+                                           effects& out);
+  result<bool> apply(const seen_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<uint64_t> apply(const drop_cmd& cmd, const apply_ctx& ctx, effects& out);
+  result<uint64_t> apply(const sweep_cmd& cmd, const apply_ctx& ctx, effects& out);
+  /// `define`, as a command (true).
+  result<bool> apply(const define_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   // get, window and last are `read` in their own shapes.
 
@@ -207,11 +258,6 @@ public:
   std::vector<cell_snapshot> scan(const std::optional<cell_snapshot>& after, size_t limit,
                                   time_point now) const;
 
-  /// Writes the records of the cells `fx.deferred` names (each once).
-  void flush(effects& fx) const;
-
-  /// Removes expired cells and marks (at most `max_sweep`); returns how many.
-  size_t sweep(time_point now, effects& out);
 
   /// Rebuilds a cell or a mark from a stored record (start-up, after every
   /// definition). A cell of an aggregate no longer defined (dropped while
@@ -242,6 +288,9 @@ private:
   using cell_key = std::tuple<std::string, std::string, int64_t>;
   using mark_key = std::pair<std::string, std::string>;
 
+  result<merge_result> merge(const merge_cmd& cmd, time_point now, effects& out);
+  // Writes the records of the cells `fx.deferred` names (each once).
+  void flush(effects& fx) const;
   result<const aggregate*> lookup(std::string_view name) const;
   // The first cell of aggregate `name` (cells sort by name first).
   std::map<cell_key, cell>::iterator first_cell(std::string_view name);

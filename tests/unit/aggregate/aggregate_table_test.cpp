@@ -16,6 +16,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The context of a command applied at `t`.
+apply_ctx applied_at(time_point t) {
+  return apply_ctx{t, 0, 2};
+}
+
 class aggregate_table_test : public testing::Test {
 protected:
   // An hour-aligned start, so bucket arithmetic reads plainly.
@@ -44,8 +49,8 @@ protected:
     cmd.event_id = std::move(event_id);
     cmd.event_time = at;
     effects fx;
-    auto r = table_.merge(cmd, clock_.now(), fx);
-    test::apply_writes(store_, fx.writes);
+    auto r = table_.apply(cmd, applied_at(clock_.now()), fx);
+    test::apply_writes(store_, fx.records);
     last_ = fx;
     return r;
   }
@@ -86,7 +91,7 @@ TEST_F(aggregate_table_test, windows_merge_ranges_and_the_last_n_buckets) {
   for (int h = 0; h < 5; ++h) {
     merge_cmd cmd{"views", "home", b - h, std::nullopt, int64_t{h + 1}};
     effects fx;
-    auto r = table_.merge(cmd, clock_.now(), fx);
+    auto r = table_.apply(cmd, applied_at(clock_.now()), fx);
     // Bucket b-3 ended 2h ago: its retention of 2h is over.
     EXPECT_EQ(static_cast<bool>(r), h <= 2) << h;
   }
@@ -111,8 +116,8 @@ TEST_F(aggregate_table_test, buckets_expire_after_their_retention_and_are_swept)
   // A merge into a bucket past its retention is refused.
   EXPECT_EQ(merge("home", 1, {}, clock_.now() - 4h).code(), errc::invalid_argument);
   effects fx;
-  EXPECT_EQ(table_.sweep(clock_.now(), fx), 1u);
-  test::apply_writes(store_, fx.writes);
+  EXPECT_EQ(*table_.apply(sweep_cmd{}, applied_at(clock_.now()), fx), 1u);
+  test::apply_writes(store_, fx.records);
   EXPECT_EQ(table_.cells(), 0u);
   EXPECT_TRUE(store_.empty());
 }
@@ -122,17 +127,17 @@ TEST_F(aggregate_table_test, an_event_id_counts_once_and_its_mark_is_written_wit
   ASSERT_TRUE(first);
   EXPECT_FALSE(first->duplicate);
   // The mark and the cell: one batch.
-  EXPECT_EQ(last_.writes.size(), 2u);
+  EXPECT_EQ(last_.records.size(), 2u);
   auto again = merge("home", 1, "evt-1");
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->duplicate);
-  EXPECT_TRUE(last_.writes.empty());
+  EXPECT_TRUE(last_.records.empty());
   EXPECT_EQ(sum_now("home"), 1);
   // Another aggregate's event ids are its own.
   merge_cmd other{"visitors", "home", std::nullopt, std::nullopt,
                   hll{}, 0s, "evt-1"};
   effects fx;
-  EXPECT_FALSE(table_.merge(other, clock_.now(), fx)->duplicate);
+  EXPECT_FALSE(table_.apply(other, applied_at(clock_.now()), fx)->duplicate);
   // So are another entity's: one event may count for a page and a user.
   EXPECT_FALSE(merge("blog", 1, "evt-1")->duplicate);
   // Past the dedup retention the id counts again.
@@ -144,35 +149,35 @@ TEST_F(aggregate_table_test, an_event_id_counts_once_and_its_mark_is_written_wit
 TEST_F(aggregate_table_test, a_failed_merge_writes_neither_mark_nor_cell) {
   ASSERT_TRUE(merge("home", INT64_MAX));
   EXPECT_EQ(merge("home", 1, "evt-9").code(), errc::invalid_argument);
-  EXPECT_TRUE(last_.writes.empty());
+  EXPECT_TRUE(last_.records.empty());
   EXPECT_EQ(sum_now("home"), INT64_MAX);
   // The id was not consumed: a later valid merge with it counts.
   EXPECT_FALSE(merge("home", -1, "evt-9")->duplicate);
   merge_cmd wrong{"views", "home", std::nullopt, std::nullopt, uint64_t{1}};
   effects fx;
-  EXPECT_EQ(table_.merge(wrong, clock_.now(), fx).code(), errc::invalid_argument);
-  EXPECT_TRUE(fx.writes.empty());
+  EXPECT_EQ(table_.apply(wrong, applied_at(clock_.now()), fx).code(), errc::invalid_argument);
+  EXPECT_TRUE(fx.records.empty());
   wrong.name = "nope";
-  EXPECT_EQ(table_.merge(wrong, clock_.now(), fx).code(), errc::not_found);
+  EXPECT_EQ(table_.apply(wrong, applied_at(clock_.now()), fx).code(), errc::not_found);
   wrong.name = "views";
   wrong.entity = "";
-  EXPECT_EQ(table_.merge(wrong, clock_.now(), fx).code(), errc::invalid_key);
+  EXPECT_EQ(table_.apply(wrong, applied_at(clock_.now()), fx).code(), errc::invalid_key);
 }
 
 TEST_F(aggregate_table_test, mark_seen_is_true_once_per_retention) {
   effects fx;
-  EXPECT_EQ(*table_.mark_seen("payments", "tx-1", 1h, clock_.now(), fx), true);
-  EXPECT_EQ(fx.writes.size(), 1u);
-  EXPECT_EQ(*table_.mark_seen("payments", "tx-1", 1h, clock_.now(), fx), false);
-  EXPECT_EQ(*table_.mark_seen("refunds", "tx-1", 1h, clock_.now(), fx), true);
+  EXPECT_EQ(*table_.apply(seen_cmd{"payments", "tx-1", 1h}, applied_at(clock_.now()), fx), true);
+  EXPECT_EQ(fx.records.size(), 1u);
+  EXPECT_EQ(*table_.apply(seen_cmd{"payments", "tx-1", 1h}, applied_at(clock_.now()), fx), false);
+  EXPECT_EQ(*table_.apply(seen_cmd{"refunds", "tx-1", 1h}, applied_at(clock_.now()), fx), true);
   clock_.advance(1h);
-  EXPECT_EQ(*table_.mark_seen("payments", "tx-1", 1h, clock_.now(), fx), true);
-  EXPECT_FALSE(table_.mark_seen("a..b", "tx", 1h, clock_.now(), fx));
-  EXPECT_FALSE(table_.mark_seen("payments", "", 1h, clock_.now(), fx));
-  EXPECT_FALSE(table_.mark_seen("payments", "tx", 0s, clock_.now(), fx));
+  EXPECT_EQ(*table_.apply(seen_cmd{"payments", "tx-1", 1h}, applied_at(clock_.now()), fx), true);
+  EXPECT_FALSE(table_.apply(seen_cmd{"a..b", "tx", 1h}, applied_at(clock_.now()), fx));
+  EXPECT_FALSE(table_.apply(seen_cmd{"payments", "", 1h}, applied_at(clock_.now()), fx));
+  EXPECT_FALSE(table_.apply(seen_cmd{"payments", "tx", 0s}, applied_at(clock_.now()), fx));
   effects swept;
   clock_.advance(1h);
-  EXPECT_EQ(table_.sweep(clock_.now(), swept), 2u);
+  EXPECT_EQ(*table_.apply(sweep_cmd{}, applied_at(clock_.now()), swept), 2u);
   EXPECT_EQ(table_.marks(), 0u);
 }
 
@@ -180,23 +185,23 @@ TEST_F(aggregate_table_test, a_ttl_sets_or_extends_a_cells_expiry) {
   ASSERT_TRUE(table_.define(definition{.name = "totals", .k = kind::count}));
   merge_cmd cmd{"totals", "all", std::nullopt, std::nullopt, uint64_t{1}, 10min};
   effects fx;
-  ASSERT_TRUE(table_.merge(cmd, clock_.now(), fx));
+  ASSERT_TRUE(table_.apply(cmd, applied_at(clock_.now()), fx));
   EXPECT_EQ(table_.get("totals", "all", std::nullopt, clock_.now())->expires_at,
             clock_.now() + 10min);
   clock_.advance(5min);
   cmd.ttl = 1min; // shorter: no change
-  ASSERT_TRUE(table_.merge(cmd, clock_.now(), fx));
+  ASSERT_TRUE(table_.apply(cmd, applied_at(clock_.now()), fx));
   EXPECT_EQ(table_.get("totals", "all", std::nullopt, clock_.now())->expires_at,
             clock_.now() + 5min);
   cmd.ttl = 0s; // none: keeps it
-  ASSERT_TRUE(table_.merge(cmd, clock_.now(), fx));
+  ASSERT_TRUE(table_.apply(cmd, applied_at(clock_.now()), fx));
   clock_.advance(5min);
   EXPECT_FALSE(table_.get("totals", "all", std::nullopt, clock_.now())->found);
   // After expiry a merge starts from the identity.
-  ASSERT_TRUE(table_.merge(cmd, clock_.now(), fx));
+  ASSERT_TRUE(table_.apply(cmd, applied_at(clock_.now()), fx));
   EXPECT_EQ(std::get<uint64_t>(table_.get("totals", "all", std::nullopt, clock_.now())->v), 1u);
   cmd.bucket = 3;
-  EXPECT_EQ(table_.merge(cmd, clock_.now(), fx).code(), errc::invalid_argument);
+  EXPECT_EQ(table_.apply(cmd, applied_at(clock_.now()), fx).code(), errc::invalid_argument);
 }
 
 TEST_F(aggregate_table_test, restart_restores_cells_and_marks_and_sets_orphans_aside) {
@@ -205,8 +210,8 @@ TEST_F(aggregate_table_test, restart_restores_cells_and_marks_and_sets_orphans_a
   merge_cmd v{"visitors", "home", std::nullopt, std::nullopt, hll{}};
   std::get<hll>(v.delta).add("alice");
   effects fx;
-  ASSERT_TRUE(table_.merge(v, clock_.now(), fx));
-  test::apply_writes(store_, fx.writes);
+  ASSERT_TRUE(table_.apply(v, applied_at(clock_.now()), fx));
+  test::apply_writes(store_, fx.records);
 
   aggregate_table again{2};
   ASSERT_TRUE(again.define(views())); // "visitors" was dropped meanwhile
@@ -219,7 +224,7 @@ TEST_F(aggregate_table_test, restart_restores_cells_and_marks_and_sets_orphans_a
   // Dedup marks survive: the replay is a duplicate.
   merge_cmd replay{"views", "home", std::nullopt, std::nullopt, int64_t{2}, 0s, "e1"};
   effects rfx;
-  EXPECT_TRUE(again.merge(replay, clock_.now(), rfx)->duplicate);
+  EXPECT_TRUE(again.apply(replay, applied_at(clock_.now()), rfx)->duplicate);
   // Corrupt records are refused.
   EXPECT_FALSE(again.restore(aggregate_table::prefix(2) + "x", "\x01\x00"));
   EXPECT_FALSE(again.restore(aggregate_table::prefix(3) + "c", ""));
@@ -238,8 +243,8 @@ TEST_F(aggregate_table_test, definitions_are_fixed_while_values_exist_and_drop_d
   EXPECT_FALSE(table_.define(definition{.name = "neg", .window = -1s}));
   EXPECT_FALSE(table_.define(definition{.name = "t", .k = kind::topk, .params = {.k = 0}}));
   effects fx;
-  table_.drop("views", fx);
-  test::apply_writes(store_, fx.writes);
+  (void) table_.apply(drop_cmd{"views"}, applied_at(clock_.now()), fx);
+  test::apply_writes(store_, fx.records);
   EXPECT_EQ(table_.cells(), 0u);
   // Its event ids go with it; the other aggregate's records stay.
   EXPECT_EQ(table_.marks(), 0u);
@@ -279,24 +284,31 @@ TEST_F(aggregate_table_test, read_reports_the_buckets_covered_and_the_earliest_e
   EXPECT_EQ(table_.read(q, clock_.now()).code(), errc::invalid_argument);
   merge_cmd far{"views", "home", INT64_MAX / 2, std::nullopt, int64_t{1}};
   effects fx;
-  EXPECT_EQ(table_.merge(far, clock_.now(), fx).code(), errc::invalid_argument);
+  EXPECT_EQ(table_.apply(far, applied_at(clock_.now()), fx).code(), errc::invalid_argument);
 }
 
-TEST(aggregate_flush, deferred_cells_are_written_once_with_their_last_value) {
+TEST(aggregate_flush, a_batch_writes_each_cell_once_with_its_last_value) {
   auto now = from_unix_nanos(1'700'000'000'000'000'000);
   auto run = [&](bool defer, std::map<std::string, std::string>& store) {
     aggregate_table t{1};
     EXPECT_TRUE(t.define(definition{.name = "s", .k = kind::sum}));
     effects fx;
-    fx.defer_cells = defer;
+    merge_batch_cmd batch;
     for (int i = 0; i < 20; ++i) {
       merge_cmd cmd{"s", "e" + std::to_string(i % 3), std::nullopt, std::nullopt,
                     int64_t{i}, std::chrono::seconds{0}, "id" + std::to_string(i % 5)};
-      EXPECT_TRUE(t.merge(cmd, now, fx));
+      if (defer) {
+        batch.merges.push_back(cmd);
+      } else {
+        EXPECT_TRUE(t.apply(cmd, applied_at(now), fx));
+      }
     }
-    t.flush(fx);
-    test::apply_writes(store, fx.writes);
-    return fx.writes.size();
+    if (defer) {
+      auto out = t.apply(batch, applied_at(now), fx);
+      EXPECT_TRUE(out && out->size() == 20u);
+    }
+    test::apply_writes(store, fx.records);
+    return fx.records.size();
   };
   std::map<std::string, std::string> each;
   std::map<std::string, std::string> deferred;
@@ -326,6 +338,69 @@ TEST(aggregate_definition, round_trips_and_refuses_junk) {
   EXPECT_FALSE(decode_definition(""));
   def.params.k = 0; // out of range
   EXPECT_FALSE(decode_definition(encode_definition(def)));
+}
+
+} // namespace
+} // namespace shoal::agg
+
+namespace shoal::agg {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<command> sample_agg_commands() {
+  merge_cmd plain{"s", "e1", std::nullopt, std::nullopt, int64_t{5}, 0s, ""};
+  merge_cmd timed{"s", "e2", int64_t{3}, from_unix_nanos(1'700'000'000'000'000'000),
+                  int64_t{-7}, 1h, "ev-1"};
+  return {plain,
+          timed,
+          merge_batch_cmd{{plain, timed, plain}},
+          seen_cmd{"pay", "tx-1", 1h},
+          seen_cmd{"pay", "tx-1", 1h},
+          drop_cmd{"other"},
+          sweep_cmd{}};
+}
+
+TEST(agg_commands, every_command_round_trips_and_every_prefix_is_refused) {
+  for (const auto& cmd : sample_agg_commands()) {
+    auto text = encode_to_string(cmd);
+    auto back = decode_from_string<command>(text);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(encode_to_string(*back), text);
+    for (size_t n = 0; n < text.size(); ++n) {
+      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
+    }
+  }
+}
+
+TEST(agg_commands, applying_the_same_sequence_twice_is_deterministic) {
+  auto run = [] {
+    aggregate_table t{4};
+    EXPECT_TRUE(t.define(definition{.name = "s", .k = kind::sum}));
+    std::string trace;
+    codec::writer w{trace};
+    auto now = from_unix_nanos(1'700'000'000'000'000'000);
+    uint64_t index = 0;
+    for (const auto& cmd : sample_agg_commands()) {
+      auto entry = decode_from_string<command>(encode_to_string(cmd));
+      now += 2s;
+      effects fx;
+      auto ok = std::visit(
+        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 4}, fx).has_value(); },
+        *entry);
+      w.u8(ok ? 1 : 0);
+      encode(w, fx.records);
+      for (const auto& e : fx.events) {
+        w.bytes(e.merge.entity);
+        w.i64(*e.merge.bucket);
+        w.i64(to_unix_nanos(e.at));
+      }
+    }
+    return trace;
+  };
+  auto first = run();
+  EXPECT_EQ(first, run());
+  EXPECT_GT(first.size(), 100u);
 }
 
 } // namespace
