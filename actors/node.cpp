@@ -377,7 +377,8 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.aggregates = std::move(*aggs);
   auto streams = stream_service::start(
     *im.sys, c.shard_count, c.streams,
-    stream_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry});
+    stream_shard_env{shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+                               std::chrono::seconds{1}}});
   if (!streams) {
     result_node->stop();
     return std::move(streams).err();

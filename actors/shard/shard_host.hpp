@@ -73,10 +73,10 @@ storage::write_batch to_batch(storage::column column, std::vector<record> record
 ///
 /// Every command goes through `submit`: refused once the shard failed,
 /// else applied with a fresh context; its records (if any) go to the
-/// committer as the shard's next change; its answer waits until they are
-/// durable — and so does the answer of a command that changed nothing,
-/// since it may describe pending state; its events go to `publish` once
-/// durable. Reads go through `read`, which waits the same way.
+/// committer as the shard's next change; once they are durable its events
+/// go to `publish` and then it is answered — a command that changed
+/// nothing waits too, since its answer may describe pending state. Reads
+/// go through `read`, which waits the same way.
 ///
 /// Owned by one shard actor and used only on its thread.
 template <class Machine>
@@ -187,6 +187,24 @@ public:
     }
   }
 
+  /// Persists `records` that are this shard's own rather than a command's:
+  /// derived state kept to start faster (a projection snapshot). They go
+  /// after every change applied before them, so they are durable only if
+  /// those are, and never into a replicated log: each replica writes its
+  /// own.
+  template <class Self>
+  void write_local(Self* self, std::vector<record> records) {
+    if (records.empty() || gate_.failed()) {
+      return;
+    }
+    if (mode_ == commit_mode::coalesce) {
+      gather(self, std::move(records));
+      return;
+    }
+    commit_async(gate_, *env_.committer, to_batch(column_, std::move(records)),
+                 caf::actor_cast<caf::actor>(self), {});
+  }
+
   /// Calls `reply` with `value` (computed from the machine now) once every
   /// change applied so far is durable.
   template <class R>
@@ -230,42 +248,30 @@ private:
     return apply_ctx{env_.clock->now(), ++index_, machine_.shard()};
   }
 
-  // Persists `fx.records` as the next change and answers / publishes once
-  // it is durable.
+  // Persists `fx.records` as the next change; once it is durable, publishes
+  // its events and then answers (an answer on the shard's thread comes
+  // after the events it caused are out, a projection updated say).
   template <class R, class Self>
   void finish(Self* self, effects_type fx, result<R> r,
               std::function<void(result<R>)> reply, reply_thread thread) {
-    if (fx.records.empty()) {
-      if (reply) {
-        answer_when_durable(gate_, std::move(r), std::move(reply));
+    if (!fx.records.empty()) {
+      if (mode_ == commit_mode::coalesce) {
+        gather(self, std::move(fx.records));
+      } else {
+        durable_gate::waiter acknowledge;
+        if (reply && thread == reply_thread::any) {
+          acknowledge = answer_with(std::move(r), std::move(reply));
+          reply = nullptr;
+        }
+        commit_async(gate_, *env_.committer, to_batch(column_, std::move(fx.records)),
+                     caf::actor_cast<caf::actor>(self), std::move(acknowledge));
       }
-      if (!fx.events.empty()) {
-        gate_.after_durable(published(std::move(fx.events)));
-      }
-      return;
-    }
-    if (mode_ == commit_mode::coalesce) {
-      gather(self, std::move(fx.records));
-      if (reply) {
-        answer_when_durable(gate_, std::move(r), std::move(reply));
-      }
-      if (!fx.events.empty()) {
-        gate_.after_durable(published(std::move(fx.events)));
-      }
-      return;
-    }
-    durable_gate::waiter acknowledge;
-    if (reply && thread == reply_thread::any) {
-      acknowledge = answer_with(std::move(r), std::move(reply));
-      reply = nullptr;
-    }
-    commit_async(gate_, *env_.committer, to_batch(column_, std::move(fx.records)),
-                 caf::actor_cast<caf::actor>(self), std::move(acknowledge));
-    if (reply) {
-      answer_when_durable(gate_, std::move(r), std::move(reply));
     }
     if (!fx.events.empty()) {
       gate_.after_durable(published(std::move(fx.events)));
+    }
+    if (reply) {
+      answer_when_durable(gate_, std::move(r), std::move(reply));
     }
   }
 

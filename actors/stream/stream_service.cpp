@@ -82,7 +82,7 @@ result<std::unique_ptr<stream_service>>
 stream_service::start(caf::actor_system& sys, uint32_t shard_count,
                       stream_service_config cfg, stream_shard_env env) {
   auto out = std::make_unique<stream_service>();
-  out->store_ = env.store;
+  out->store_ = env.shard.store;
   out->cfg_ = cfg;
   env.feeds = cfg.feeds;
   env.max_read = cfg.max_read;
@@ -93,17 +93,17 @@ stream_service::start(caf::actor_system& sys, uint32_t shard_count,
   for (uint32_t i = 0; i < shard_count; ++i) {
     auto shard = static_cast<uint16_t>(i);
     stream::stream_table table{shard, cfg.table};
-    auto loaded = restore_shard(*env.store, storage::column::stream, table,
+    auto loaded = restore_shard(*env.shard.store, storage::column::stream, table,
                                 "stream");
     if (!loaded) {
       return std::move(loaded).err();
     }
     streams += table.size();
-    auto start = load_snapshot(*env.store, shard);
+    auto start = load_snapshot(*env.shard.store, shard);
     if (!start) {
       return std::move(start).err();
     }
-    auto n = replay_entities(*env.store, table, *start);
+    auto n = replay_entities(*env.shard.store, table, *start);
     if (!n) {
       return std::move(n).err();
     }

@@ -12,8 +12,6 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/commit.hpp"
-#include "actors/durable_gate.hpp"
 #include "actors/stream/stream_relay.hpp"
 
 namespace shoal {
@@ -114,20 +112,21 @@ struct feed_entry {
 struct stream_shard_state {
   static inline const char* name = "shoal.stream.shard";
 
-  std::optional<stream::stream_table> table;
-  stream_shard_env env;
-  durable_gate gate;
+  std::optional<shard_host<stream::stream_table>> host;
+  stream_feed_options feed_options;
+  uint32_t max_read = 10'000;
+  snapshot_policy snapshots;
   std::map<std::string, feed_entry, std::less<>> feeds;
-  /// The projection with every applied entity event (ahead of the view
-  /// while commits are pending).
-  stream::entity_map pending;
+  /// The projection of every durable entity event; each change of it is
+  /// promoted to the view at once.
+  stream::entity_map entities;
   std::shared_ptr<entity_view> view;
   uint64_t snapshot_no = 0;
   uint64_t since_snapshot = 0;
   time_point first_since_snapshot;
   metrics::counter* appended = nullptr;
   metrics::counter* swept = nullptr;
-  metrics::counter* snapshots = nullptr;
+  metrics::counter* snapshot_count = nullptr;
   /// Time travel folds: one runs at a time (on its own thread), the
   /// others wait here with the snapshot taken when they were asked.
   bool folding = false;
@@ -152,39 +151,12 @@ void next_fold(shard_pointer self, bool done) {
   start();
 }
 
-// Takes the writes and erased ranges out of `fx` into one batch.
-storage::write_batch take_stream_batch(stream::effects& fx) {
-  auto b = to_batch(storage::column::stream, std::move(fx.writes));
-  for (auto& [first, last] : fx.erased) {
-    b.erase_range(storage::column::stream, std::move(first), std::move(last));
-  }
-  fx.writes.clear();
-  fx.erased.clear();
-  return b;
-}
-
-// Hands `fx`'s writes to the committer as one batch (if it changes
-// anything); they are taken out of `fx`, the rest of it stays.
-void persist(shard_pointer self, stream::effects& fx) {
-  auto& st = self->state;
-  if (fx.writes.empty() && fx.erased.empty()) {
-    return;
-  }
-  commit_async(st.gate, *st.env.committer, take_stream_batch(fx),
-               caf::actor_cast<stream_shard_actor>(self), {});
-}
-
-void persist(shard_pointer self, const stream::effects& fx) {
-  auto copy = fx;
-  persist(self, copy);
-}
-
 // Runs `fn` once everything applied so far is durable, or delivers the
 // failure through `deliver`.
 template <class T, class Fn>
 void when_durable(shard_pointer self, std::function<void(result<T>)> deliver,
                   Fn fn) {
-  self->state.gate.after_durable(
+  self->state.host->gate().after_durable(
     [deliver = std::move(deliver), fn = std::move(fn)](const error* failure) mutable {
       if (failure != nullptr) {
         deliver(*failure);
@@ -226,83 +198,47 @@ result<void> check_entity_events(const stream::append_cmd& cmd) {
   return {};
 }
 
-// Applies appended entity events to the pending projection; returns the
-// new version to promote once durable.
-std::shared_ptr<const stream::entity_map>
-apply_entities(shard_pointer self, std::string_view id,
-               const std::vector<stream::event>& events, time_point now) {
+// Once an append is durable: its entity events (if the stream is an
+// entity's) fold into the projection, which is promoted to the view, and
+// its events go to the stream's feed. Runs before the append's answer.
+void on_appended(shard_pointer self, std::vector<stream::event>&& events) {
   auto& st = self->state;
-  for (const auto& ev : events) {
-    // Checked before the append: a change always folds.
-    if (auto next = stream::apply_entity_event(st.pending, id, ev)) {
-      st.pending = std::move(*next);
+  if (st.appended != nullptr) {
+    st.appended->inc(events.size());
+  }
+  auto id = entity_of(events.front().stream);
+  if (!id.empty()) {
+    for (const auto& ev : events) {
+      // Checked before the append: a change always folds.
+      if (auto next = stream::apply_entity_event(st.entities, id, ev)) {
+        st.entities = std::move(*next);
+      }
     }
+    if (st.since_snapshot == 0) {
+      st.first_since_snapshot = st.host->now();
+    }
+    st.since_snapshot += events.size();
+    st.view->root.store(std::make_shared<const stream::entity_map>(st.entities),
+                        std::memory_order_release);
   }
-  if (st.since_snapshot == 0) {
-    st.first_since_snapshot = now;
-  }
-  st.since_snapshot += events.size();
-  return std::make_shared<const stream::entity_map>(st.pending);
+  publish(self, std::move(events));
 }
 
 // Appends and answers once the events are durable: from the commit thread
-// if `any_thread` and the stream is no entity's (an entity's answer waits
-// for its projection to be promoted, on the shard's thread).
-void append(shard_pointer self, stream::append_cmd& cmd,
+// if `thread` allows and the stream is no entity's (an entity's answer
+// waits for its projection to be promoted, on the shard's thread).
+void append(shard_pointer self, const stream::append_cmd& cmd,
             std::function<void(result<stream::append_result>)> deliver,
-            bool any_thread = false) {
-  auto& st = self->state;
-  if (st.gate.refuse_if_failed(deliver)) {
-    return;
-  }
-  auto id = entity_of(cmd.stream);
-  if (!id.empty()) {
+            reply_thread thread = reply_thread::shard) {
+  auto entity = !entity_of(cmd.stream).empty();
+  if (entity) {
     if (auto ok = check_entity_events(cmd); !ok) {
       deliver(std::move(ok).err());
       return;
     }
+    thread = reply_thread::shard;
   }
-  auto now = st.env.clock->now();
-  stream::effects fx;
-  auto r = st.table->append(cmd, now, fx);
-  if (any_thread && id.empty() && !(fx.writes.empty() && fx.erased.empty())) {
-    if (st.appended != nullptr && r) {
-      st.appended->inc(fx.appended.size());
-    }
-    commit_async(st.gate, *st.env.committer, take_stream_batch(fx),
-                 caf::actor_cast<stream_shard_actor>(self),
-                 answer_with(std::move(r), std::move(deliver)));
-    st.gate.after_durable([self, events = std::move(fx.appended)](
-                            const error* failure) mutable {
-      if (failure == nullptr) {
-        publish(self, std::move(events));
-      }
-    });
-    return;
-  }
-  persist(self, fx);
-  std::shared_ptr<const stream::entity_map> promoted;
-  if (r && !id.empty() && !fx.appended.empty()) {
-    promoted = apply_entities(self, id, fx.appended, now);
-  }
-  if (st.appended != nullptr && r) {
-    st.appended->inc(fx.appended.size());
-  }
-  st.gate.after_durable([self, deliver = std::move(deliver), r = std::move(r),
-                         events = std::move(fx.appended),
-                         promoted = std::move(promoted)](
-                          const error* failure) mutable {
-    if (failure != nullptr) {
-      // The pending projection is discarded with the shard: it stops.
-      deliver(*failure);
-      return;
-    }
-    if (promoted) {
-      self->state.view->root.store(std::move(promoted), std::memory_order_release);
-    }
-    deliver(std::move(r));
-    publish(self, std::move(events));
-  });
+  self->state.host->submit<stream::append_result>(self, cmd, std::move(deliver), thread);
 }
 
 // Writes a snapshot of the pending projection when the policy says so.
@@ -310,35 +246,36 @@ void append(shard_pointer self, stream::append_cmd& cmd,
 // durable only if they are.
 void maybe_snapshot(shard_pointer self, time_point now) {
   auto& st = self->state;
-  const auto& policy = st.env.snapshots;
+  const auto& policy = st.snapshots;
   if (st.since_snapshot == 0
       || (st.since_snapshot < policy.every_events
           && now - st.first_since_snapshot < policy.every)) {
     return;
   }
-  stream::effects fx;
+  // The projection is this replica's own derived state: a local write.
+  std::vector<record> records;
   auto no = ++st.snapshot_no;
-  auto shard = st.table->shard();
-  fx.writes.push_back({stream::stream_table::snapshot_key(shard, no),
-                       stream::encode_snapshot(st.pending)});
+  auto shard = st.host->machine().shard();
+  records.push_back(record::put(stream::stream_table::snapshot_key(shard, no),
+                                stream::encode_snapshot(st.entities)));
   if (no > policy.keep) {
-    fx.erased.emplace_back(stream::stream_table::snapshot_key(shard, 0),
-                           stream::stream_table::snapshot_key(shard, no - policy.keep + 1));
+    records.push_back(
+      record::erase_range(stream::stream_table::snapshot_key(shard, 0),
+                          stream::stream_table::snapshot_key(shard, no - policy.keep + 1)));
   }
-  persist(self, fx);
+  st.host->write_local(self, std::move(records));
   st.since_snapshot = 0;
-  if (st.snapshots != nullptr) {
-    st.snapshots->inc();
+  if (st.snapshot_count != nullptr) {
+    st.snapshot_count->inc();
   }
 }
 
 result<stream::event_page> read(shard_pointer self, const stream::read_query& q) {
   auto& st = self->state;
-  if (q.limit == 0 || q.limit > st.env.max_read) {
-    return fail(errc::invalid_argument,
-                "limit must be 1.." + std::to_string(st.env.max_read));
+  if (q.limit == 0 || q.limit > st.max_read) {
+    return fail(errc::invalid_argument, "limit must be 1.." + std::to_string(st.max_read));
   }
-  auto info = st.table->info(q.stream);
+  auto info = st.host->machine().info(q.stream);
   if (!info) {
     return std::move(info).err();
   }
@@ -359,7 +296,7 @@ result<stream::event_page> read(shard_pointer self, const stream::read_query& q)
       hi = std::min(hi, q.to);
     }
   }
-  auto events = read_events(*st.env.store, q.stream, lo, hi, q.limit, dir);
+  auto events = read_events(*st.host->env().store, q.stream, lo, hi, q.limit, dir);
   if (!events) {
     return std::move(events).err();
   }
@@ -378,7 +315,7 @@ result<stream::event_page> read(shard_pointer self, const stream::read_query& q)
 // Reads checkpoint `seq` of `stream` (one the index holds) from storage.
 result<stream::checkpoint> read_checkpoint(shard_pointer self,
                                            const std::string& stream, uint64_t seq) {
-  auto v = self->state.env.store->get(storage::column::stream,
+  auto v = self->state.host->env().store->get(storage::column::stream,
                                       stream::stream_table::checkpoint_key(stream, seq));
   if (!v) {
     return std::move(v).err();
@@ -392,7 +329,7 @@ result<stream::checkpoint> read_checkpoint(shard_pointer self,
 
 result<stream::checkpoint> load(shard_pointer self, const std::string& stream,
                                 uint64_t at_or_before) {
-  auto seq = self->state.table->checkpoint_at_or_before(
+  auto seq = self->state.host->machine().checkpoint_at_or_before(
     stream, at_or_before == 0 ? UINT64_MAX : at_or_before);
   if (!seq) {
     return fail(errc::not_found, "no checkpoint of " + stream + " at or before "
@@ -403,8 +340,8 @@ result<stream::checkpoint> load(shard_pointer self, const std::string& stream,
 
 result<stream::replay_page> replay(shard_pointer self, const std::string& stream,
                                    uint64_t target, uint32_t limit) {
-  auto& st = self->state;
-  auto info = st.table->info(stream);
+  const auto& table = self->state.host->machine();
+  auto info = table.info(stream);
   if (!info) {
     return std::move(info).err();
   }
@@ -421,7 +358,7 @@ result<stream::replay_page> replay(shard_pointer self, const std::string& stream
   stream::replay_page out;
   out.target = target;
   uint64_t start = 1;
-  if (auto seq = st.table->checkpoint_at_or_before(stream, target)) {
+  if (auto seq = table.checkpoint_at_or_before(stream, target)) {
     auto cp = read_checkpoint(self, stream, *seq);
     if (!cp) {
       return std::move(cp).err();
@@ -459,17 +396,16 @@ void tail(shard_pointer self, std::string& stream, uint64_t from,
   }
   auto& entry = st.feeds[stream];
   if (!entry.feed) {
-    entry.feed = spawn_stream_feed(self->system(), stream, st.env.store,
-                                   caf::actor_cast<caf::actor>(self),
-                                   st.env.feeds);
+    entry.feed = spawn_stream_feed(self->system(), stream, st.host->env().store,
+                                   caf::actor_cast<caf::actor>(self), st.feed_options);
   }
   ++entry.tails;
   // Everything applied up to now is in storage once durable; later events
   // reach the feed after that, in order.
-  auto info = st.table->info(stream);
+  auto info = st.host->machine().info(stream);
   uint64_t last = info ? info->last_seq : 0;
   uint64_t first = info ? info->first_seq : 1;
-  st.gate.after_durable([feed = entry.feed, sink = std::move(sink), from, last,
+  st.host->gate().after_durable([feed = entry.feed, sink = std::move(sink), from, last,
                          first](const error* failure) mutable {
     if (failure != nullptr) {
       sink->on_error(*failure);
@@ -480,13 +416,15 @@ void tail(shard_pointer self, std::string& stream, uint64_t from,
 }
 
 // Age retention: drops each aged stream's events older than its max age.
-void expire_by_age(shard_pointer self, time_point now, stream::effects& fx) {
+// The first young event is found in storage; dropping what is before it is
+// a command.
+void expire_by_age(shard_pointer self, time_point now) {
   auto& st = self->state;
-  for (auto& [name, max_age, first] : st.table->aged()) {
+  for (auto& [name, max_age, first] : st.host->machine().aged()) {
     auto cutoff = now - max_age;
     uint64_t keep_from = first;
     for (size_t scanned = 0; scanned < max_age_scan;) {
-      auto page = read_events(*st.env.store, name, keep_from, UINT64_MAX, 1024);
+      auto page = read_events(*st.host->env().store, name, keep_from, UINT64_MAX, 1024);
       if (!page || page->empty()) {
         break;
       }
@@ -501,23 +439,23 @@ void expire_by_age(shard_pointer self, time_point now, stream::effects& fx) {
       keep_from = page->back().seq + 1;
       scanned += page->size();
     }
-    st.table->drop_before(name, keep_from, fx);
+    if (keep_from > first) {
+      (void) st.host->submit(self, stream::truncate_cmd{name, keep_from});
+    }
   }
 }
 
 void tick(shard_pointer self) {
   auto& st = self->state;
-  if (st.gate.failed()) {
+  if (st.host->failed()) {
     return;
   }
-  auto now = st.env.clock->now();
-  stream::effects fx;
-  expire_by_age(self, now, fx);
-  persist(self, fx);
-  sweep_expired<stream::effects>(st.gate, *st.table, now, st.swept,
-                                 [self](const stream::effects& out) {
-                                   persist(self, out);
-                                 });
+  auto now = st.host->now();
+  expire_by_age(self, now);
+  auto n = st.host->submit_until_done(self, stream::sweep_cmd{});
+  if (st.swept != nullptr && n > 0) {
+    st.swept->inc(n);
+  }
   maybe_snapshot(self, now);
 }
 
@@ -526,40 +464,37 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
                                                     stream_shard_env env,
                                                     entity_start start) {
   auto& st = self->state;
-  st.table.emplace(std::move(table));
-  st.env = env;
-  st.pending = std::move(start.entities);
+  st.host.emplace(std::move(table), env.shard, storage::column::stream, "stream");
+  st.feed_options = env.feeds;
+  st.max_read = env.max_read;
+  st.snapshots = env.snapshots;
+  st.entities = std::move(start.entities);
   st.snapshot_no = start.snapshot_no;
   st.view = std::move(start.view);
-  if (env.metrics != nullptr) {
-    st.appended = &env.metrics->add_counter(
-      "shoal_stream_events_appended_total", "Events appended to streams.");
-    st.swept = &env.metrics->add_counter(
-      "shoal_stream_dedup_swept_total",
-      "Stream event-id marks removed after the dedup window.");
-    st.snapshots = &env.metrics->add_counter(
-      "shoal_entity_snapshots_total", "Entity projection snapshots written.");
+  if (env.shard.metrics != nullptr) {
+    auto& reg = *env.shard.metrics;
+    st.appended = &reg.add_counter("shoal_stream_events_appended_total",
+                                   "Events appended to streams.");
+    st.swept = &reg.add_counter("shoal_stream_dedup_swept_total",
+                                "Stream event-id marks removed after the dedup window.");
+    st.snapshot_count = &reg.add_counter("shoal_entity_snapshots_total",
+                                         "Entity projection snapshots written.");
   }
-  self->delayed_send(self, env.sweep_interval, tick_atom_v);
+  st.host->on_events(
+    [self](std::vector<stream::event>&& events) { on_appended(self, std::move(events)); });
+  self->delayed_send(self, env.shard.sweep_interval, tick_atom_v);
   return {
     [self](append_atom, stream::append_cmd& cmd,
            reply_to<stream::append_result>& reply) {
-      append(self, cmd, std::move(reply.fn), reply.any_thread);
+      append(self, cmd, std::move(reply.fn), thread_of(reply.any_thread));
     },
     [self](put_atom, stream::configure_cmd& cmd,
            reply_to<stream::stream_info>& reply) {
-      auto& st = self->state;
-      if (st.gate.refuse_if_failed(reply.fn)) {
-        return;
-      }
-      stream::effects fx;
-      auto r = st.table->configure(cmd, st.env.clock->now(), fx);
-      persist(self, fx);
-      answer_when_durable(st.gate, std::move(r), std::move(reply.fn));
+      self->state.host->submit<stream::stream_info>(self, cmd, std::move(reply.fn));
     },
     [self](info_atom, std::string& stream, reply_to<stream::stream_info>& reply) {
-      auto& st = self->state;
-      answer_when_durable(st.gate, st.table->info(stream), std::move(reply.fn));
+      auto& host = *self->state.host;
+      host.read(host.machine().info(stream), std::move(reply.fn));
     },
     [self](read_atom, stream::read_query& q, reply_to<stream::event_page>& reply) {
       when_durable<stream::event_page>(self, std::move(reply.fn),
@@ -568,17 +503,14 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
                                        });
     },
     [self](save_atom, stream::checkpoint& cp, reply_to<stream::checkpoint>& reply) {
-      auto& st = self->state;
-      if (st.gate.refuse_if_failed(reply.fn)) {
-        return;
-      }
-      stream::effects fx;
-      auto r = st.table->save_checkpoint(std::move(cp), st.env.clock->now(), fx);
-      persist(self, fx);
-      if (r) {
-        r->state.clear(); // the caller has it
-      }
-      answer_when_durable(st.gate, std::move(r), std::move(reply.fn));
+      self->state.host->submit<stream::checkpoint>(
+        self, stream::save_checkpoint_cmd{std::move(cp)},
+        [fn = std::move(reply.fn)](result<stream::checkpoint> r) {
+          if (r) {
+            r->state.clear(); // the caller has it
+          }
+          fn(std::move(r));
+        });
     },
     [self](load_atom, std::string& stream, uint64_t at_or_before,
            reply_to<stream::checkpoint>& reply) {
@@ -598,11 +530,9 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
     },
     [self](list_atom, std::string& prefix, std::string& after, uint32_t limit,
            reply_to<std::vector<std::string>>& reply) {
-      auto& st = self->state;
-      answer_when_durable(st.gate,
-                          result<std::vector<std::string>>{
-                            st.table->names(prefix, after, limit)},
-                          std::move(reply.fn));
+      auto& host = *self->state.host;
+      host.read(result<std::vector<std::string>>{host.machine().names(prefix, after, limit)},
+                std::move(reply.fn));
     },
     [self](tail_atom, std::string& stream, uint64_t from,
            std::shared_ptr<stream_tail_sink>& sink) {
@@ -631,15 +561,15 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
       }
       // Time travel: once the stream up to now is durable, the events up
       // to `at` are folded from a snapshot of storage, off this thread.
-      self->state.gate.after_durable(
+      self->state.host->gate().after_durable(
         [self, deliver = std::move(deliver), id = std::move(id), at](const error* failure) mutable {
           if (failure != nullptr) {
             deliver(*failure);
             return;
           }
           auto& st = self->state;
-          auto info = st.table->info(stream::entity_stream(id));
-          std::shared_ptr<const storage::snapshot> snap = st.env.store->make_snapshot();
+          auto info = st.host->machine().info(stream::entity_stream(id));
+          std::shared_ptr<const storage::snapshot> snap = st.host->env().store->make_snapshot();
           st.waiting_folds.push_back([self, deliver = std::move(deliver), snap = std::move(snap),
                                       id = std::move(id), at, info = std::move(info)]() mutable {
             auto folder = self->system().spawn<caf::detached>(
@@ -702,12 +632,11 @@ stream_shard_actor::behavior_type stream_shard_impl(shard_pointer self,
       }
     },
     [self](commit_atom, uint64_t seq, uint8_t code, std::string& message) {
-      on_commit_report(self->state.gate, "stream", self->state.table->shard(),
-                       seq, code, std::move(message));
+      self->state.host->on_commit(self, seq, code, std::move(message));
     },
     [self](tick_atom) {
       tick(self);
-      self->delayed_send(self, self->state.env.sweep_interval, tick_atom_v);
+      self->delayed_send(self, self->state.host->env().sweep_interval, tick_atom_v);
     },
   };
 }

@@ -9,6 +9,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/reply_to.hpp"
+#include "actors/shard/shard_host.hpp"
 #include "actors/stream/stream_feed.hpp"
 #include "actors/type_ids.hpp"
 #include "runtime/key.hpp"
@@ -110,13 +111,11 @@ struct snapshot_policy {
 };
 
 /// What a stream shard needs from its node. Outlives every shard.
+/// What a stream shard needs from its node: the shard's (its tick, every
+/// `sweep_interval`, sweeps dedup marks, runs age retention and maybe
+/// writes a projection snapshot), and more.
 struct stream_shard_env {
-  storage::engine* store = nullptr;
-  storage::committer* committer = nullptr;
-  const clock_source* clock = nullptr;
-  metrics::registry* metrics = nullptr;
-  /// How often dedup marks are swept and age retention runs.
-  duration sweep_interval = std::chrono::seconds{1};
+  shard_env shard;
   stream_feed_options feeds;
   /// The most events one read or replay page returns.
   uint32_t max_read = 10'000;
@@ -134,9 +133,10 @@ struct entity_start {
 };
 
 /// Spawns a stream shard. Appends to entity streams (`$entity.<id>`, sent
-/// by `stream_client::append_entity`) must carry entity changes; each is
-/// applied to the shard's pending projection inside the append (refused
-/// changes append nothing) and promoted to `start.view` once durable.
+/// by `stream_client::append_entity`) must carry entity changes (checked
+/// before the append: refused changes append nothing); once the append is
+/// durable they fold into the shard's projection, promoted to `start.view`
+/// before the append is answered.
 stream_shard_actor spawn_stream_shard(caf::actor_system& sys,
                                       stream::stream_table table,
                                       stream_shard_env env, entity_start start);

@@ -310,8 +310,9 @@ const stream_table::mark* stream_table::live_mark(const std::string& key,
   return &it->second;
 }
 
-result<append_result> stream_table::append(const append_cmd& cmd,
-                                           time_point now, effects& out) {
+result<append_result> stream_table::apply(const append_cmd& cmd, const apply_ctx& ctx,
+                                          effects& out) {
+  auto now = ctx.now;
   if (auto ok = check(cmd); !ok) {
     return std::move(ok).err();
   }
@@ -379,8 +380,8 @@ result<append_result> stream_table::append(const append_cmd& cmd,
     const auto& in = cmd.events[i];
     event ev{cmd.stream,  res.seqs[i], at,          in.type,
              in.payload, in.metadata, in.event_id, in.format};
-    out.writes.push_back({event_key(cmd.stream, ev.seq), encode(ev)});
-    out.appended.push_back(std::move(ev));
+    out.records.push_back(record::put(event_key(cmd.stream, ev.seq), encode(ev)));
+    out.events.push_back(std::move(ev));
   }
   for (auto& [key, seq] : batch_ids) {
     std::string value;
@@ -388,7 +389,7 @@ result<append_result> stream_table::append(const append_cmd& cmd,
     w.u64be(seq);
     w.i64(to_unix_nanos(now));
     auto id = std::string_view{key}.substr(cmd.stream.size() + 1);
-    out.writes.push_back({mark_key(shard_, cmd.stream, id), std::move(value)});
+    out.records.push_back(record::put(mark_key(shard_, cmd.stream, id), std::move(value)));
     if (auto old = marks_.find(key); old != marks_.end()) {
       mark_times_.erase({old->second.time, key});
     }
@@ -406,8 +407,9 @@ result<append_result> stream_table::append(const append_cmd& cmd,
   return res;
 }
 
-result<stream_info> stream_table::configure(const configure_cmd& cmd,
-                                            time_point now, effects& out) {
+result<stream_info> stream_table::apply(const configure_cmd& cmd, const apply_ctx& ctx,
+                                        effects& out) {
+  auto now = ctx.now;
   if (auto ok = validate_stream_name(cmd.stream); !ok) {
     return std::move(ok).err();
   }
@@ -447,11 +449,12 @@ result<stream_info> stream_table::configure(const configure_cmd& cmd,
   return e.info;
 }
 
-uint64_t stream_table::drop_before(std::string_view stream, uint64_t seq,
-                                   effects& out) {
-  auto it = streams_.find(stream);
+result<uint64_t> stream_table::apply(const truncate_cmd& cmd, const apply_ctx&,
+                                     effects& out) {
+  auto seq = cmd.before;
+  auto it = streams_.find(cmd.stream);
   if (it == streams_.end()) {
-    return 0;
+    return uint64_t{0};
   }
   auto n = trim(it->second, std::min(seq, it->second.info.last_seq + 1), out);
   if (n > 0) {
@@ -465,18 +468,20 @@ uint64_t stream_table::trim(entry& e, uint64_t seq, effects& out) {
     return 0;
   }
   auto n = seq - e.info.first_seq;
-  out.erased.emplace_back(event_key(e.info.name, e.info.first_seq),
-                          event_key(e.info.name, seq));
+  out.records.push_back(record::erase_range(event_key(e.info.name, e.info.first_seq),
+                                            event_key(e.info.name, seq)));
   e.info.first_seq = seq;
   return n;
 }
 
 void stream_table::store(const entry& e, effects& out) {
-  out.writes.push_back({meta_key(shard_, e.info.name), encode(e.info)});
+  out.records.push_back(record::put(meta_key(shard_, e.info.name), encode(e.info)));
 }
 
-result<checkpoint> stream_table::save_checkpoint(checkpoint cp, time_point now,
-                                                 effects& out) {
+result<checkpoint> stream_table::apply(const save_checkpoint_cmd& cmd,
+                                       const apply_ctx& ctx, effects& out) {
+  auto cp = cmd.cp;
+  auto now = ctx.now;
   auto it = streams_.find(cp.stream);
   if (it == streams_.end()) {
     return fail(errc::not_found, "stream " + cp.stream + " does not exist");
@@ -493,22 +498,23 @@ result<checkpoint> stream_table::save_checkpoint(checkpoint cp, time_point now,
                                    + " bytes");
   }
   cp.saved = now;
-  out.writes.push_back({checkpoint_key(cp.stream, cp.seq), encode(cp)});
-  out.writes.push_back(
-    {checkpoint_index_key(shard_, cp.stream, cp.seq), std::string{}});
+  out.records.push_back(record::put(checkpoint_key(cp.stream, cp.seq), encode(cp)));
+  out.records.push_back(
+    record::put(checkpoint_index_key(shard_, cp.stream, cp.seq), std::string{}));
   e.checkpoints.insert(cp.seq);
   while (e.checkpoints.size() > cfg_.max_checkpoints) {
     auto oldest = *e.checkpoints.begin();
     e.checkpoints.erase(e.checkpoints.begin());
-    out.writes.push_back({checkpoint_key(cp.stream, oldest), std::nullopt});
-    out.writes.push_back(
-      {checkpoint_index_key(shard_, cp.stream, oldest), std::nullopt});
+    out.records.push_back(record::erase(checkpoint_key(cp.stream, oldest)));
+    out.records.push_back(record::erase(checkpoint_index_key(shard_, cp.stream, oldest)));
   }
   return cp;
 }
 
-size_t stream_table::sweep(time_point now, effects& out) {
-  size_t n = 0;
+result<uint64_t> stream_table::apply(const sweep_cmd&, const apply_ctx& ctx,
+                                     effects& out) {
+  auto now = ctx.now;
+  uint64_t n = 0;
   while (n < cfg_.max_sweep && !mark_times_.empty()) {
     auto first = mark_times_.begin();
     if (first->first + cfg_.dedup_window > now) {
@@ -516,9 +522,8 @@ size_t stream_table::sweep(time_point now, effects& out) {
     }
     const auto& key = first->second;
     auto sep = key.find('\0');
-    out.writes.push_back({mark_key(shard_, std::string_view{key}.substr(0, sep),
-                                   std::string_view{key}.substr(sep + 1)),
-                          std::nullopt});
+    out.records.push_back(record::erase(mark_key(shard_, std::string_view{key}.substr(0, sep),
+                                                 std::string_view{key}.substr(sep + 1))));
     marks_.erase(key);
     mark_times_.erase(first);
     ++n;
@@ -586,6 +591,151 @@ std::vector<std::string> stream_table::names(std::string_view prefix,
     }
   }
   return out;
+}
+
+// -- command encodings --------------------------------------------------------
+
+// The encodings of times and durations (runtime/machine.hpp).
+using shoal::decode;
+using shoal::encode;
+
+namespace {
+
+bool read_format(codec::reader& r, payload_format& f) {
+  auto v = r.u8();
+  if (!r.good() || v > 1) {
+    return false;
+  }
+  f = static_cast<payload_format>(v);
+  return true;
+}
+
+// An optional value: a presence byte, then the value.
+template <class T, class Write>
+void write_optional(codec::writer& w, const std::optional<T>& v, Write write) {
+  w.u8(v ? 1 : 0);
+  if (v) {
+    write(*v);
+  }
+}
+
+template <class T, class Read>
+bool read_optional(codec::reader& r, std::optional<T>& v, Read read) {
+  auto present = r.u8();
+  if (!r.good() || present > 1) {
+    return false;
+  }
+  v.reset();
+  if (present == 1) {
+    T value{};
+    if (!read(value)) {
+      return false;
+    }
+    v = std::move(value);
+  }
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const append_cmd& c) {
+  w.bytes(c.stream);
+  w.varint(c.events.size());
+  for (const auto& e : c.events) {
+    w.bytes(e.type);
+    w.bytes(e.payload);
+    w.bytes(e.metadata);
+    w.bytes(e.event_id);
+    w.u8(static_cast<uint8_t>(e.format));
+  }
+  w.u8(static_cast<uint8_t>(c.expected.kind));
+  w.varint(c.expected.seq);
+}
+
+bool read_fields(codec::reader& r, append_cmd& c) {
+  c.stream = r.bytes();
+  auto n = r.varint();
+  // An event takes at least 5 bytes: a count beyond the input is malformed.
+  if (!r.good() || n > r.rest().size() / 5) {
+    return false;
+  }
+  c.events.resize(n);
+  for (auto& e : c.events) {
+    e.type = r.bytes();
+    e.payload = r.bytes();
+    e.metadata = r.bytes();
+    e.event_id = r.bytes();
+    if (!read_format(r, e.format)) {
+      return false;
+    }
+  }
+  auto kind = r.u8();
+  if (!r.good() || kind > static_cast<uint8_t>(expect::exact)) {
+    return false;
+  }
+  c.expected.kind = static_cast<expect>(kind);
+  c.expected.seq = r.varint();
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const configure_cmd& c) {
+  w.bytes(c.stream);
+  write_optional(w, c.max_count, [&w](uint64_t v) { w.varint(v); });
+  write_optional(w, c.max_age, [&w](duration v) { encode(w, v); });
+  write_optional(w, c.truncate_before, [&w](uint64_t v) { w.varint(v); });
+}
+
+bool read_fields(codec::reader& r, configure_cmd& c) {
+  c.stream = r.bytes();
+  auto u64 = [&r](uint64_t& v) {
+    v = r.varint();
+    return r.good();
+  };
+  return read_optional(r, c.max_count, u64)
+         && read_optional(r, c.max_age, [&r](duration& v) { return decode(r, v); })
+         && read_optional(r, c.truncate_before, u64);
+}
+
+void write_fields(codec::writer& w, const truncate_cmd& c) {
+  w.bytes(c.stream);
+  w.varint(c.before);
+}
+
+bool read_fields(codec::reader& r, truncate_cmd& c) {
+  c.stream = r.bytes();
+  c.before = r.varint();
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const save_checkpoint_cmd& c) {
+  w.bytes(c.cp.stream);
+  w.varint(c.cp.seq);
+  encode(w, c.cp.saved);
+  w.bytes(c.cp.state);
+  w.u8(static_cast<uint8_t>(c.cp.format));
+}
+
+bool read_fields(codec::reader& r, save_checkpoint_cmd& c) {
+  c.cp.stream = r.bytes();
+  c.cp.seq = r.varint();
+  decode(r, c.cp.saved);
+  c.cp.state = r.bytes();
+  return read_format(r, c.cp.format);
+}
+
+void write_fields(codec::writer&, const sweep_cmd&) {
+}
+
+bool read_fields(codec::reader& r, sweep_cmd&) {
+  return r.good();
+}
+
+} // namespace
+
+void encode(codec::writer& w, const command& cmd) {
+  encode_variant(w, cmd, [&w](const auto& c) { write_fields(w, c); });
+}
+
+bool decode(codec::reader& r, command& out) {
+  return decode_variant(r, out, [&r](auto& c) { return read_fields(r, c); });
 }
 
 } // namespace shoal::stream

@@ -6,8 +6,10 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "runtime/machine.hpp"
 #include "runtime/result.hpp"
 #include "runtime/time.hpp"
 
@@ -133,21 +135,34 @@ struct checkpoint {
   payload_format format = payload_format::binary;
 };
 
-/// A record the shell persists (`value` nullopt: delete).
-struct write {
-  std::string key;
-  std::optional<std::string> value;
+/// What a command asks the shell to persist, in one atomic batch (events
+/// removed by retention as range deletes), and the events it appended, to
+/// publish once that batch is durable.
+using effects = shoal::effects<event>;
+
+/// Removes the events of `stream` before `before` (age retention: the
+/// shell finds the first event young enough and passes its seq). The
+/// answer is how many went.
+struct truncate_cmd {
+  std::string stream;
+  uint64_t before = 0;
 };
 
-/// What a command asks the shell to persist, in one atomic batch, and to
-/// publish once that batch is durable.
-struct effects {
-  std::vector<write> writes;
-  /// Key ranges [first, second) to delete (events removed by retention).
-  std::vector<std::pair<std::string, std::string>> erased;
-  /// The events appended, for live subscribers.
-  std::vector<event> appended;
+/// Stores `cp` (its `saved` is set when applied).
+struct save_checkpoint_cmd {
+  checkpoint cp;
 };
+
+/// Removes dedup marks older than the window, up to `max_sweep`; the
+/// answer is how many.
+struct sweep_cmd {};
+
+/// Every command of the machine, as a log entry holds it.
+using command =
+  std::variant<append_cmd, configure_cmd, truncate_cmd, save_checkpoint_cmd, sweep_cmd>;
+
+void encode(codec::writer& w, const command& cmd);
+bool decode(codec::reader& r, command& out);
 
 /// Limits of a stream shard.
 struct stream_config {
@@ -175,8 +190,9 @@ result<void> validate_stream_name(std::string_view name);
 
 /// The pure state machine of one stream shard: every stream's metadata,
 /// its checkpoint index and the event ids of the dedup window. Events
-/// themselves live only in storage: `append` returns them as records to
+/// themselves live only in storage: an append returns them as records to
 /// persist, and the shell reads them back with the key layout below.
+/// Commands are applied with a context (runtime/machine.hpp).
 ///
 /// Storage layout (column `stream`):
 /// - `S` shard `m` name            → stream metadata
@@ -191,33 +207,30 @@ class stream_table {
 public:
   stream_table(uint16_t shard, stream_config cfg);
 
+  using effects_type = effects;
+  using event_type = event;
+
   /// Appends a batch atomically, or nothing. Fails with `seq_mismatch`
   /// (`current` = the stream's last seq) when the expectation does not hold,
   /// `invalid_argument` for an empty batch or a bad event, `too_large` past
   /// the limits. If every event carries an id already seen within the dedup
   /// window, the append answers the first sequences and changes nothing,
   /// whatever the expectation (a retried append succeeds).
-  result<append_result> append(const append_cmd& cmd, time_point now,
-                               effects& out);
+  result<append_result> apply(const append_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   /// Sets retention or truncation (see `configure_cmd`), removing the
   /// events it excludes.
-  result<stream_info> configure(const configure_cmd& cmd, time_point now,
-                                effects& out);
+  result<stream_info> apply(const configure_cmd& cmd, const apply_ctx& ctx, effects& out);
 
-  /// Removes the events of `stream` before `seq` (age retention: the shell
-  /// finds the first event young enough and passes its seq). Returns how
-  /// many were removed.
-  uint64_t drop_before(std::string_view stream, uint64_t seq, effects& out);
+  result<uint64_t> apply(const truncate_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   /// Stores a checkpoint; `seq` must be in 1..last_seq. Saving the same seq
   /// again replaces it. The oldest checkpoint beyond `max_checkpoints` is
   /// removed.
-  result<checkpoint> save_checkpoint(checkpoint cp, time_point now,
-                                     effects& out);
+  result<checkpoint> apply(const save_checkpoint_cmd& cmd, const apply_ctx& ctx,
+                           effects& out);
 
-  /// Removes dedup marks older than the window, up to `max_sweep`.
-  size_t sweep(time_point now, effects& out);
+  result<uint64_t> apply(const sweep_cmd& cmd, const apply_ctx& ctx, effects& out);
 
   // -- observers ---------------------------------------------------------------
 

@@ -12,6 +12,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The context of a command applied at `t`.
+apply_ctx at(time_point t) {
+  return apply_ctx{t, 0, 3};
+}
+
 class stream_table_test : public testing::Test {
 protected:
   stream_table table_{3, stream_config{}};
@@ -19,9 +24,14 @@ protected:
   std::map<std::string, std::string> store_;
 
   void persist(const effects& fx) {
-    test::apply_writes(store_, fx.writes);
-    for (const auto& [first, last] : fx.erased) {
-      store_.erase(store_.lower_bound(first), store_.lower_bound(last));
+    for (const auto& r : fx.records) {
+      if (!r.range_end.empty()) {
+        store_.erase(store_.lower_bound(r.key), store_.lower_bound(r.range_end));
+      } else if (r.value) {
+        store_[r.key] = *r.value;
+      } else {
+        store_.erase(r.key);
+      }
     }
   }
 
@@ -33,11 +43,10 @@ protected:
                                std::vector<event_data> events,
                                expectation want = {}) {
     effects fx;
-    auto r = table_.append(append_cmd{stream, std::move(events), want},
-                           clock_.now(), fx);
+    auto r = table_.apply(append_cmd{stream, std::move(events), want},
+                           at(clock_.now()), fx);
     if (!r) {
-      EXPECT_TRUE(fx.writes.empty());
-      EXPECT_TRUE(fx.erased.empty());
+      EXPECT_TRUE(fx.records.empty());
     }
     persist(fx);
     return r;
@@ -87,18 +96,18 @@ TEST_F(stream_table_test, seqs_start_at_one_and_are_contiguous) {
 
 TEST_F(stream_table_test, stored_events_round_trip) {
   effects fx;
-  auto r = table_.append(
+  auto r = table_.apply(
     append_cmd{"s",
                {event_data{"t", "pay\0load", "{\"m\":1}", "id-1",
                            payload_format::json}},
                {}},
-    clock_.now(), fx);
+    at(clock_.now()), fx);
   ASSERT_TRUE(r);
-  ASSERT_EQ(fx.appended.size(), 1u);
+  ASSERT_EQ(fx.events.size(), 1u);
   auto key = stream_table::event_key("s", 1);
-  auto it = std::find_if(fx.writes.begin(), fx.writes.end(),
-                         [&](const write& w) { return w.key == key; });
-  ASSERT_NE(it, fx.writes.end());
+  auto it = std::find_if(fx.records.begin(), fx.records.end(),
+                         [&](const record& w) { return w.key == key; });
+  ASSERT_NE(it, fx.records.end());
   auto back = stream_table::decode_event("s", 1, *it->value);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->type, "t");
@@ -190,7 +199,7 @@ TEST_F(stream_table_test, event_ids_are_forgotten_after_the_window) {
   EXPECT_EQ(late->seqs, (std::vector<uint64_t>{2}));
   clock_.advance(stream_config{}.dedup_window);
   effects fx;
-  EXPECT_EQ(table_.sweep(clock_.now(), fx), 1u);
+  EXPECT_EQ(*table_.apply(sweep_cmd{}, at(clock_.now()), fx), 1u);
   persist(fx);
   EXPECT_EQ(table_.dedup_marks(), 0u);
   EXPECT_EQ(restored().dedup_marks(), 0u);
@@ -202,15 +211,15 @@ TEST_F(stream_table_test, sweep_is_bounded_and_keeps_live_marks) {
   stream_table t{3, cfg};
   effects fx;
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(t.append(append_cmd{"s", {ev("a", "id" + std::to_string(i))}, {}},
-                         clock_.now(), fx));
+    ASSERT_TRUE(t.apply(append_cmd{"s", {ev("a", "id" + std::to_string(i))}, {}},
+                         at(clock_.now()), fx));
   }
   clock_.advance(cfg.dedup_window);
-  ASSERT_TRUE(t.append(append_cmd{"s", {ev("a", "late")}, {}}, clock_.now(), fx));
-  EXPECT_EQ(t.sweep(clock_.now(), fx), 2u);
-  EXPECT_EQ(t.sweep(clock_.now(), fx), 2u);
-  EXPECT_EQ(t.sweep(clock_.now(), fx), 1u);
-  EXPECT_EQ(t.sweep(clock_.now(), fx), 0u);
+  ASSERT_TRUE(t.apply(append_cmd{"s", {ev("a", "late")}, {}}, at(clock_.now()), fx));
+  EXPECT_EQ(*t.apply(sweep_cmd{}, at(clock_.now()), fx), 2u);
+  EXPECT_EQ(*t.apply(sweep_cmd{}, at(clock_.now()), fx), 2u);
+  EXPECT_EQ(*t.apply(sweep_cmd{}, at(clock_.now()), fx), 1u);
+  EXPECT_EQ(*t.apply(sweep_cmd{}, at(clock_.now()), fx), 0u);
   EXPECT_EQ(t.dedup_marks(), 1u);
 }
 
@@ -218,8 +227,8 @@ TEST_F(stream_table_test, max_count_keeps_the_newest_events) {
   ASSERT_TRUE(append("s", {ev("a"), ev("b"), ev("c")}));
   auto info = [&] {
     effects fx;
-    auto r = table_.configure(configure_cmd{"s", 2, std::nullopt, std::nullopt},
-                              clock_.now(), fx);
+    auto r = table_.apply(configure_cmd{"s", 2, std::nullopt, std::nullopt},
+                              at(clock_.now()), fx);
     persist(fx);
     return r;
   }();
@@ -238,8 +247,8 @@ TEST_F(stream_table_test, truncate_before_removes_and_never_moves_back) {
   ASSERT_TRUE(append("s", {ev("a"), ev("b"), ev("c"), ev("d")}));
   auto configure = [&](uint64_t before) {
     effects fx;
-    auto r = table_.configure(configure_cmd{"s", std::nullopt, std::nullopt, before},
-                              clock_.now(), fx);
+    auto r = table_.apply(configure_cmd{"s", std::nullopt, std::nullopt, before},
+                              at(clock_.now()), fx);
     persist(fx);
     return r;
   };
@@ -257,24 +266,24 @@ TEST_F(stream_table_test, truncate_before_removes_and_never_moves_back) {
 
 TEST_F(stream_table_test, configure_creates_an_empty_stream) {
   effects fx;
-  auto r = table_.configure(configure_cmd{"s", 10, 1h, std::nullopt},
-                            clock_.now(), fx);
+  auto r = table_.apply(configure_cmd{"s", 10, 1h, std::nullopt},
+                            at(clock_.now()), fx);
   ASSERT_TRUE(r);
   persist(fx);
   EXPECT_EQ(r->last_seq, 0u);
   EXPECT_EQ(r->keep, (retention{10, 1h}));
   // Still "no stream" for appends: nothing was appended.
   EXPECT_TRUE(append("s", {ev("a")}, {expect::no_stream, 0}));
-  EXPECT_EQ(table_.configure(configure_cmd{"s", std::nullopt, -1s, std::nullopt},
-                             clock_.now(), fx)
+  EXPECT_EQ(table_.apply(configure_cmd{"s", std::nullopt, -1s, std::nullopt},
+                             at(clock_.now()), fx)
               .code(),
             errc::invalid_argument);
 }
 
 TEST_F(stream_table_test, age_retention_drops_before_the_given_seq) {
   effects fx;
-  ASSERT_TRUE(table_.configure(configure_cmd{"s", std::nullopt, 1h, std::nullopt},
-                               clock_.now(), fx));
+  ASSERT_TRUE(table_.apply(configure_cmd{"s", std::nullopt, 1h, std::nullopt},
+                               at(clock_.now()), fx));
   persist(fx);
   ASSERT_TRUE(append("s", {ev("a"), ev("b")}));
   clock_.advance(30min);
@@ -285,13 +294,13 @@ TEST_F(stream_table_test, age_retention_drops_before_the_given_seq) {
   EXPECT_EQ(std::get<1>(aged[0]), 1h);
   EXPECT_EQ(std::get<2>(aged[0]), 1u);
   effects drop;
-  EXPECT_EQ(table_.drop_before("s", 3, drop), 2u);
+  EXPECT_EQ(*table_.apply(truncate_cmd{"s", 3}, at(clock_.now()), drop), 2u);
   persist(drop);
   EXPECT_EQ(stored("s"), (std::vector<uint64_t>{3}));
-  EXPECT_EQ(table_.drop_before("s", 3, drop), 0u);
-  EXPECT_EQ(table_.drop_before("s", 99, drop), 1u);
+  EXPECT_EQ(*table_.apply(truncate_cmd{"s", 3}, at(clock_.now()), drop), 0u);
+  EXPECT_EQ(*table_.apply(truncate_cmd{"s", 99}, at(clock_.now()), drop), 1u);
   EXPECT_EQ(table_.info("s")->first_seq, 4u);
-  EXPECT_EQ(table_.drop_before("nope", 3, drop), 0u);
+  EXPECT_EQ(*table_.apply(truncate_cmd{"nope", 3}, at(clock_.now()), drop), 0u);
 }
 
 TEST_F(stream_table_test, append_times_never_go_back) {
@@ -305,14 +314,14 @@ TEST_F(stream_table_test, append_times_never_go_back) {
 
 TEST_F(stream_table_test, checkpoints) {
   effects fx;
-  EXPECT_EQ(table_.save_checkpoint(checkpoint{"s", 1, {}, "x"}, clock_.now(), fx)
+  EXPECT_EQ(table_.apply(save_checkpoint_cmd{checkpoint{"s", 1, {}, "x"}}, at(clock_.now()), fx)
               .code(),
             errc::not_found);
   ASSERT_TRUE(append("s", {ev("a"), ev("b"), ev("c"), ev("d")}));
   auto save = [&](uint64_t seq, std::string state) {
     effects out;
-    auto r = table_.save_checkpoint(checkpoint{"s", seq, {}, std::move(state)},
-                                    clock_.now(), out);
+    auto r = table_.apply(save_checkpoint_cmd{checkpoint{"s", seq, {}, std::move(state)}},
+                                    at(clock_.now()), out);
     persist(out);
     return r;
   };
@@ -337,24 +346,24 @@ TEST_F(stream_table_test, only_the_newest_checkpoints_are_kept) {
   cfg.max_checkpoints = 2;
   stream_table t{3, cfg};
   effects fx;
-  ASSERT_TRUE(t.append(append_cmd{"s", {ev("a"), ev("b"), ev("c")}, {}},
-                       clock_.now(), fx));
+  ASSERT_TRUE(t.apply(append_cmd{"s", {ev("a"), ev("b"), ev("c")}, {}},
+                       at(clock_.now()), fx));
   for (uint64_t seq : {1, 2, 3}) {
-    ASSERT_TRUE(t.save_checkpoint(checkpoint{"s", seq, {}, "x"}, clock_.now(), fx));
+    ASSERT_TRUE(t.apply(save_checkpoint_cmd{checkpoint{"s", seq, {}, "x"}}, at(clock_.now()), fx));
   }
   persist(fx);
   EXPECT_EQ(t.checkpoints("s"), (std::vector<uint64_t>{2, 3}));
   EXPECT_EQ(store_.count(stream_table::checkpoint_key("s", 1)), 0u);
   EXPECT_EQ(store_.count(stream_table::checkpoint_key("s", 3)), 1u);
   auto big = std::string(cfg.max_checkpoint_bytes + 1, 'x');
-  EXPECT_EQ(t.save_checkpoint(checkpoint{"s", 3, {}, big}, clock_.now(), fx).code(),
+  EXPECT_EQ(t.apply(save_checkpoint_cmd{checkpoint{"s", 3, {}, big}}, at(clock_.now()), fx).code(),
             errc::too_large);
 }
 
 TEST_F(stream_table_test, restart_restores_streams_and_dedup_marks) {
   effects fx;
-  ASSERT_TRUE(table_.configure(configure_cmd{"a", 100, 2h, std::nullopt},
-                               clock_.now(), fx));
+  ASSERT_TRUE(table_.apply(configure_cmd{"a", 100, 2h, std::nullopt},
+                               at(clock_.now()), fx));
   persist(fx);
   ASSERT_TRUE(append("a", {ev("x", "id-1"), ev("y")}));
   ASSERT_TRUE(append("b", {ev("x")}));
@@ -366,7 +375,7 @@ TEST_F(stream_table_test, restart_restores_streams_and_dedup_marks) {
   EXPECT_EQ(a->keep, (retention{100, 2h}));
   EXPECT_EQ(a->created, table_.info("a")->created);
   effects out;
-  auto retry = t.append(append_cmd{"a", {ev("x", "id-1")}, {}}, clock_.now(), out);
+  auto retry = t.apply(append_cmd{"a", {ev("x", "id-1")}, {}}, at(clock_.now()), out);
   ASSERT_TRUE(retry);
   EXPECT_EQ(retry->seqs, (std::vector<uint64_t>{1}));
   EXPECT_EQ(retry->appended(), 0u);
@@ -381,6 +390,66 @@ TEST_F(stream_table_test, names_by_prefix_paginate) {
   EXPECT_EQ(table_.names("a.", "", 2), (std::vector<std::string>{"a.1", "a.2"}));
   EXPECT_EQ(table_.names("a.", "a.2", 10), (std::vector<std::string>{"a.3"}));
   EXPECT_EQ(table_.names("", "", 10).size(), 4u);
+}
+
+} // namespace
+} // namespace shoal::stream
+
+namespace shoal::stream {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<command> sample_stream_commands() {
+  event_data a{"created", "{\"n\":1}", "{\"m\":2}", "e1", payload_format::json};
+  event_data b{"paid", std::string{"\x00\x01", 2}, "", "", payload_format::binary};
+  return {append_cmd{"orders.1", {a, b}, {expect::no_stream, 0}},
+          append_cmd{"orders.1", {a}, expectation::exactly(2)},
+          append_cmd{"orders.1", {b, b, b}, {}},
+          configure_cmd{"orders.1", 3, std::nullopt, std::nullopt},
+          configure_cmd{"orders.1", std::nullopt, 1h, 2},
+          save_checkpoint_cmd{checkpoint{"orders.1", 4, {}, "state", payload_format::binary}},
+          truncate_cmd{"orders.1", 5},
+          sweep_cmd{}};
+}
+
+TEST(stream_commands, every_command_round_trips_and_every_prefix_is_refused) {
+  for (const auto& cmd : sample_stream_commands()) {
+    auto text = encode_to_string(cmd);
+    auto back = decode_from_string<command>(text);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(encode_to_string(*back), text);
+    for (size_t n = 0; n < text.size(); ++n) {
+      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
+    }
+  }
+}
+
+TEST(stream_commands, applying_the_same_sequence_twice_is_deterministic) {
+  auto run = [] {
+    stream_table t{6, stream_config{}};
+    std::string trace;
+    codec::writer w{trace};
+    auto now = from_unix_nanos(1'700'000'000'000'000'000);
+    uint64_t index = 0;
+    for (const auto& cmd : sample_stream_commands()) {
+      auto entry = decode_from_string<command>(encode_to_string(cmd));
+      now += 90s;
+      effects fx;
+      auto ok = std::visit(
+        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 6}, fx).has_value(); },
+        *entry);
+      w.u8(ok ? 1 : 0);
+      encode(w, fx.records);
+      for (const auto& e : fx.events) {
+        w.bytes(stream_table::encode(e));
+      }
+    }
+    return trace;
+  };
+  auto first = run();
+  EXPECT_EQ(first, run());
+  EXPECT_GT(first.size(), 200u);
 }
 
 } // namespace
