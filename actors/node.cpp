@@ -358,7 +358,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.idempotency = std::move(*idem);
   auto locks = lock_service::start(
     *im.sys, c.shard_count, c.locks,
-    lock_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry},
+    lock_shard_env{shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry}},
     lease_alive);
   if (!locks) {
     result_node->stop();

@@ -18,33 +18,31 @@ lock_service::start(caf::actor_system& sys, uint32_t shard_count,
   size_t held_total = 0;
   for (uint32_t i = 0; i < shard_count; ++i) {
     lock::lock_table table{static_cast<uint16_t>(i), cfg};
-    auto loaded = restore_shard(*env.store, storage::column::lock, table, "lock");
+    auto loaded = restore_shard(*env.shard.store, storage::column::lock, table, "lock");
     if (!loaded) {
       return std::move(loaded).err();
     }
-    auto held = table.take_restored();
+    // Holds bound to leases that ended while the node was down end now,
+    // before the shard serves (applied at start: position 0).
+    std::set<uint64_t> leases;
+    table.leases(leases);
     lock::effects orphans;
-    for (auto it = held.begin(); it != held.end();) {
-      std::set<uint64_t> leases;
-      it->second.leases(leases);
-      for (auto lease : leases) {
-        if (!lease_alive(lease)) {
-          it->second.release_lease(lease, env.clock->now(), orphans);
-        }
+    apply_ctx at_start{env.shard.clock->now(), 0, static_cast<uint16_t>(i)};
+    for (auto lease : leases) {
+      if (!lease_alive(lease)) {
+        (void) table.apply(lock::lease_end_cmd{lease}, at_start, orphans);
       }
-      it = it->second.idle(env.clock->now()) ? held.erase(it) : std::next(it);
     }
-    if (!orphans.writes.empty()) {
-      if (auto ok = env.store->write(to_batch(storage::column::lock,
-                                              orphans.writes),
-                                     storage::durability::sync);
+    if (!orphans.records.empty()) {
+      if (auto ok = env.shard.store->write(
+            to_batch(storage::column::lock, std::move(orphans.records)),
+            storage::durability::sync);
           !ok) {
         return std::move(ok).err();
       }
     }
-    held_total += held.size();
-    out->shards_.push_back(
-      spawn_lock_shard(sys, std::move(table), std::move(held), env));
+    held_total += table.keys().size();
+    out->shards_.push_back(spawn_lock_shard(sys, std::move(table), env));
   }
   spdlog::info("locks: {} shards, {} holds restored", shard_count, held_total);
   return out;

@@ -53,22 +53,22 @@ void lock_key::grant_to(std::string token, duration ttl, uint64_t lease,
 }
 
 void lock_key::write_record(effects& out) const {
-  std::string record;
-  codec::writer w{record};
+  std::string value;
+  codec::writer w{value};
   w.u8(format_v1);
   w.bytes(owner_token_);
   w.varint(fence_);
   w.i64(to_unix_nanos(acquired_));
   w.i64(to_unix_nanos(expires_at_));
   w.varint(lease_);
-  out.writes.push_back({record_key_, std::move(record)});
+  out.records.push_back(record::put(record_key_, std::move(value)));
 }
 
 void lock_key::end_hold(effects& out) {
   held_ = false;
   owner_token_.clear();
   lease_ = 0;
-  out.writes.push_back({record_key_, std::nullopt});
+  out.records.push_back(record::erase(record_key_));
 }
 
 void lock_key::hand_over(time_point now, effects& out) {
@@ -76,11 +76,11 @@ void lock_key::hand_over(time_point now, effects& out) {
     auto w = std::move(waiters_.front());
     waiters_.pop_front();
     if (w.deadline <= now) {
-      out.timeouts.push_back(w.id);
+      out.events.push_back(event{event::kind::timed_out, w.id, {}});
       continue;
     }
     grant_to(std::move(w.token), w.ttl, w.lease, w.fence, now, out);
-    out.grants.push_back({w.id, info(true)});
+    out.events.push_back(event{event::kind::granted, w.id, info(true)});
   }
 }
 
@@ -163,7 +163,7 @@ bool lock_key::release_lease(uint64_t lease, time_point now, effects& out) {
   }
   std::erase_if(waiters_, [&](const waiter_entry& w) {
     if (w.lease == lease) {
-      out.lease_lost.push_back(w.id);
+      out.events.push_back(event{event::kind::lease_lost, w.id, {}});
       return true;
     }
     return false;
@@ -180,7 +180,9 @@ bool lock_key::release_lease(uint64_t lease, time_point now, effects& out) {
 
 void lock_key::tick(time_point now, effects& out) {
   if (held_ && expires_at_ <= now) {
-    out.expired.push_back(name_);
+    lock_info gone;
+    gone.key = name_;
+    out.events.push_back(event{event::kind::expired, 0, std::move(gone)});
     auto ended = expires_at_;
     end_hold(out);
     // The holder vanished: nobody else before the lock-delay passed.
@@ -192,7 +194,7 @@ void lock_key::tick(time_point now, effects& out) {
   // Waits past their deadline end, wherever they stand in line.
   std::erase_if(waiters_, [&](const waiter_entry& w) {
     if (w.deadline <= now) {
-      out.timeouts.push_back(w.id);
+      out.events.push_back(event{event::kind::timed_out, w.id, {}});
       return true;
     }
     return false;

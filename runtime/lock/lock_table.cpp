@@ -88,7 +88,7 @@ uint64_t lock_table::draw_fence(effects& out) {
     codec::writer w{value};
     w.u8(format_v1);
     w.varint(reserved_);
-    out.writes.push_back({counter_key(), std::move(value)});
+    out.records.push_back(record::put(counter_key(), std::move(value)));
   }
   return fence_;
 }
@@ -127,12 +127,211 @@ result<void> lock_table::restore(std::string_view key, std::string_view value) {
   auto fence = restored->fence();
   fence_ = std::max(fence_, fence);
   reserved_ = std::max(reserved_, fence);
-  restored_.insert_or_assign(std::move(name), std::move(*restored));
+  auto it = keys_.insert_or_assign(std::move(name), std::move(*restored)).first;
+  if (auto next = it->second.next_deadline()) {
+    deadlines_.emplace(*next, it->first);
+    deadline_of_[it->first] = *next;
+  }
   return {};
 }
 
-std::map<std::string, lock_key, std::less<>> lock_table::take_restored() {
-  return std::exchange(restored_, {});
+// -- commands ------------------------------------------------------------------
+
+void lock_table::settle(key_map::iterator it, time_point now) {
+  if (auto old = deadline_of_.find(it->first); old != deadline_of_.end()) {
+    deadlines_.erase({old->second, it->first});
+    deadline_of_.erase(old);
+  }
+  if (it->second.idle(now)) {
+    keys_.erase(it);
+    return;
+  }
+  if (auto next = it->second.next_deadline()) {
+    deadlines_.emplace(*next, it->first);
+    deadline_of_[it->first] = *next;
+  }
+}
+
+result<acquire_result> lock_table::apply(const acquire_cmd& cmd, const apply_ctx& ctx,
+                                         effects& out) {
+  if (auto ok = check(cmd); !ok) {
+    return std::move(ok).err();
+  }
+  auto c = cmd;
+  c.fence = draw_fence(out);
+  auto it = keys_.find(cmd.key);
+  if (it == keys_.end()) {
+    it = keys_.emplace(cmd.key, make_key(cmd.key)).first;
+  }
+  auto r = it->second.acquire(c, ctx.now, out);
+  settle(it, ctx.now);
+  return r;
+}
+
+result<lock_info> lock_table::apply(const refresh_cmd& cmd, const apply_ctx& ctx,
+                                    effects& out) {
+  if (auto ok = check_refresh(cmd.key, cmd.ttl); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = keys_.find(cmd.key);
+  if (it == keys_.end()) {
+    return not_held(cmd.key);
+  }
+  auto r = it->second.refresh(cmd.token, cmd.ttl, ctx.now, out);
+  settle(it, ctx.now);
+  return r;
+}
+
+result<uint64_t> lock_table::apply(const release_cmd& cmd, const apply_ctx& ctx,
+                                   effects& out) {
+  if (auto ok = validate_key(cmd.key); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = keys_.find(cmd.key);
+  if (it == keys_.end()) {
+    return not_held(cmd.key);
+  }
+  auto r = it->second.release(cmd.token, ctx.now, out);
+  settle(it, ctx.now);
+  return r;
+}
+
+result<uint64_t> lock_table::apply(const lease_end_cmd& cmd, const apply_ctx& ctx,
+                                   effects& out) {
+  uint64_t ended = 0;
+  if (cmd.lease == 0) {
+    return ended;
+  }
+  for (auto it = keys_.begin(); it != keys_.end();) {
+    auto next = std::next(it);
+    ended += it->second.release_lease(cmd.lease, ctx.now, out) ? 1 : 0;
+    settle(it, ctx.now);
+    it = next;
+  }
+  return ended;
+}
+
+result<uint64_t> lock_table::apply(const tick_cmd&, const apply_ctx& ctx, effects& out) {
+  uint64_t n = 0;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= ctx.now) {
+    auto it = keys_.find(deadlines_.begin()->second);
+    if (it == keys_.end()) {
+      deadline_of_.erase(deadlines_.begin()->second); // defensive
+      deadlines_.erase(deadlines_.begin());
+      continue;
+    }
+    it->second.tick(ctx.now, out);
+    settle(it, ctx.now);
+    ++n;
+  }
+  return n;
+}
+
+// -- observers -----------------------------------------------------------------
+
+result<lock_info> lock_table::get(std::string_view key, time_point now) const {
+  if (auto ok = validate_key(key); !ok) {
+    return std::move(ok).err();
+  }
+  auto it = keys_.find(key);
+  if (it == keys_.end()) {
+    lock_info free;
+    free.key = std::string{key};
+    return free;
+  }
+  return it->second.get(now);
+}
+
+std::optional<time_point> lock_table::next_deadline() const {
+  if (deadlines_.empty()) {
+    return std::nullopt;
+  }
+  return deadlines_.begin()->first;
+}
+
+void lock_table::leases(std::set<uint64_t>& out) const {
+  for (const auto& [name, key] : keys_) {
+    key.leases(out);
+  }
+}
+
+// -- command encodings --------------------------------------------------------
+
+// The encodings of times and durations (runtime/machine.hpp).
+using shoal::decode;
+using shoal::encode;
+
+namespace {
+
+void write_fields(codec::writer& w, const acquire_cmd& c) {
+  w.bytes(c.key);
+  encode(w, c.ttl);
+  encode(w, c.wait);
+  w.bytes(c.new_token);
+  w.varint(c.waiter);
+  w.varint(c.lease);
+  w.varint(c.fence);
+}
+
+bool read_fields(codec::reader& r, acquire_cmd& c) {
+  c.key = r.bytes();
+  decode(r, c.ttl);
+  decode(r, c.wait);
+  c.new_token = r.bytes();
+  c.waiter = r.varint();
+  c.lease = r.varint();
+  c.fence = r.varint();
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const refresh_cmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.token);
+  encode(w, c.ttl);
+}
+
+bool read_fields(codec::reader& r, refresh_cmd& c) {
+  c.key = r.bytes();
+  c.token = r.bytes();
+  decode(r, c.ttl);
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const release_cmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.token);
+}
+
+bool read_fields(codec::reader& r, release_cmd& c) {
+  c.key = r.bytes();
+  c.token = r.bytes();
+  return r.good();
+}
+
+void write_fields(codec::writer& w, const lease_end_cmd& c) {
+  w.varint(c.lease);
+}
+
+bool read_fields(codec::reader& r, lease_end_cmd& c) {
+  c.lease = r.varint();
+  return r.good();
+}
+
+void write_fields(codec::writer&, const tick_cmd&) {
+}
+
+bool read_fields(codec::reader& r, tick_cmd&) {
+  return r.good();
+}
+
+} // namespace
+
+void encode(codec::writer& w, const command& cmd) {
+  encode_variant(w, cmd, [&w](const auto& c) { write_fields(w, c); });
+}
+
+bool decode(codec::reader& r, command& out) {
+  return decode_variant(r, out, [&r](auto& c) { return read_fields(r, c); });
 }
 
 } // namespace shoal::lock

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/machine.hpp"
 #include "runtime/time.hpp"
 
 namespace shoal::lock {
@@ -44,9 +45,9 @@ struct acquire_cmd {
   uint64_t waiter = 0;
   uint64_t lease = 0;
   /// The fencing token if granted, drawn from the shard's counter when the
-  /// command arrived (`lock_table::draw_fence`). A key grants in arrival
-  /// order, so its fences strictly increase; refused and timed-out
-  /// acquirers leave gaps.
+  /// command is applied (a value given by the caller is replaced). A key
+  /// grants in arrival order, so its fences strictly increase; refused and
+  /// timed-out acquirers leave gaps.
   uint64_t fence = 0;
 };
 
@@ -57,29 +58,20 @@ struct acquire_result {
   lock_info info;
 };
 
-/// A record the shell persists (`value` nullopt: delete).
-struct write {
-  std::string key;
-  std::optional<std::string> value;
-};
-
-/// A queued acquirer got the lock.
-struct grant {
+/// What a lock command did besides its answer, published to the shell once
+/// its records are durable: a queued acquirer was granted the lock, timed
+/// out, or lost its lease while it waited; or a hold expired.
+struct event {
+  enum class kind : uint8_t { granted = 1, timed_out, lease_lost, expired };
+  kind what = kind::granted;
+  /// The waiter (granted, timed_out, lease_lost).
   uint64_t waiter = 0;
+  /// granted: the new hold, with its owner token; expired: `key` is set.
   lock_info info;
 };
 
-/// What a command or a tick produced besides its answer.
-struct effects {
-  std::vector<write> writes;
-  std::vector<grant> grants;
-  /// Queued acquirers whose wait deadline passed (answer `timeout`).
-  std::vector<uint64_t> timeouts;
-  /// Keys whose holder expired (for metrics and logs).
-  std::vector<std::string> expired;
-  /// Queued acquirers whose lease ended while they waited.
-  std::vector<uint64_t> lease_lost;
-};
+/// Records to persist, then events.
+using effects = shoal::effects<event>;
 
 /// `expires_at` of a hold bound to a lease: it has no deadline of its own
 /// and ends when the lease does.

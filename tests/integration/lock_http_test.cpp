@@ -35,19 +35,19 @@ protected:
   }
 
   // Live lock actors, from the node's metrics.
-  double lock_actors() {
+  double lock_keys() {
     return node_.get()
       .metrics()
-      .add_gauge("shoal_lock_actors", "Lock actors: held or contended lock keys.")
+      .add_gauge("shoal_lock_keys", "Lock keys held or contended (waited for).")
       .value();
   }
 
-  // Polls until `lock_actors()` is `n`.
-  void await_lock_actors(double n) {
+  // Polls until `lock_keys()` is `n`.
+  void await_lock_keys(double n) {
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (lock_actors() != n) {
+    while (lock_keys() != n) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-        << lock_actors() << " lock actors, want " << n;
+        << lock_keys() << " lock keys, want " << n;
       std::this_thread::sleep_for(5ms); // polling the gauge, with a deadline
     }
   }
@@ -129,17 +129,17 @@ TEST_F(lock_http_test, bad_input_gets_clear_errors) {
   EXPECT_EQ(call("GET", "/v1/locks/k")["held"], false);
 }
 
-TEST_F(lock_http_test, each_held_or_contended_key_has_an_actor_until_it_is_free) {
+TEST_F(lock_http_test, each_held_or_contended_key_is_kept_until_it_is_free) {
   std::vector<json> held;
   for (int i = 0; i < 5; ++i) {
     held.push_back(call("POST", "/v1/locks/a" + std::to_string(i), {{"ttl", "30s"}}));
   }
-  EXPECT_EQ(lock_actors(), 5);
-  // A refused or invalid acquire on a free key leaves no actor behind.
+  EXPECT_EQ(lock_keys(), 5);
+  // A refused or invalid acquire on a free key leaves nothing behind.
   call("POST", "/v1/locks/a..b", {}, 400);
   call("POST", "/v1/locks/a0", {}, 409);
   EXPECT_EQ(call("GET", "/v1/locks/free")["held"], false);
-  EXPECT_EQ(lock_actors(), 5);
+  EXPECT_EQ(lock_keys(), 5);
   auto waiting = std::async(std::launch::async, [&] {
     return call("POST", "/v1/locks/a0", {{"ttl", "30s"}, {"wait", "20s"}});
   });
@@ -151,23 +151,23 @@ TEST_F(lock_http_test, each_held_or_contended_key_has_an_actor_until_it_is_free)
   for (int i = 1; i < 5; ++i) {
     call("DELETE", "/v1/locks/a" + std::to_string(i), {{"token", held[i]["token"]}});
   }
-  await_lock_actors(1);
-  // The hand-off keeps a0's actor; the last release retires it.
+  await_lock_keys(1);
+  // The hand-off keeps a0; the last release forgets it.
   call("DELETE", "/v1/locks/a0", {{"token", held[0]["token"]}});
   auto next = waiting.get();
   EXPECT_GT(next["fence"].get<uint64_t>(), held[0]["fence"].get<uint64_t>());
-  EXPECT_EQ(lock_actors(), 1);
+  EXPECT_EQ(lock_keys(), 1);
   call("DELETE", "/v1/locks/a0", {{"token", next["token"]}});
-  await_lock_actors(0);
-  // An expiry retires the actor by its own timer, with nobody asking.
+  await_lock_keys(0);
+  // An expiry forgets the key by the shard's timer, with nobody asking.
   auto brief = call("POST", "/v1/locks/brief", {{"ttl", "200ms"}});
-  EXPECT_EQ(lock_actors(), 1);
-  await_lock_actors(0);
+  EXPECT_EQ(lock_keys(), 1);
+  await_lock_keys(0);
   EXPECT_EQ(call("GET", "/v1/locks/brief")["held"], false);
-  // A new acquire gets a new actor and a higher fence.
+  // A new acquire tracks it again, with a higher fence.
   auto again = call("POST", "/v1/locks/brief", {{"ttl", "1s"}});
   EXPECT_GT(again["fence"].get<uint64_t>(), brief["fence"].get<uint64_t>());
-  EXPECT_EQ(lock_actors(), 1);
+  EXPECT_EQ(lock_keys(), 1);
 }
 
 TEST_F(lock_http_test, restart_keeps_holders_and_fences_keep_increasing) {

@@ -12,18 +12,60 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Drives lock keys the way the lock shard actor does: the table checks a
-// command and draws its fence, the key's own machine applies it, and an
-// idle key is forgotten.
+// What a queued acquirer was told, taken out of a command's events.
+struct grant_view {
+  uint64_t waiter;
+  lock_info info;
+};
+
+std::vector<grant_view> grants_of(const effects& fx) {
+  std::vector<grant_view> out;
+  for (const auto& e : fx.events) {
+    if (e.what == event::kind::granted) {
+      out.push_back({e.waiter, e.info});
+    }
+  }
+  return out;
+}
+
+std::vector<uint64_t> waiters_of(const effects& fx, event::kind what) {
+  std::vector<uint64_t> out;
+  for (const auto& e : fx.events) {
+    if (e.what == what) {
+      out.push_back(e.waiter);
+    }
+  }
+  return out;
+}
+
+std::vector<uint64_t> timeouts_of(const effects& fx) {
+  return waiters_of(fx, event::kind::timed_out);
+}
+
+std::vector<uint64_t> lease_lost_of(const effects& fx) {
+  return waiters_of(fx, event::kind::lease_lost);
+}
+
+std::vector<std::string> expired_of(const effects& fx) {
+  std::vector<std::string> out;
+  for (const auto& e : fx.events) {
+    if (e.what == event::kind::expired) {
+      out.push_back(e.info.key);
+    }
+  }
+  return out;
+}
+
+// Drives the shard's machine with commands, as the lock shard actor does.
 class lock_table_test : public testing::Test {
 protected:
   lock_config cfg_;
   std::optional<lock_table> table_;
-  std::map<std::string, lock_key, std::less<>> keys_;
   test::manual_clock clock_;
   std::map<std::string, std::string> store_;
   effects last_;
   int tokens_ = 0;
+  uint64_t index_ = 0;
 
   void SetUp() override {
     reset();
@@ -31,131 +73,68 @@ protected:
 
   void reset() {
     table_.emplace(3, cfg_);
-    keys_.clear();
+  }
+
+  apply_ctx ctx() {
+    return apply_ctx{clock_.now(), ++index_, 3};
   }
 
   void persist(const effects& fx) {
-    test::apply_writes(store_, fx.writes);
+    test::apply_writes(store_, fx.records);
     last_ = fx;
   }
 
-  // Forgets `key` once idle, as the shard retires its actor.
-  void settle(const std::string& key) {
-    if (auto it = keys_.find(key); it != keys_.end() && it->second.idle(clock_.now())) {
-      keys_.erase(it);
-    }
+  template <class Command>
+  auto run(const Command& cmd) {
+    effects fx;
+    auto r = table_->apply(cmd, ctx(), fx);
+    persist(fx);
+    return r;
   }
 
   result<acquire_result> acquire(const std::string& key, duration ttl = 10s,
                                  duration wait = 0s, uint64_t waiter = 0,
                                  uint64_t lease = 0) {
     auto token = "t" + std::to_string(++tokens_);
-    acquire_cmd cmd{key, ttl, wait, token, waiter, lease};
-    if (auto ok = table_->check(cmd); !ok) {
-      persist({});
-      return std::move(ok).err();
-    }
-    effects fx;
-    cmd.fence = table_->draw_fence(fx);
-    auto it = keys_.find(key);
-    if (it == keys_.end()) {
-      it = keys_.emplace(key, table_->make_key(key)).first;
-    }
-    auto r = it->second.acquire(cmd, clock_.now(), fx);
-    persist(fx);
-    settle(key);
-    return r;
+    return run(acquire_cmd{key, ttl, wait, token, waiter, lease});
   }
 
   result<uint64_t> release(const std::string& key, const std::string& token) {
-    if (auto ok = table_->validate_key(key); !ok) {
-      return std::move(ok).err();
-    }
-    auto it = keys_.find(key);
-    if (it == keys_.end()) {
-      persist({});
-      return not_held(key);
-    }
-    effects fx;
-    auto r = it->second.release(token, clock_.now(), fx);
-    persist(fx);
-    settle(key);
-    return r;
+    return run(release_cmd{key, token});
   }
 
   result<lock_info> refresh(const std::string& key, const std::string& token,
                             duration ttl = 10s) {
-    if (auto ok = table_->check_refresh(key, ttl); !ok) {
-      return std::move(ok).err();
-    }
-    auto it = keys_.find(key);
-    if (it == keys_.end()) {
-      return not_held(key);
-    }
-    effects fx;
-    auto r = it->second.refresh(token, ttl, clock_.now(), fx);
-    persist(fx);
-    return r;
+    return run(refresh_cmd{key, token, ttl});
   }
 
   lock_info get(const std::string& key) {
-    auto it = keys_.find(key);
-    if (it == keys_.end()) {
-      lock_info free;
-      free.key = key;
-      return free;
-    }
-    return it->second.get(clock_.now());
+    return *table_->get(key, clock_.now());
   }
 
   std::optional<time_point> next_deadline() const {
-    std::optional<time_point> out;
-    for (const auto& [key, k] : keys_) {
-      if (auto next = k.next_deadline(); next && (!out || *next < *out)) {
-        out = next;
-      }
-    }
-    return out;
+    return table_->next_deadline();
   }
 
-  // Each key's timer: the keys whose deadline passed tick.
+  // The shard's timer: the keys whose deadline passed tick.
   effects tick() {
     effects fx;
-    std::vector<std::string> due;
-    for (auto& [key, k] : keys_) {
-      if (auto next = k.next_deadline(); next && *next <= clock_.now()) {
-        due.push_back(key);
-      }
-    }
-    for (const auto& key : due) {
-      keys_.find(key)->second.tick(clock_.now(), fx);
-      settle(key);
-    }
+    (void) table_->apply(tick_cmd{}, ctx(), fx);
     persist(fx);
     return fx;
   }
 
   effects release_lease(uint64_t lease, size_t expect_ended) {
     effects fx;
-    size_t ended = 0;
-    std::vector<std::string> names;
-    for (auto& [key, k] : keys_) {
-      ended += k.release_lease(lease, clock_.now(), fx) ? 1 : 0;
-      names.push_back(key);
-    }
-    for (const auto& key : names) {
-      settle(key);
-    }
-    EXPECT_EQ(ended, expect_ended);
+    auto ended = table_->apply(lease_end_cmd{lease}, ctx(), fx);
+    EXPECT_EQ(*ended, expect_ended);
     persist(fx);
     return fx;
   }
 
   std::vector<uint64_t> leases() const {
     std::set<uint64_t> out;
-    for (const auto& [key, k] : keys_) {
-      k.leases(out);
-    }
+    table_->leases(out);
     return {out.begin(), out.end()};
   }
 
@@ -165,7 +144,6 @@ protected:
     for (auto& [k, v] : store_) {
       ASSERT_TRUE(restored.restore(k, v));
     }
-    keys_ = restored.take_restored();
     table_.emplace(std::move(restored));
   }
 };
@@ -179,7 +157,7 @@ TEST_F(lock_table_test, acquire_a_free_lock_grants_a_token_and_a_fence) {
   EXPECT_EQ(r->info.fence, 1u);
   EXPECT_EQ(r->info.expires_at, clock_.now() + 10s);
   // The holder record and the fencing counter are persisted.
-  EXPECT_EQ(last_.writes.size(), 2u);
+  EXPECT_EQ(last_.records.size(), 2u);
   auto info = get("jobs.nightly");
   EXPECT_TRUE(info.held);
   EXPECT_TRUE(info.owner_token.empty()); // never given out by get
@@ -190,7 +168,7 @@ TEST_F(lock_table_test, a_held_lock_is_refused_without_wait_and_nothing_changes)
   auto second = acquire("k");
   EXPECT_EQ(second.code(), errc::lock_held);
   EXPECT_NE(second.err().message.find("held until"), std::string::npos);
-  EXPECT_TRUE(last_.writes.empty());
+  EXPECT_TRUE(last_.records.empty());
   EXPECT_EQ(get("k").fence, 1u);
 }
 
@@ -234,7 +212,7 @@ TEST_F(lock_table_test, unlock_twice_or_with_another_token_is_lock_not_held) {
   EXPECT_EQ(*released, a->info.fence);
   EXPECT_EQ(release("k", a->info.owner_token).code(), errc::lock_not_held);
   EXPECT_FALSE(get("k").held);
-  EXPECT_EQ(keys_.size(), 0u);
+  EXPECT_EQ(table_->keys().size(), 0u);
 }
 
 TEST_F(lock_table_test, an_expired_lock_is_taken_over_and_the_old_token_is_dead) {
@@ -258,18 +236,18 @@ TEST_F(lock_table_test, waiters_are_granted_in_fifo_order) {
   // A newcomer without wait is refused even though it could be fast.
   EXPECT_EQ(acquire("k").code(), errc::lock_held);
   ASSERT_TRUE(release("k", holder->info.owner_token));
-  ASSERT_EQ(last_.grants.size(), 1u);
-  EXPECT_EQ(last_.grants[0].waiter, 101u);
-  auto first = last_.grants[0].info;
+  ASSERT_EQ(grants_of(last_).size(), 1u);
+  EXPECT_EQ(grants_of(last_)[0].waiter, 101u);
+  auto first = grants_of(last_)[0].info;
   EXPECT_EQ(first.owner_token, "t2");
   EXPECT_GT(first.fence, holder->info.fence);
   EXPECT_EQ(first.expires_at, clock_.now() + 10s);
   // The next one when the first holder expires.
   clock_.advance(10s);
   auto fx = tick();
-  ASSERT_EQ(fx.grants.size(), 1u);
-  EXPECT_EQ(fx.grants[0].waiter, 102u);
-  EXPECT_EQ(fx.expired, std::vector<std::string>{"k"});
+  ASSERT_EQ(grants_of(fx).size(), 1u);
+  EXPECT_EQ(grants_of(fx)[0].waiter, 102u);
+  EXPECT_EQ(expired_of(fx), std::vector<std::string>{"k"});
 }
 
 TEST_F(lock_table_test, a_wait_times_out_at_its_deadline) {
@@ -279,20 +257,23 @@ TEST_F(lock_table_test, a_wait_times_out_at_its_deadline) {
   EXPECT_EQ(next_deadline(), clock_.now() + 5s);
   clock_.advance(5s);
   auto fx = tick();
-  EXPECT_EQ(fx.timeouts, std::vector<uint64_t>{7});
-  EXPECT_TRUE(fx.grants.empty());
+  EXPECT_EQ(timeouts_of(fx), std::vector<uint64_t>{7});
+  EXPECT_TRUE(grants_of(fx).empty());
   EXPECT_EQ(get("k").waiters, 1u);
 }
 
 TEST_F(lock_table_test, a_cancelled_waiter_leaves_the_line) {
-  auto holder = acquire("k");
-  ASSERT_TRUE(acquire("k", 10s, 30s, 1));
-  ASSERT_TRUE(acquire("k", 10s, 30s, 2));
+  auto k = table_->make_key("k");
+  auto now = clock_.now();
   effects fx;
-  keys_.find("k")->second.cancel(1, clock_.now(), fx);
-  ASSERT_TRUE(release("k", holder->info.owner_token));
-  ASSERT_EQ(last_.grants.size(), 1u);
-  EXPECT_EQ(last_.grants[0].waiter, 2u);
+  ASSERT_TRUE(k.acquire(acquire_cmd{"k", 10s, 0s, "t1", 0, 0, 1}, now, fx));
+  ASSERT_TRUE(k.acquire(acquire_cmd{"k", 10s, 30s, "t2", 1, 0, 2}, now, fx));
+  ASSERT_TRUE(k.acquire(acquire_cmd{"k", 10s, 30s, "t3", 2, 0, 3}, now, fx));
+  k.cancel(1, now, fx);
+  effects out;
+  ASSERT_TRUE(k.release("t1", now, out));
+  ASSERT_EQ(grants_of(out).size(), 1u);
+  EXPECT_EQ(grants_of(out)[0].waiter, 2u);
 }
 
 TEST_F(lock_table_test, lock_delay_keeps_an_expired_lock_free_for_a_while) {
@@ -305,13 +286,13 @@ TEST_F(lock_table_test, lock_delay_keeps_an_expired_lock_free_for_a_while) {
   EXPECT_EQ(acquire("k").code(), errc::lock_held);
   ASSERT_TRUE(acquire("k", 10s, 30s, 9));
   clock_.advance(2s);
-  EXPECT_TRUE(tick().grants.empty());
+  EXPECT_TRUE(grants_of(tick()).empty());
   clock_.advance(1s);
   auto fx = tick();
-  ASSERT_EQ(fx.grants.size(), 1u);
-  EXPECT_EQ(fx.grants[0].waiter, 9u);
+  ASSERT_EQ(grants_of(fx).size(), 1u);
+  EXPECT_EQ(grants_of(fx)[0].waiter, 9u);
   // An explicit unlock has no delay.
-  ASSERT_TRUE(release("k", fx.grants[0].info.owner_token));
+  ASSERT_TRUE(release("k", grants_of(fx)[0].info.owner_token));
   EXPECT_TRUE(acquire("k"));
 }
 
@@ -321,11 +302,11 @@ TEST_F(lock_table_test, releasing_a_lease_releases_its_locks_only) {
   ASSERT_TRUE(acquire("c", 10s, 0s, 0, 78));
   ASSERT_TRUE(acquire("a", 10s, 30s, 5));
   auto fx = release_lease(77, 2);
-  ASSERT_EQ(fx.grants.size(), 1u);
-  EXPECT_EQ(fx.grants[0].info.key, "a");
+  ASSERT_EQ(grants_of(fx).size(), 1u);
+  EXPECT_EQ(grants_of(fx)[0].info.key, "a");
   EXPECT_FALSE(get("b").held);
   EXPECT_TRUE(get("c").held);
-  EXPECT_TRUE(release_lease(0, 0).writes.empty());
+  EXPECT_TRUE(release_lease(0, 0).records.empty());
 }
 
 TEST_F(lock_table_test, a_lease_bound_hold_lasts_until_its_lease_ends) {
@@ -335,7 +316,7 @@ TEST_F(lock_table_test, a_lease_bound_hold_lasts_until_its_lease_ends) {
   EXPECT_EQ(a->info.lease, 77u);
   // Its own TTL means nothing: it outlives it.
   clock_.advance(1h);
-  EXPECT_TRUE(tick().expired.empty());
+  EXPECT_TRUE(expired_of(tick()).empty());
   EXPECT_TRUE(get("k").held);
   EXPECT_EQ(refresh("k", a->info.owner_token).code(), errc::invalid_argument);
   // A waiter bound to a lease that ends leaves the line.
@@ -343,15 +324,15 @@ TEST_F(lock_table_test, a_lease_bound_hold_lasts_until_its_lease_ends) {
   ASSERT_FALSE(acquire("k", 10s, 30s, 6, 79)->granted);
   EXPECT_EQ(leases(), (std::vector<uint64_t>{77, 78, 79}));
   // The hold has no deadline; the waiters do.
-  EXPECT_EQ(keys_.find("k")->second.next_deadline(), clock_.now() + 30s);
+  EXPECT_EQ(table_->keys().find("k")->second.next_deadline(), clock_.now() + 30s);
   auto fx = release_lease(78, 0);
-  EXPECT_EQ(fx.lease_lost, std::vector<uint64_t>{5});
+  EXPECT_EQ(lease_lost_of(fx), std::vector<uint64_t>{5});
   EXPECT_EQ(get("k").waiters, 1u);
   // The holder's lease ends: the next waiter gets the lock.
   auto end = release_lease(77, 1);
-  ASSERT_EQ(end.grants.size(), 1u);
-  EXPECT_EQ(end.grants[0].waiter, 6u);
-  EXPECT_GT(end.grants[0].info.fence, a->info.fence);
+  ASSERT_EQ(grants_of(end).size(), 1u);
+  EXPECT_EQ(grants_of(end)[0].waiter, 6u);
+  EXPECT_GT(grants_of(end)[0].info.fence, a->info.fence);
   // Restored holds stay lease-bound.
   restart();
   EXPECT_EQ(leases(), std::vector<uint64_t>{79});
@@ -367,7 +348,7 @@ TEST_F(lock_table_test, bad_input_changes_nothing) {
   EXPECT_EQ(acquire("k", 10s, -1s).code(), errc::invalid_argument);
   EXPECT_EQ(acquire("k", 10s, 2h).code(), errc::invalid_argument);
   EXPECT_TRUE(store_.empty());
-  EXPECT_EQ(keys_.size(), 0u);
+  EXPECT_EQ(table_->keys().size(), 0u);
   cfg_.max_waiters = 1;
   table_.emplace(3, cfg_);
   ASSERT_TRUE(acquire("k"));
@@ -408,7 +389,7 @@ TEST_F(lock_table_test, the_counter_is_written_once_per_block_and_never_reused) 
     ASSERT_TRUE(r);
     EXPECT_EQ(r->info.fence, last + 1);
     last = r->info.fence;
-    counter_writes.push_back(last_.writes.size() - 1);
+    counter_writes.push_back(last_.records.size() - 1);
   }
   // Fences 1, 5 and 9 open a block.
   EXPECT_EQ(counter_writes,
@@ -428,25 +409,25 @@ TEST_F(lock_table_test, a_key_is_forgotten_once_free_and_nobody_waits) {
   reset();
   auto a = acquire("k", 1s);
   ASSERT_TRUE(acquire("k", 1s, 10s, 4));
-  EXPECT_FALSE(keys_.find("k")->second.idle(clock_.now()));
+  EXPECT_FALSE(table_->keys().find("k")->second.idle(clock_.now()));
   // Expiry hands over to the waiter after the lock-delay.
   clock_.advance(1s);
-  EXPECT_TRUE(tick().grants.empty());
-  EXPECT_EQ(keys_.find("k")->second.next_deadline(), clock_.now() + 2s);
+  EXPECT_TRUE(grants_of(tick()).empty());
+  EXPECT_EQ(table_->keys().find("k")->second.next_deadline(), clock_.now() + 2s);
   clock_.advance(2s);
   auto fx = tick();
-  ASSERT_EQ(fx.grants.size(), 1u);
-  ASSERT_TRUE(release("k", fx.grants[0].info.owner_token));
-  EXPECT_TRUE(keys_.empty());
+  ASSERT_EQ(grants_of(fx).size(), 1u);
+  ASSERT_TRUE(release("k", grants_of(fx)[0].info.owner_token));
+  EXPECT_TRUE(table_->keys().empty());
   // An expiry with nobody waiting: the key stays until the delay ends.
   ASSERT_TRUE(acquire("k", 1s));
   clock_.advance(1s);
   tick();
-  ASSERT_EQ(keys_.size(), 1u);
-  EXPECT_FALSE(keys_.find("k")->second.idle(clock_.now()));
+  ASSERT_EQ(table_->keys().size(), 1u);
+  EXPECT_FALSE(table_->keys().find("k")->second.idle(clock_.now()));
   clock_.advance(2s);
   tick();
-  EXPECT_TRUE(keys_.empty());
+  EXPECT_TRUE(table_->keys().empty());
   EXPECT_FALSE(a->info.owner_token.empty());
 }
 
@@ -456,12 +437,74 @@ TEST_F(lock_table_test, tick_is_deterministic_and_idempotent) {
   }
   clock_.advance(3s);
   auto fx = tick();
-  EXPECT_EQ(fx.expired.size(), 30u);
-  EXPECT_TRUE(tick().expired.empty());
+  EXPECT_EQ(expired_of(fx).size(), 30u);
+  EXPECT_TRUE(expired_of(tick()).empty());
   clock_.advance(10s);
-  EXPECT_EQ(tick().expired.size(), 20u);
-  EXPECT_EQ(keys_.size(), 0u);
+  EXPECT_EQ(expired_of(tick()).size(), 20u);
+  EXPECT_EQ(table_->keys().size(), 0u);
   EXPECT_FALSE(next_deadline());
+}
+
+} // namespace
+} // namespace shoal::lock
+
+namespace shoal::lock {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<command> sample_lock_commands() {
+  return {acquire_cmd{"jobs.a", 1s, 0s, "t1", 0, 0, 0},
+          acquire_cmd{"jobs.a", 5s, 10s, "t2", 7, 0, 0},
+          acquire_cmd{"jobs.b", 2s, 0s, "t3", 0, 42, 0},
+          refresh_cmd{"jobs.a", "t1", 3s},
+          tick_cmd{},
+          release_cmd{"jobs.a", "t2"},
+          lease_end_cmd{42},
+          tick_cmd{}};
+}
+
+TEST(lock_commands, every_command_round_trips_and_every_prefix_is_refused) {
+  for (const auto& cmd : sample_lock_commands()) {
+    auto text = encode_to_string(cmd);
+    auto back = decode_from_string<command>(text);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(encode_to_string(*back), text);
+    for (size_t n = 0; n < text.size(); ++n) {
+      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
+    }
+  }
+}
+
+TEST(lock_commands, applying_the_same_sequence_twice_is_deterministic) {
+  auto run = [] {
+    lock_table t{5, lock_config{}};
+    std::string trace;
+    codec::writer w{trace};
+    auto now = from_unix_nanos(1'700'000'000'000'000'000);
+    uint64_t index = 0;
+    for (const auto& cmd : sample_lock_commands()) {
+      auto entry = decode_from_string<command>(encode_to_string(cmd));
+      now += 1200ms;
+      effects fx;
+      auto ok = std::visit(
+        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 5}, fx).has_value(); },
+        *entry);
+      w.u8(ok ? 1 : 0);
+      encode(w, fx.records);
+      for (const auto& e : fx.events) {
+        w.u8(static_cast<uint8_t>(e.what));
+        w.varint(e.waiter);
+        w.bytes(e.info.key);
+        w.bytes(e.info.owner_token);
+        w.varint(e.info.fence);
+      }
+    }
+    return trace;
+  };
+  auto first = run();
+  EXPECT_EQ(first, run());
+  EXPECT_GT(first.size(), 100u);
 }
 
 } // namespace
