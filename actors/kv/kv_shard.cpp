@@ -230,7 +230,7 @@ kv_shard_actor::behavior_type kv_shard_impl(shard_pointer self,
     self->state.durable_revision = events.back().revision;
     publish(self, events);
   });
-  st.last_trim = env.clock->now();
+  st.last_trim = st.host->now();
   self->delayed_send(self, env.sweep_interval, tick_atom_v);
   self->set_down_handler([self](caf::down_msg& dm) {
     // Addresses compare by node and id: the proxy of a watch registered

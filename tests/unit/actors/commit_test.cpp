@@ -134,12 +134,9 @@ TEST(commit_async, a_failed_batch_without_an_answer_stops_later_answers_too) {
   commit_rig rig{1};
 
   // A change nobody waits for (a sweep, say) fails...
-  struct write {
-    std::string key;
-    std::optional<std::string> value;
-  };
-  std::vector<write> writes{{"swept", std::nullopt}};
-  persist(rig.gate, rig.committer, storage::column::kv, writes, rig.handle());
+  storage::write_batch swept;
+  swept.erase(storage::column::kv, "swept");
+  commit_async(rig.gate, rig.committer, std::move(swept), rig.handle(), {});
   // ...so the next write of the shard is not acknowledged from the commit
   // thread, although its own batch is written.
   std::promise<std::string> answered;
