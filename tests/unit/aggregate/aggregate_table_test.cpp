@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/machine_checks.hpp"
 #include "tests/support/record_store.hpp"
 
 namespace shoal::agg {
@@ -362,45 +363,24 @@ std::vector<command> sample_agg_commands() {
 }
 
 TEST(agg_commands, every_command_round_trips_and_every_prefix_is_refused) {
-  for (const auto& cmd : sample_agg_commands()) {
-    auto text = encode_to_string(cmd);
-    auto back = decode_from_string<command>(text);
-    ASSERT_TRUE(back);
-    EXPECT_EQ(encode_to_string(*back), text);
-    for (size_t n = 0; n < text.size(); ++n) {
-      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
-    }
-  }
+  test::expect_exact_encodings(sample_agg_commands());
 }
 
+// The same commands with the same contexts on two fresh machines give
+// byte-identical records, the same events and the same answers.
 TEST(agg_commands, applying_the_same_sequence_twice_is_deterministic) {
-  auto run = [] {
-    aggregate_table t{4};
-    EXPECT_TRUE(t.define(definition{.name = "s", .k = kind::sum}));
-    std::string trace;
-    codec::writer w{trace};
-    auto now = from_unix_nanos(1'700'000'000'000'000'000);
-    uint64_t index = 0;
-    for (const auto& cmd : sample_agg_commands()) {
-      auto entry = decode_from_string<command>(encode_to_string(cmd));
-      now += 2s;
-      effects fx;
-      auto ok = std::visit(
-        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 4}, fx).has_value(); },
-        *entry);
-      w.u8(ok ? 1 : 0);
-      encode(w, fx.records);
-      for (const auto& e : fx.events) {
-        w.bytes(e.merge.entity);
-        w.i64(*e.merge.bucket);
-        w.i64(to_unix_nanos(e.at));
-      }
-    }
-    return trace;
-  };
-  auto first = run();
-  EXPECT_EQ(first, run());
-  EXPECT_GT(first.size(), 100u);
+  test::expect_deterministic(
+    [] {
+      aggregate_table t{4};
+      EXPECT_TRUE(t.define(definition{.name = "s", .k = kind::sum}));
+      return t;
+    }, sample_agg_commands(), 4, 2s,
+    [](codec::writer& w, const auto& e) {
+      w.bytes(e.merge.entity);
+      w.i64(*e.merge.bucket);
+      w.i64(to_unix_nanos(e.at));
+    },
+    100u);
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include "runtime/sha256.hpp"
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/machine_checks.hpp"
 #include "tests/support/record_store.hpp"
 
 namespace shoal::idem {
@@ -309,45 +310,18 @@ std::vector<command> sample_commands() {
 }
 
 TEST(idem_commands, every_command_round_trips_and_every_prefix_is_refused) {
-  for (const auto& cmd : sample_commands()) {
-    auto text = encode_to_string(cmd);
-    auto back = decode_from_string<command>(text);
-    ASSERT_TRUE(back);
-    EXPECT_EQ(encode_to_string(*back), text);
-    EXPECT_EQ(back->index(), cmd.index());
-    for (size_t n = 0; n < text.size(); ++n) {
-      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
-    }
-  }
+  test::expect_exact_encodings(sample_commands());
   EXPECT_FALSE(decode_from_string<command>(std::string{"\x00", 1}));
   EXPECT_FALSE(decode_from_string<command>(std::string{"\x07", 1}));
 }
 
 // The same commands with the same contexts on two fresh machines give
-// byte-identical records and the same answers: what a replica relies on.
+// byte-identical records, the same events and the same answers.
 TEST(idem_commands, applying_the_same_sequence_twice_is_deterministic) {
-  auto run = [] {
-    idempotency_table t{3, idem_config{}};
-    std::string trace;
-    codec::writer w{trace};
-    auto at = from_unix_nanos(1'700'000'000'000'000'000);
-    uint64_t index = 0;
-    for (const auto& cmd : sample_commands()) {
-      // Each command goes through its encoding, as a log entry would.
-      auto entry = decode_from_string<command>(encode_to_string(cmd));
-      at += 3s;
-      apply_ctx ctx{at, ++index, 3};
-      effects fx;
-      auto ok = std::visit([&](const auto& c) { return t.apply(c, ctx, fx).has_value(); },
-                           *entry);
-      w.u8(ok ? 1 : 0);
-      encode(w, fx.records);
-    }
-    return trace;
-  };
-  auto first = run();
-  EXPECT_EQ(first, run());
-  EXPECT_GT(first.size(), 100u);
+  test::expect_deterministic(
+    [] { return idempotency_table{3, idem_config{}}; }, sample_commands(), 3, 3s,
+    [](codec::writer&, const auto&) {}, // no events
+    100u);
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 
 #include "runtime/codec.hpp"
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/machine_checks.hpp"
 
 namespace shoal::kv {
 namespace {
@@ -694,15 +695,7 @@ std::vector<command> sample_kv_commands() {
 }
 
 TEST(kv_commands, every_command_round_trips_and_every_prefix_is_refused) {
-  for (const auto& cmd : sample_kv_commands()) {
-    auto text = encode_to_string(cmd);
-    auto back = decode_from_string<command>(text);
-    ASSERT_TRUE(back);
-    EXPECT_EQ(encode_to_string(*back), text);
-    for (size_t n = 0; n < text.size(); ++n) {
-      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
-    }
-  }
+  test::expect_exact_encodings(sample_kv_commands());
   // An end_lease with an operation that does not exist.
   EXPECT_FALSE(decode_from_string<command>(std::string{"\x05\x07\x09", 3}));
 }
@@ -710,30 +703,12 @@ TEST(kv_commands, every_command_round_trips_and_every_prefix_is_refused) {
 // The same commands with the same contexts on two fresh machines give
 // byte-identical records, the same events and the same answers.
 TEST(kv_commands, applying_the_same_sequence_twice_is_deterministic) {
-  auto run = [] {
-    kv_table t{5, kv_config{}};
-    std::string trace;
-    codec::writer w{trace};
-    auto now = from_unix_nanos(1'700'000'000'000'000'000);
-    uint64_t index = 0;
-    for (const auto& cmd : sample_kv_commands()) {
-      auto entry = decode_from_string<command>(encode_to_string(cmd));
-      now += 1500ms;
-      effects fx;
-      auto ok = std::visit(
-        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 5}, fx).has_value(); },
-        *entry);
-      w.u8(ok ? 1 : 0);
-      encode(w, fx.records);
-      for (const auto& ev : fx.events) {
-        w.bytes(kv_table::encode(ev));
-      }
-    }
-    return trace;
-  };
-  auto first = run();
-  EXPECT_EQ(first, run());
-  EXPECT_GT(first.size(), 200u);
+  test::expect_deterministic(
+    [] { return kv_table{5, kv_config{}}; }, sample_kv_commands(), 5, 1500ms,
+    [](codec::writer& w, const auto& e) {
+      w.bytes(kv_table::encode(e));
+    },
+    200u);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/machine_checks.hpp"
 #include "tests/support/record_store.hpp"
 
 namespace shoal::lock {
@@ -465,46 +466,22 @@ std::vector<command> sample_lock_commands() {
 }
 
 TEST(lock_commands, every_command_round_trips_and_every_prefix_is_refused) {
-  for (const auto& cmd : sample_lock_commands()) {
-    auto text = encode_to_string(cmd);
-    auto back = decode_from_string<command>(text);
-    ASSERT_TRUE(back);
-    EXPECT_EQ(encode_to_string(*back), text);
-    for (size_t n = 0; n < text.size(); ++n) {
-      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
-    }
-  }
+  test::expect_exact_encodings(sample_lock_commands());
 }
 
+// The same commands with the same contexts on two fresh machines give
+// byte-identical records, the same events and the same answers.
 TEST(lock_commands, applying_the_same_sequence_twice_is_deterministic) {
-  auto run = [] {
-    lock_table t{5, lock_config{}};
-    std::string trace;
-    codec::writer w{trace};
-    auto now = from_unix_nanos(1'700'000'000'000'000'000);
-    uint64_t index = 0;
-    for (const auto& cmd : sample_lock_commands()) {
-      auto entry = decode_from_string<command>(encode_to_string(cmd));
-      now += 1200ms;
-      effects fx;
-      auto ok = std::visit(
-        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 5}, fx).has_value(); },
-        *entry);
-      w.u8(ok ? 1 : 0);
-      encode(w, fx.records);
-      for (const auto& e : fx.events) {
-        w.u8(static_cast<uint8_t>(e.what));
-        w.varint(e.waiter);
-        w.bytes(e.info.key);
-        w.bytes(e.info.owner_token);
-        w.varint(e.info.fence);
-      }
-    }
-    return trace;
-  };
-  auto first = run();
-  EXPECT_EQ(first, run());
-  EXPECT_GT(first.size(), 100u);
+  test::expect_deterministic(
+    [] { return lock_table{5, lock_config{}}; }, sample_lock_commands(), 5, 1200ms,
+    [](codec::writer& w, const auto& e) {
+      w.u8(static_cast<uint8_t>(e.what));
+      w.varint(e.waiter);
+      w.bytes(e.info.key);
+      w.bytes(e.info.owner_token);
+      w.varint(e.info.fence);
+    },
+    100u);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/machine_checks.hpp"
 #include "tests/support/record_store.hpp"
 
 namespace shoal::stream {
@@ -414,42 +415,18 @@ std::vector<command> sample_stream_commands() {
 }
 
 TEST(stream_commands, every_command_round_trips_and_every_prefix_is_refused) {
-  for (const auto& cmd : sample_stream_commands()) {
-    auto text = encode_to_string(cmd);
-    auto back = decode_from_string<command>(text);
-    ASSERT_TRUE(back);
-    EXPECT_EQ(encode_to_string(*back), text);
-    for (size_t n = 0; n < text.size(); ++n) {
-      EXPECT_FALSE(decode_from_string<command>(text.substr(0, n))) << cmd.index() << " " << n;
-    }
-  }
+  test::expect_exact_encodings(sample_stream_commands());
 }
 
+// The same commands with the same contexts on two fresh machines give
+// byte-identical records, the same events and the same answers.
 TEST(stream_commands, applying_the_same_sequence_twice_is_deterministic) {
-  auto run = [] {
-    stream_table t{6, stream_config{}};
-    std::string trace;
-    codec::writer w{trace};
-    auto now = from_unix_nanos(1'700'000'000'000'000'000);
-    uint64_t index = 0;
-    for (const auto& cmd : sample_stream_commands()) {
-      auto entry = decode_from_string<command>(encode_to_string(cmd));
-      now += 90s;
-      effects fx;
-      auto ok = std::visit(
-        [&](const auto& c) { return t.apply(c, apply_ctx{now, ++index, 6}, fx).has_value(); },
-        *entry);
-      w.u8(ok ? 1 : 0);
-      encode(w, fx.records);
-      for (const auto& e : fx.events) {
-        w.bytes(stream_table::encode(e));
-      }
-    }
-    return trace;
-  };
-  auto first = run();
-  EXPECT_EQ(first, run());
-  EXPECT_GT(first.size(), 200u);
+  test::expect_deterministic(
+    [] { return stream_table{6, stream_config{}}; }, sample_stream_commands(), 6, 90s,
+    [](codec::writer& w, const auto& e) {
+      w.bytes(stream_table::encode(e));
+    },
+    200u);
 }
 
 } // namespace
