@@ -140,6 +140,18 @@ bool decode_variant(codec::reader& r, Variant& out, ReadFields&& read_fields) {
          && detail::decode_alternative<Variant, 0>(tag - 1u, out, read_fields);
 }
 
+/// Defines `encode(codec::writer&, const Command&)` and
+/// `decode(codec::reader&, Command&)` for a command variant from the
+/// `write_fields(writer, alternative)` and `read_fields(reader,
+/// alternative)` overloads visible where it is used (each machine's .cpp).
+#define SHOAL_COMMAND_CODEC(Command)                                           \
+  void encode(codec::writer& w, const Command& cmd) {                          \
+    encode_variant(w, cmd, [&w](const auto& c) { write_fields(w, c); });       \
+  }                                                                            \
+  bool decode(codec::reader& r, Command& out) {                                \
+    return decode_variant(r, out, [&r](auto& c) { return read_fields(r, c); }); \
+  }
+
 /// `value` encoded on its own.
 template <class T>
 std::string encode_to_string(const T& value) {

@@ -730,12 +730,6 @@ bool read_fields(codec::reader& r, sweep_cmd&) {
 
 } // namespace
 
-void encode(codec::writer& w, const command& cmd) {
-  encode_variant(w, cmd, [&w](const auto& c) { write_fields(w, c); });
-}
-
-bool decode(codec::reader& r, command& out) {
-  return decode_variant(r, out, [&r](auto& c) { return read_fields(r, c); });
-}
+SHOAL_COMMAND_CODEC(command)
 
 } // namespace shoal::stream
