@@ -79,6 +79,21 @@ void kv_client::get_async(std::string key,
                         routed, std::move(done), get_atom_v, std::move(key));
 }
 
+void kv_client::history_async(
+  std::string key, uint32_t limit,
+  std::function<void(result<std::vector<kv::version_record>>)> done) {
+  auto& dir = node_.placement();
+  auto shard = keyed_shard_actor(dir, shard_kind::kv, node_.kv(), key);
+  if (!shard) {
+    done(std::move(shard).err());
+    return;
+  }
+  ask<std::vector<kv::version_record>>(node_.bridge(), *shard,
+                                       std::min(timeout_, dir.forward_timeout()),
+                                       std::move(done), history_atom_v, std::move(key),
+                                       limit);
+}
+
 void kv_client::list_async(kv::list_query q,
                            std::function<void(result<kv::list_page>)> done) {
   auto pattern = key_pattern::parse(q.pattern);

@@ -42,6 +42,10 @@ public:
   void get_async(std::string key, std::function<void(result<kv::entry>)> done);
   void list_async(kv::list_query q,
                   std::function<void(result<kv::list_page>)> done);
+  /// The retained versions of `key`, oldest first (the last `limit`; 0:
+  /// all), from its shard's storage: every acknowledged write is there.
+  void history_async(std::string key, uint32_t limit,
+                     std::function<void(result<std::vector<kv::version_record>>)> done);
 
   // -- watch -------------------------------------------------------------------
 

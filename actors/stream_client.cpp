@@ -300,4 +300,13 @@ stream_client::read_range(const std::string& stream, uint64_t from, uint64_t to,
   return std::move(page->events);
 }
 
+result<void> stream_client::reachable(std::string_view stream) const {
+  auto owner = keyed_shard_actor(node_.placement(), shard_kind::streams, node_.streams(),
+                                 stream);
+  if (!owner) {
+    return std::move(owner).err();
+  }
+  return {};
+}
+
 } // namespace shoal

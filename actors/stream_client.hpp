@@ -65,6 +65,10 @@ public:
   result<void> tail(std::string stream, uint64_t from,
                     std::shared_ptr<stream_tail_sink> sink);
 
+  /// `unavailable` if the owner of `stream`'s shard is not reachable now
+  /// (a tail would not start).
+  result<void> reachable(std::string_view stream) const;
+
   // -- entities ----------------------------------------------------------------
 
   /// Appends changes to entity `id`'s stream; they are applied to the

@@ -4,7 +4,6 @@
 
 #include <caf/actor_system.hpp>
 
-#include "actors/cluster/routing.hpp"
 #include "actors/idem_client.hpp"
 #include "actors/node.hpp"
 #include "net/http/actor_bridge.hpp"
@@ -79,21 +78,16 @@ std::optional<parsed_call> parse_call(node& n, request& req,
   return parsed_call{std::move(*key), std::move(*body)};
 }
 
-// Sends the command straight to the key's shard and answers with
-// `to_json` of the reply.
-template <class T, class Atom, class Command, class ToJson>
-void send(node& n, const std::string& key, Atom atom, Command cmd,
-          respond_fn respond, ToJson to_json) {
-  call_keyed<T>(n.placement(), n.bridge(), shard_kind::idempotency,
-          n.idempotency(), key,
-          [respond, to_json](result<T> r) {
-            if (!r) {
-              respond(error_response(r.err()));
-              return;
-            }
-            respond(to_json(*r));
-          },
-          atom, std::move(cmd));
+// Answers with `to_json` of a reply, or its error.
+template <class T, class ToJson>
+std::function<void(result<T>)> answered(respond_fn respond, ToJson to_json) {
+  return [respond = std::move(respond), to_json](result<T> r) {
+    if (!r) {
+      respond(error_response(r.err()));
+      return;
+    }
+    respond(to_json(*r));
+  };
 }
 
 response record_response(const idem::record& r) {
@@ -117,8 +111,9 @@ void begin_route(node& n, request& req, respond_fn respond) {
       || !take(u64_field(call->body, "fence"), cmd.fence, respond)) {
     return;
   }
-  send<idem::begin_result>(n, call->key, begin_atom_v, std::move(cmd),
-                           std::move(respond), [](const idem::begin_result& r) {
+  idem_client{n}.begin_async(
+    std::move(cmd),
+    answered<idem::begin_result>(std::move(respond), [](const idem::begin_result& r) {
                              json_writer out;
                              out.begin_object();
                              out.key("fresh").value(r.fresh);
@@ -130,7 +125,7 @@ void begin_route(node& n, request& req, respond_fn respond) {
                              out.end_object();
                              return json_text_response(r.fresh ? 201 : 200,
                                                        out.take());
-                           });
+                           }));
 }
 
 void touch_route(node& n, request& req, respond_fn respond) {
@@ -146,8 +141,8 @@ void touch_route(node& n, request& req, respond_fn respond) {
                cmd.lease_ttl, respond)) {
     return;
   }
-  send<idem::record>(n, call->key, touch_atom_v, std::move(cmd),
-                     std::move(respond), record_response);
+  idem_client{n}.touch_async(std::move(cmd), answered<idem::record>(std::move(respond),
+                                                                    record_response));
 }
 
 void complete_route(node& n, request& req, respond_fn respond) {
@@ -174,8 +169,8 @@ void complete_route(node& n, request& req, respond_fn respond) {
     return;
   }
   cmd.result = std::move(*decoded);
-  send<idem::record>(n, call->key, complete_atom_v, std::move(cmd),
-                     std::move(respond), record_response);
+  idem_client{n}.complete_async(std::move(cmd), answered<idem::record>(std::move(respond),
+                                                                       record_response));
 }
 
 void fail_route(node& n, request& req, respond_fn respond) {
@@ -196,8 +191,8 @@ void fail_route(node& n, request& req, respond_fn respond) {
       || !take(u64_field(call->body, "fence"), cmd.fence, respond)) {
     return;
   }
-  send<idem::record>(n, call->key, fail_atom_v, std::move(cmd),
-                     std::move(respond), record_response);
+  idem_client{n}.fail_async(std::move(cmd), answered<idem::record>(std::move(respond),
+                                                                  record_response));
 }
 
 void get_route(node& n, request& req, respond_fn respond) {
@@ -205,8 +200,7 @@ void get_route(node& n, request& req, respond_fn respond) {
   if (!key) {
     return;
   }
-  send<idem::record>(n, *key, get_atom_v, *key, std::move(respond),
-                     record_response);
+  idem_client{n}.get_async(*key, answered<idem::record>(std::move(respond), record_response));
 }
 
 void delete_route(node& n, request& req, respond_fn respond) {

@@ -175,14 +175,8 @@ void history_route(node& n, const std::string& key, request& req,
     respond(error_response(ok.err()));
     return;
   }
-  auto shard = keyed_shard_actor(n.placement(), shard_kind::kv, n.kv(), key);
-  if (!shard) {
-    respond(error_response(shard.err()));
-    return;
-  }
-  ask<std::vector<kv::version_record>>(
-    n.bridge(), *shard, n.placement().forward_timeout(),
-    [respond, key](result<std::vector<kv::version_record>> r) {
+  kv_client{n}.history_async(
+    key, limit, [respond, key](result<std::vector<kv::version_record>> r) {
       if (!r) {
         respond(error_response(r.err()));
         return;
@@ -203,8 +197,7 @@ void history_route(node& n, const std::string& key, request& req,
         versions.push_back(std::move(v));
       }
       respond(json_response(200, json{{"key", key}, {"versions", versions}}));
-    },
-    history_atom_v, key, limit);
+    });
 }
 
 void get_route(node& n, request& req, respond_fn respond) {

@@ -7,7 +7,6 @@
 
 #include <caf/send.hpp>
 
-#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "actors/stream_client.hpp"
 #include "net/http/gateway.hpp"
@@ -651,10 +650,8 @@ void add_stream_routes(router& routes, node& n) {
                   }
                   // Refused before the upgrade while the owner is not
                   // reachable.
-                  if (auto owner = keyed_shard_actor(n.placement(), shard_kind::streams,
-                                                     n.streams(), name);
-                      !owner) {
-                    return std::move(owner).err();
+                  if (auto ok = stream_client{n}.reachable(name); !ok) {
+                    return std::move(ok).err();
                   }
                   return std::unique_ptr<ws_handler>{
                     std::make_unique<tail_handler>(n, std::move(name), *from)};

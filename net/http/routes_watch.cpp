@@ -5,7 +5,6 @@
 #include <caf/send.hpp>
 
 #include "actors/kv/kv_watch.hpp"
-#include "actors/cluster/routing.hpp"
 #include "actors/node.hpp"
 #include "net/http/election.hpp"
 #include "net/http/gateway.hpp"
