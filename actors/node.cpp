@@ -189,7 +189,9 @@ parse_host_port(const std::string& text) {
 
 struct node::impl {
   node_config cfg;
-  system_clock clock;
+  system_clock wall_clock;
+  // `cfg.clock`, or the wall clock.
+  const clock_source* clock = &wall_clock;
   metrics::registry registry;
   std::unique_ptr<storage::engine> store;
   std::unique_ptr<storage::committer> commits;
@@ -239,7 +241,7 @@ struct node::impl {
     out.sync_mode = std::string{storage::to_string(cfg.sync)};
     out.shard_count = cfg.shard_count;
     out.started_unix_nanos = to_unix_nanos(started);
-    out.now_unix_nanos = to_unix_nanos(clock.now());
+    out.now_unix_nanos = to_unix_nanos(clock->now());
     return out;
   }
 };
@@ -257,7 +259,10 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   }
   auto p = std::make_unique<impl>();
   p->cfg = std::move(cfg);
-  p->started = p->clock.now();
+  if (p->cfg.clock != nullptr) {
+    p->clock = p->cfg.clock;
+  }
+  p->started = p->clock->now();
   auto& c = p->cfg;
 
   // Storage first: a node that cannot open its data dir does nothing else.
@@ -340,7 +345,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
     [raw = im.leases.get(), dir = im.dir.get(), n = c.shard_count](uint64_t id) {
       return !dir->is_local(static_cast<uint16_t>(id % n)) || raw->restored(id);
     };
-  kv_shard_env env{im.store.get(), im.commits.get(), &im.clock, &im.registry};
+  kv_shard_env env{im.store.get(), im.commits.get(), im.clock, &im.registry};
   auto kv = kv_service::start(*im.sys, c.shard_count, c.kv, env, lease_alive);
   if (!kv) {
     result_node->stop();
@@ -349,7 +354,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.kv = std::move(*kv);
   auto idem = idem_service::start(
     *im.sys, c.shard_count, c.idempotency,
-    idem_shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+    idem_shard_env{im.store.get(), im.commits.get(), im.clock, &im.registry,
                    std::chrono::seconds{1}});
   if (!idem) {
     result_node->stop();
@@ -358,7 +363,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.idempotency = std::move(*idem);
   auto locks = lock_service::start(
     *im.sys, c.shard_count, c.locks,
-    lock_shard_env{shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry}},
+    lock_shard_env{shard_env{im.store.get(), im.commits.get(), im.clock, &im.registry}},
     lease_alive);
   if (!locks) {
     result_node->stop();
@@ -367,7 +372,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.locks = std::move(*locks);
   auto aggs = agg_service::start(
     *im.sys, c.shard_count, c.aggregates,
-    agg_shard_env{shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+    agg_shard_env{shard_env{im.store.get(), im.commits.get(), im.clock, &im.registry,
                             std::chrono::seconds{1}}},
     im.dir.get());
   if (!aggs) {
@@ -377,7 +382,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.aggregates = std::move(*aggs);
   auto streams = stream_service::start(
     *im.sys, c.shard_count, c.streams,
-    stream_shard_env{shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+    stream_shard_env{shard_env{im.store.get(), im.commits.get(), im.clock, &im.registry,
                                std::chrono::seconds{1}}});
   if (!streams) {
     result_node->stop();
@@ -385,7 +390,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   }
   im.streams = std::move(*streams);
   lease_shard_env lease_env;
-  lease_env.shard = shard_env{im.store.get(), im.commits.get(), &im.clock, &im.registry,
+  lease_env.shard = shard_env{im.store.get(), im.commits.get(), im.clock, &im.registry,
                               std::chrono::milliseconds{20}};
   // Runs on a lease shard's thread: messages sent here reach each shard
   // after anything that shard sent on behalf of a caller that saw the
@@ -455,7 +460,7 @@ result<std::unique_ptr<node>> node::start(node_config cfg) {
   im.registry.add_gauge_fn("shoal_uptime_seconds", "Seconds since start.",
                            [raw = &im] {
                              return std::chrono::duration<double>(
-                                      raw->clock.now() - raw->started)
+                                      raw->clock->now() - raw->started)
                                .count();
                            });
   im.registry.add_gauge_fn("shoal_shards", "Shards per primitive.",
@@ -618,7 +623,7 @@ storage::committer& node::committer() {
 }
 
 const clock_source& node::clock() const {
-  return impl_->clock;
+  return *impl_->clock;
 }
 
 bool node::is_ready() const {

@@ -87,6 +87,9 @@ struct node_config {
   /// Limits of streams (event size, batch, dedup window, checkpoints) and
   /// their tails.
   stream_service_config streams;
+  /// The time every shard applies its commands at; null: the wall clock.
+  /// Tests pass a `manual_clock`. Must outlive the node.
+  const clock_source* clock = nullptr;
   /// Services to start after the actors (see `node_service`).
   std::vector<std::function<std::unique_ptr<node_service>(node&)>> services;
 };

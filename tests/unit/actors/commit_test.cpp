@@ -13,55 +13,10 @@
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/support/controlled_engine.hpp"
+
 namespace shoal {
 namespace {
-
-/// The memory engine, except that write number `fail_at` (from 1) fails.
-class failing_engine final : public storage::engine {
-public:
-  explicit failing_engine(int fail_at)
-    : inner_(storage::make_memory_engine()), fail_at_(fail_at) {
-  }
-
-  result<std::optional<std::string>> get(storage::column cf,
-                                         std::string_view key) const override {
-    return inner_->get(cf, key);
-  }
-  result<void> scan(storage::column cf, std::string_view b, std::string_view e,
-                    const storage::scan_fn& fn, storage::direction dir) const override {
-    return inner_->scan(cf, b, e, fn, dir);
-  }
-  result<void> write(const storage::write_batch& batch,
-                     storage::durability d) override {
-    if (++writes_ == fail_at_) {
-      return fail(errc::storage_error, "write failed (test)");
-    }
-    return inner_->write(batch, d);
-  }
-  result<void> sync() override {
-    return inner_->sync();
-  }
-  std::unique_ptr<storage::snapshot> make_snapshot() const override {
-    return inner_->make_snapshot();
-  }
-  result<void> flush() override {
-    return inner_->flush();
-  }
-  void close() override {
-    inner_->close();
-  }
-  bool is_persistent() const override {
-    return false;
-  }
-  storage::engine_stats stats() const override {
-    return inner_->stats();
-  }
-
-private:
-  std::unique_ptr<storage::engine> inner_;
-  int fail_at_;
-  int writes_ = 0;
-};
 
 storage::write_batch one_put(const std::string& key) {
   storage::write_batch b;
@@ -82,7 +37,7 @@ struct commit_rig {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor shard{sys};
-  failing_engine store;
+  test::controlled_engine store;
   storage::committer committer{store, storage::sync_mode::always};
   durable_gate gate;
 };
