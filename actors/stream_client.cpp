@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "actors/ask.hpp"
+#include "actors/shard/local_reads.hpp"
 #include "actors/stream/stream_relay.hpp"
 #include "runtime/key.hpp"
 #include "actors/reply_to.hpp"
@@ -244,10 +245,16 @@ void stream_client::entities_async(
     return out;
   };
   auto& dir = node_.placement();
-  if (dir.single()) {
-    // One consistent view per shard, read here.
+  local_reads reads{dir, node_.streams().store()};
+  auto views = node_.streams().all_entities();
+  auto all_local = true;
+  for (uint16_t s = 0; s < views.size() && all_local; ++s) {
+    all_local = reads.may_read(shard_kind::streams, s).has_value();
+  }
+  if (all_local) {
+    // One consistent view per shard (its published projection), read here.
     std::vector<entities> pages;
-    for (const auto& view : node_.streams().all_entities()) {
+    for (const auto& view : views) {
       pages.push_back(matching_entities(*view, *p, after, limit));
     }
     done(merge(std::move(pages)));
@@ -285,8 +292,9 @@ stream_client::entities(std::string_view pattern, std::string_view after,
 result<std::vector<stream::event>>
 stream_client::read_range(const std::string& stream, uint64_t from, uint64_t to,
                           size_t limit) {
-  if (node_.placement().is_local(node_.streams().shard_of(stream))) {
-    return read_events(node_.streams().store(), stream, from, to, limit);
+  local_reads reads{node_.placement(), node_.streams().store()};
+  if (auto store = reads.storage_of(shard_kind::streams, node_.streams().shard_of(stream))) {
+    return read_events(**store, stream, from, to, limit);
   }
   stream::read_query q;
   q.stream = stream;

@@ -16,7 +16,7 @@
 
 namespace shoal {
 
-result<std::vector<kv::event>> read_changes(storage::engine& store, uint16_t shard,
+result<std::vector<kv::event>> read_changes(const storage::read_view& store, uint16_t shard,
                                             uint64_t from, uint64_t to, size_t limit) {
   std::vector<kv::event> page;
   if (from > to || limit == 0) {

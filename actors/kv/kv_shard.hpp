@@ -46,7 +46,7 @@ using kv_shard_env = shard_env;
 /// Reads change-log events of `shard` with revisions in [from, to], at
 /// most `limit`, in revision order, from storage (every durable change
 /// still retained is there).
-result<std::vector<kv::event>> read_changes(storage::engine& store, uint16_t shard,
+result<std::vector<kv::event>> read_changes(const storage::read_view& store, uint16_t shard,
                                             uint64_t from, uint64_t to, size_t limit);
 
 /// Spawns the actor of one shard around an already restored table.

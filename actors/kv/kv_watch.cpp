@@ -9,6 +9,7 @@
 
 #include "actors/cluster/routing.hpp"
 #include "actors/error_bridge.hpp"
+#include "actors/shard/local_reads.hpp"
 
 namespace shoal {
 
@@ -240,7 +241,12 @@ step pump_catchup(watch_pointer self) {
     fetch(self, c);
     return step::waiting;
   }
-  auto page = read_changes(st.kv->store(), c.shard, c.next, c.to, catchup_page);
+  auto store = local_reads{*st.dir, st.kv->store()}.storage_of(shard_kind::kv, c.shard);
+  if (!store) {
+    fail_watch(self, store.err(), st.position);
+    return step::full;
+  }
+  auto page = read_changes(**store, c.shard, c.next, c.to, catchup_page);
   if (!page) {
     fail_watch(self, page.err(), st.position);
     return step::full;
